@@ -1,0 +1,8 @@
+// Prisma CLI config. DATABASE_URL may be unset (embedded mode); `env()` would make every command fail then.
+import { defineConfig } from "prisma/config";
+
+export default defineConfig({
+  schema: "prisma/schema.prisma",
+  migrations: { path: "prisma/migrations" },
+  datasource: { url: process.env.DATABASE_URL ?? "" },
+});

@@ -1,0 +1,59 @@
+// Offline replacement for `prisma migrate deploy` / `prisma migrate dev --create-only` (see src/persistence/migrate.ts).
+//   npx tsx scripts/migrate.ts deploy             -> DATABASE_URL if set, else the embedded PGlite in <DATA_DIR>/pglite
+//   npx tsx scripts/migrate.ts dev --name <name>  -> prisma/migrations/<UTC timestamp>_<name>/migration.sql
+import { access, mkdir, writeFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { loadConfig } from "../src/config/index.ts";
+import { applyMigrations, defaultMigrationsDir, diffSchemaToMigrations, migrationLockToml } from "../src/persistence/migrate.ts";
+
+async function deploy(): Promise<void> {
+  const config = loadConfig();
+  let applied: string[];
+  if (config.database.url) {
+    // The adapter creates (and, via applyMigrations, ends) its own pool.
+    applied = await applyMigrations(new PrismaPg({ connectionString: config.database.url }));
+  } else {
+    const dir = resolve(config.dataDir, "pglite");
+    await mkdir(dir, { recursive: true });
+    const db = await PGlite.create(dir);
+    try {
+      applied = await applyMigrations(new PrismaPGlite(db));
+    } finally {
+      await db.close();
+    }
+  }
+  console.log(applied.length ? `Applied ${applied.length} migration(s):\n${applied.map((n) => `  ${n}`).join("\n")}` : "No pending migrations");
+}
+
+async function dev(name: string): Promise<void> {
+  // Prisma's own slug rules, minus camelCase splitting.
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 200);
+  if (!slug) throw new Error("dev: --name must contain letters or digits");
+  const sql = await diffSchemaToMigrations();
+  if (sql === undefined) {
+    console.log("No schema changes");
+    return;
+  }
+  const timestamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14); // YYYYMMDDHHMMSS, UTC like Prisma
+  const dir = join(defaultMigrationsDir, `${timestamp}_${slug}`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "migration.sql"), sql);
+  const lockPath = join(defaultMigrationsDir, "migration_lock.toml");
+  if (!(await access(lockPath).then(() => true, () => false))) await writeFile(lockPath, migrationLockToml);
+  console.log(`Wrote ${relative(process.cwd(), join(dir, "migration.sql"))}`);
+}
+
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { name: { type: "string" } } });
+const command = positionals[0];
+try {
+  if (command === "deploy") await deploy();
+  else if (command === "dev" && values.name) await dev(values.name);
+  else throw new Error("usage: migrate.ts deploy | migrate.ts dev --name <name>");
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+}

@@ -1,0 +1,65 @@
+// The offline dev model: a real LangChain chat model that streams a deterministic reply word by word,
+// so the whole API (graph, streaming, storage) runs on a plane. It says what it is in every reply.
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import { BaseChatModel, type BaseChatModelParams } from "@langchain/core/language_models/chat_models";
+import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface DevChatModelParams extends BaseChatModelParams {
+  /** Pause between streamed words, so streaming is visible in a UI. @default 15 */
+  tokenDelayMs?: number;
+}
+
+export const DEV_MODEL_NAME = "offline-dev-model";
+const QUOTE_LIMIT = 200;
+
+export class DevChatModel extends BaseChatModel {
+  private readonly tokenDelayMs: number;
+
+  constructor({ tokenDelayMs = 15, ...params }: DevChatModelParams = {}) {
+    super(params);
+    this.tokenDelayMs = tokenDelayMs;
+  }
+
+  _llmType(): string {
+    return DEV_MODEL_NAME;
+  }
+
+  async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"]): Promise<ChatResult> {
+    const text = composeDevReply(messages);
+    if (options.signal?.aborted) throw options.signal.reason;
+    return { generations: [{ text, message: new AIMessage(text) }] };
+  }
+
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    for (const token of splitIntoTokens(composeDevReply(messages))) {
+      if (this.tokenDelayMs > 0) await sleep(this.tokenDelayMs, undefined, { signal: options.signal });
+      else options.signal?.throwIfAborted();
+      yield new ChatGenerationChunk({ text: token, message: new AIMessageChunk({ content: token }) });
+      await runManager?.handleLLMNewToken(token);
+    }
+  }
+}
+
+/** Same conversation in, same reply out. */
+export function composeDevReply(messages: BaseMessage[]): string {
+  const lastUser = [...messages].reverse().find((message) => message.getType() === "human");
+  const said = lastUser ? lastUser.text.trim().replace(/\s+/g, " ") : "";
+  const quote = said.length > QUOTE_LIMIT ? `${said.slice(0, QUOTE_LIMIT)}…` : said;
+  const userTurns = messages.filter((message) => message.getType() === "human").length;
+  return [
+    `This is the offline dev model, not a real LLM: this reply is canned and deterministic.`,
+    `You said: "${quote}" (turn ${userTurns} of this conversation).`,
+    `Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and LLM_MODEL) to talk to a real model.`,
+  ].join(" ");
+}
+
+/** Words with their trailing whitespace, so the concatenated chunks equal the reply exactly. */
+export function splitIntoTokens(text: string): string[] {
+  return text.match(/\S+\s*/g) ?? [];
+}

@@ -1,0 +1,11 @@
+import type { PrismaClient } from "../generated/prisma/client.ts";
+import type { Viewer } from "../security/viewer.ts";
+import type { AppServices } from "../services/app-services.ts";
+
+/** Per-operation context, the same for HTTP, SSE and graphql-ws. */
+export interface GraphQLContext {
+  viewer: Viewer | null;
+  /** For reads only (Pothos `query` selections); writes go through `services`. */
+  prisma: PrismaClient;
+  services: AppServices;
+}

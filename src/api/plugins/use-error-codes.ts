@@ -1,0 +1,41 @@
+import { handleStreamOrSingleExecutionResult, type OnExecuteDoneHookResultOnNextHook } from "@envelop/core";
+import { PothosValidationError } from "@pothos/core";
+import { GraphQLError } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import { AppError } from "../../services/errors.ts";
+
+/**
+ * Gives expected errors their documented `extensions.code` before Yoga's masking runs: use-case errors
+ * (AppError) and argument errors Pothos raises (malformed or wrong-type global ids). Anything left
+ * without a code is unexpected, and Yoga masks and logs it.
+ */
+export function useErrorCodes(): Plugin {
+  const codeErrors: OnExecuteDoneHookResultOnNextHook<object> = ({ result, setResult }) => {
+    if (result.errors?.length) setResult({ ...result, errors: result.errors.map(withCode) });
+  };
+  return {
+    onExecute: () => ({ onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, codeErrors) }),
+    onSubscribe: () => ({
+      onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, codeErrors),
+    }),
+  };
+}
+
+function withCode(error: GraphQLError): GraphQLError {
+  const original = error.originalError;
+  if (original instanceof AppError) return rebuild(error, original.message, { code: original.code, ...original.details });
+  if (original instanceof PothosValidationError || error instanceof PothosValidationError) {
+    return rebuild(error, (original ?? error).message, { code: "BAD_USER_INPUT" });
+  }
+  return error;
+}
+
+function rebuild(error: GraphQLError, message: string, extensions: Record<string, unknown>): GraphQLError {
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions: { ...error.extensions, ...extensions },
+  });
+}

@@ -1,0 +1,48 @@
+import type { Plugin } from "graphql-yoga";
+import { createGraphQLError } from "graphql-yoga";
+import { InvalidTokenError, type TokenService } from "../../security/tokens.ts";
+import type { Viewer } from "../../security/viewer.ts";
+
+export interface ViewerPluginOptions {
+  tokens: TokenService;
+}
+
+interface TransportContext {
+  request?: Request;
+  connectionParams?: Record<string, unknown>;
+}
+
+/**
+ * Puts `viewer` into the context from `Authorization` (HTTP, SSE) or `connectionParams.authorization`
+ * (graphql-ws). No credentials means anonymous; bad credentials are an error, never a silent downgrade.
+ */
+export function useViewer({ tokens }: ViewerPluginOptions): Plugin<TransportContext> {
+  return {
+    async onContextBuilding({ context, extendContext }) {
+      const header = readAuthorization(context);
+      if (header === undefined) {
+        extendContext({ viewer: null } as never);
+        return;
+      }
+      try {
+        const claims = await tokens.verifyBearer(header);
+        const viewer: Viewer = { userId: claims.userId };
+        extendContext({ viewer } as never);
+      } catch (error) {
+        if (!(error instanceof InvalidTokenError)) throw error;
+        throw createGraphQLError("The access token is invalid or has expired; sign in again.", {
+          extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
+        });
+      }
+    },
+  };
+}
+
+function readAuthorization({ request, connectionParams }: TransportContext): string | undefined {
+  if (connectionParams) {
+    const value = connectionParams.authorization ?? connectionParams.Authorization;
+    if (value === undefined || value === null || value === "") return undefined;
+    return typeof value === "string" ? value : "";
+  }
+  return request?.headers.get("authorization") || undefined;
+}

@@ -1,0 +1,62 @@
+import type { PublishedReplyEvent } from "../../services/reply-events.ts";
+import { builder } from "./builder.ts";
+import { Message } from "./message.ts";
+import { Session } from "./session.ts";
+
+type EventOf<T extends PublishedReplyEvent["type"]> = Extract<PublishedReplyEvent, { type: T }>;
+
+export const MessageStreamEvent = builder.interfaceRef<PublishedReplyEvent>("MessageStreamEvent").implement({
+  description: "One event of an assistant reply being generated.",
+  resolveType: (event) => eventTypeNames[event.type],
+  fields: (t) => ({
+    messageId: t.globalID({
+      description: "The id of the assistant Message this event belongs to.",
+      resolve: (event) => ({ type: "Message", id: event.messageId }),
+    }),
+    cursor: t.exposeString("cursor", {
+      description: "Position in the session's stream; resubscribe with `after:` to resume from here.",
+    }),
+  }),
+});
+
+builder.objectRef<EventOf<"delta">>("MessageDelta").implement({
+  interfaces: [MessageStreamEvent],
+  description: "The next piece of the reply's text.",
+  fields: (t) => ({ delta: t.exposeString("delta") }),
+});
+
+builder.objectRef<EventOf<"completed">>("MessageCompleted").implement({
+  interfaces: [MessageStreamEvent],
+  description: "The reply is stored; its content equals the concatenated deltas.",
+  fields: (t) => ({
+    message: t.prismaField({
+      type: Message,
+      resolve: (query, event, _args, context) =>
+        context.prisma.message.findUniqueOrThrow({ ...query, where: { id: event.messageId } }),
+    }),
+  }),
+});
+
+builder.objectRef<EventOf<"failed">>("MessageFailed").implement({
+  interfaces: [MessageStreamEvent],
+  description: "The reply ended without completing; any partial text stays stored on the message.",
+  fields: (t) => ({ code: t.exposeString("code"), reason: t.exposeString("reason") }),
+});
+
+const eventTypeNames = { delta: "MessageDelta", completed: "MessageCompleted", failed: "MessageFailed" } as const;
+
+builder.subscriptionField("messageStream", (t) =>
+  t.field({
+    type: MessageStreamEvent,
+    description: "Reply events of one of the viewer's sessions. Subscribe before sending, or pass `after`.",
+    args: {
+      sessionId: t.arg.globalID({ required: true, for: Session }),
+      after: t.arg.string({ description: "A cursor (from an event or `sendMessage.streamCursor`) to replay from." }),
+    },
+    subscribe: async (_root, { sessionId, after }, context) => {
+      await context.services.sessions.requireOwned(context.viewer!, sessionId.id);
+      return context.services.replyEvents.subscribe(sessionId.id, { after });
+    },
+    resolve: (event) => event,
+  }),
+);

@@ -1,0 +1,81 @@
+import { builder } from "./builder.ts";
+
+export const Session = builder.prismaNode("Session", {
+  id: { field: "id" },
+  nullable: true,
+  // Foreign and unknown ids load nothing alike: `node(id:)` answers null for both.
+  findUnique: (id, context) => ({ id, userId: context.viewer?.userId ?? "" }),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+    messages: t.relatedConnection("messages", {
+      description: "The conversation, oldest message first.",
+      cursor: "position",
+      query: { orderBy: { position: "asc" } },
+      totalCount: true,
+    }, { name: "MessageConnection" }, { name: "MessageEdge" }),
+  }),
+});
+
+builder.queryField("session", (t) =>
+  t.withAuth({ loggedIn: true }).prismaField({
+    type: Session,
+    nullable: true,
+    description: "One of the viewer's sessions; NOT_FOUND for an unknown id or someone else's.",
+    args: { id: t.arg.globalID({ required: true, for: Session }) },
+    resolve: async (query, _root, { id }, context) => {
+      await context.services.sessions.requireOwned(context.viewer, id.id);
+      return context.prisma.session.findUnique({ ...query, where: { id: id.id } });
+    },
+  }),
+);
+
+builder.relayMutationField(
+  "createSession",
+  { inputFields: (t) => ({ name: t.string({ required: false, description: 'Defaults to "New chat".' }) }) },
+  {
+    authScopes: { loggedIn: true },
+    resolve: async (_root, { input }, context) => ({
+      session: await context.services.sessions.create(context.viewer!, input),
+    }),
+  },
+  { outputFields: (t) => ({ session: t.field({ type: Session, resolve: (payload) => payload.session }) }) },
+);
+
+builder.relayMutationField(
+  "renameSession",
+  {
+    inputFields: (t) => ({
+      sessionId: t.globalID({ required: true, for: Session }),
+      name: t.string({ required: true }),
+    }),
+  },
+  {
+    authScopes: { loggedIn: true },
+    resolve: async (_root, { input }, context) => ({
+      session: await context.services.sessions.rename(context.viewer!, input.sessionId.id, input.name),
+    }),
+  },
+  { outputFields: (t) => ({ session: t.field({ type: Session, resolve: (payload) => payload.session }) }) },
+);
+
+builder.relayMutationField(
+  "deleteSession",
+  { inputFields: (t) => ({ sessionId: t.globalID({ required: true, for: Session }) }) },
+  {
+    authScopes: { loggedIn: true },
+    resolve: async (_root, { input }, context) => {
+      await context.services.sessions.delete(context.viewer!, input.sessionId.id);
+      return { deletedSessionId: input.sessionId.id };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedSessionId: t.globalID({
+        description: "The global id of the deleted session (evict it from client caches).",
+        resolve: (payload) => ({ type: "Session", id: payload.deletedSessionId }),
+      }),
+    }),
+  },
+);

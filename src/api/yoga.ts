@@ -1,0 +1,61 @@
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { usePrometheus } from "@envelop/prometheus";
+import { createYoga } from "graphql-yoga";
+import type { PrismaClient } from "../generated/prisma/client.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import type { TokenService } from "../security/tokens.ts";
+import type { AppServices } from "../services/app-services.ts";
+import type { GraphQLContext } from "./context.ts";
+import { useErrorCodes } from "./plugins/use-error-codes.ts";
+import { useViewer } from "./plugins/use-viewer.ts";
+import { schema } from "./schema/index.ts";
+
+export interface YogaDependencies {
+  prisma: PrismaClient;
+  services: AppServices;
+  tokens: TokenService;
+  metrics: Metrics;
+  logger: Logger;
+  graphiql: boolean;
+  isProduction: boolean;
+  limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
+}
+
+export function createYogaServer(deps: YogaDependencies) {
+  return createYoga<object, GraphQLContext>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    landingPage: false,
+    logging: deps.logger,
+    graphiql: deps.graphiql && { subscriptionsProtocol: "WS", title: "Agent GraphQL API" },
+    maskedErrors: { isDev: !deps.isProduction },
+    context: () => ({ prisma: deps.prisma, services: deps.services }) as GraphQLContext,
+    plugins: [
+      useViewer({ tokens: deps.tokens }),
+      useErrorCodes(),
+      EnvelopArmorPlugin({
+        maxDepth: { n: deps.limits.maxDepth },
+        maxAliases: { n: deps.limits.maxAliases },
+        costLimit: { maxCost: deps.limits.maxCost },
+        maxTokens: { n: deps.limits.maxTokens },
+        maxDirectives: { n: deps.limits.maxDirectives },
+        blockFieldSuggestion: { enabled: deps.isProduction },
+      }),
+      usePrometheus({
+        registry: deps.metrics.registry,
+        metrics: {
+          graphql_envelop_request: true,
+          graphql_envelop_request_duration: true,
+          graphql_envelop_phase_parse: true,
+          graphql_envelop_phase_validate: true,
+          graphql_envelop_phase_execute: true,
+          graphql_envelop_phase_subscribe: true,
+          graphql_envelop_error_result: true,
+        },
+      }),
+    ],
+  });
+}
+
+export type YogaServer = ReturnType<typeof createYogaServer>;

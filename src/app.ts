@@ -1,0 +1,85 @@
+// The composition root: builds every dependency once and hands it down. The only file that knows them all.
+import type { AddressInfo } from "node:net";
+import { once } from "node:events";
+import { buildAgentGraph } from "./agent/graph.ts";
+import { createChatModel } from "./agent/models/chat-model.ts";
+import { LangGraphReplyAgent } from "./agent/reply-agent.ts";
+import { attachGraphQLWs } from "./api/graphql-ws.ts";
+import { createHttpServer } from "./api/http-server.ts";
+import { createYogaServer } from "./api/yoga.ts";
+import type { AppConfig } from "./config/index.ts";
+import { openDatabase } from "./persistence/database.ts";
+import { createLogger, type Logger } from "./observability/logger.ts";
+import { createMetrics } from "./observability/metrics.ts";
+import { PasswordHasher } from "./security/passwords.ts";
+import { loadOrCreateDevSecret } from "./security/secrets.ts";
+import { TokenService } from "./security/tokens.ts";
+import { AccountService } from "./services/accounts.ts";
+import { MessageService } from "./services/messages.ts";
+import { MemoryReplyEventBus } from "./services/reply-events.ts";
+import { ReplyService } from "./services/replies.ts";
+import { SessionService } from "./services/sessions.ts";
+
+export interface App {
+  /** Base URL once listening, e.g. http://localhost:4000 */
+  url: string;
+  logger: Logger;
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+export async function startApp(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<App> {
+  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  if (database.appliedMigrations.length > 0) logger.info({ migrations: database.appliedMigrations }, "migrations applied");
+  const { prisma } = database;
+
+  const metrics = createMetrics();
+  const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateDevSecret(config.dataDir));
+  const tokens = new TokenService(jwtSecret, config.auth.accessTokenTtlSeconds);
+  const chatModel = createChatModel(config.llm);
+  const agent = new LangGraphReplyAgent(buildAgentGraph({ model: chatModel.model }), chatModel.name);
+
+  const replyEvents = new MemoryReplyEventBus(config.events.retentionPerSession);
+  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics);
+  const interrupted = await replies.markInterrupted();
+  if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
+
+  const sessions = new SessionService(prisma);
+  const services = {
+    accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), tokens),
+    sessions,
+    messages: new MessageService(prisma, sessions, replies, replyEvents, chatModel.name, config.messages.maxChars),
+    replyEvents,
+  };
+
+  const yoga = createYogaServer({
+    prisma,
+    services,
+    tokens,
+    metrics,
+    logger,
+    graphiql: config.server.graphiql,
+    isProduction: config.env === "production",
+    limits: config.limits,
+  });
+  const httpServer = createHttpServer(yoga, metrics.registry);
+  const ws = attachGraphQLWs(httpServer, yoga, metrics);
+  httpServer.listen(config.server.port, config.server.host);
+  await once(httpServer, "listening");
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://localhost:${port}`;
+  logger.info({ url: `${url}/graphql`, database: database.kind, model: chatModel.name }, "agent API ready");
+
+  return {
+    url,
+    logger,
+    async stop({ graceMs = 10_000 } = {}) {
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await replies.drain(graceMs);
+      await ws.close();
+      httpServer.closeAllConnections();
+      await closed;
+      await replyEvents.close();
+      await database.close();
+    },
+  };
+}

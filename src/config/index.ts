@@ -1,0 +1,124 @@
+// The only module that reads the environment. Every other module receives a typed slice of `AppConfig`.
+import { z } from "zod";
+
+const appEnvs = ["development", "test", "staging", "production"] as const;
+export type AppEnv = (typeof appEnvs)[number];
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const envSchema = z.object({
+  APP_ENV: z.enum(appEnvs).optional(),
+  NODE_ENV: optionalString,
+  HOST: optionalString,
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  DATA_DIR: z.string().trim().min(1).default("./.data"),
+  DATABASE_URL: optionalString,
+  DATABASE_POOL_SIZE: positiveInt(10),
+  JWT_SECRET: optionalString,
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt(3600),
+  ARGON2_MEMORY_KIB: positiveInt(65536),
+  ARGON2_TIME_COST: positiveInt(3),
+  ARGON2_PARALLELISM: positiveInt(1),
+  MAX_MESSAGE_CHARS: positiveInt(10_000),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalString,
+  LLM_MODEL: z.string().trim().min(1).default("gpt-4o-mini"),
+  LLM_MAX_OUTPUT_TOKENS: positiveInt(1024),
+  LLM_TIMEOUT_MS: positiveInt(60_000),
+  DEV_MODEL_TOKEN_DELAY_MS: z.coerce.number().int().min(0).default(15),
+  REPLY_EVENT_RETENTION: positiveInt(2000),
+  GRAPHIQL: z.enum(["true", "false"]).optional(),
+  GRAPHQL_MAX_DEPTH: positiveInt(12),
+  GRAPHQL_MAX_ALIASES: positiveInt(15),
+  GRAPHQL_MAX_COST: positiveInt(5000),
+  GRAPHQL_MAX_TOKENS: positiveInt(2000),
+  GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface AppConfig {
+  env: AppEnv;
+  server: { host: string | undefined; port: number; graphiql: boolean };
+  dataDir: string;
+  database: { url: string | undefined; poolSize: number };
+  auth: {
+    /** Undefined only in development/test: the app then keeps a generated secret in `dataDir`. */
+    jwtSecret: string | undefined;
+    accessTokenTtlSeconds: number;
+    argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  };
+  messages: { maxChars: number };
+  llm: {
+    apiKey: string | undefined;
+    baseUrl: string | undefined;
+    model: string;
+    maxOutputTokens: number;
+    timeoutMs: number;
+    devModelTokenDelayMs: number;
+  };
+  events: { retentionPerSession: number };
+  limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
+  logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment once; reports every problem together, naming each variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const appEnv: AppEnv = e.APP_ENV ?? (e.NODE_ENV === "production" ? "production" : "development");
+  const problems: string[] = [];
+  const generatedSecretAllowed = appEnv === "development" || appEnv === "test";
+  if (!generatedSecretAllowed && (!e.JWT_SECRET || e.JWT_SECRET.length < 32)) {
+    problems.push(`JWT_SECRET: required in ${appEnv} and at least 32 characters (e.g. \`openssl rand -base64 48\`)`);
+  }
+  if (e.JWT_SECRET && e.JWT_SECRET.length < 32) {
+    problems.push("JWT_SECRET: must be at least 32 characters");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: appEnv,
+    server: { host: e.HOST, port: e.PORT, graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : true },
+    dataDir: e.DATA_DIR,
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
+    },
+    messages: { maxChars: e.MAX_MESSAGE_CHARS },
+    llm: {
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL,
+      model: e.LLM_MODEL,
+      maxOutputTokens: e.LLM_MAX_OUTPUT_TOKENS,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+      devModelTokenDelayMs: e.DEV_MODEL_TOKEN_DELAY_MS,
+    },
+    events: { retentionPerSession: e.REPLY_EVENT_RETENTION },
+    limits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}

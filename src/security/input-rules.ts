@@ -1,0 +1,42 @@
+// Input rules shared by every transport. Values are validated, never rewritten (except email case/space).
+import { z } from "zod";
+
+export const emailRule = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254, "must be at most 254 characters")
+  .pipe(z.email("must be a valid email address"));
+
+export const passwordRule = z
+  .string()
+  .min(8, "must be at least 8 characters")
+  .max(128, "must be at most 128 characters")
+  .regex(/\p{Ll}/u, "must contain a lower-case letter")
+  .regex(/\p{Lu}/u, "must contain an upper-case letter")
+  .regex(/\p{Nd}/u, "must contain a digit")
+  .regex(/[^\p{L}\p{Nd}\s]/u, "must contain a symbol")
+  .refine((value) => !value.includes("\u0000"), "must not contain NUL bytes");
+
+export const sessionNameRule = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(200, "must be at most 200 characters")
+  .refine((value) => !value.includes("\u0000"), "must not contain NUL bytes");
+
+/** Content is checked on its trimmed length but stored exactly as sent. */
+export function messageContentRule(maxChars: number) {
+  return z
+    .string()
+    .refine((value) => !value.includes("\u0000"), "must not contain NUL bytes")
+    .refine((value) => value.trim().length > 0, "must not be empty")
+    .refine((value) => characterCount(value.trim()) <= maxChars, `must be at most ${maxChars} characters`);
+}
+
+/** Counts code points, so an emoji is one character, as a user would count it. */
+function characterCount(value: string): number {
+  let count = 0;
+  for (const _ of value) count += 1;
+  return count;
+}

@@ -1,0 +1,24 @@
+import argon2 from "argon2";
+
+export interface Argon2Options {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** argon2id; the password is hashed exactly as given (never trimmed, escaped or normalised). */
+export class PasswordHasher {
+  constructor(private readonly options: Argon2Options) {}
+
+  hash(password: string): Promise<string> {
+    return argon2.hash(password, { type: argon2.argon2id, ...this.options });
+  }
+
+  async verify(hash: string, password: string): Promise<boolean> {
+    try {
+      return await argon2.verify(hash, password);
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,26 @@
+// Expected failures of a use case. The API layer turns them into GraphQL errors with `extensions.code`;
+// anything else is an unexpected error and gets masked.
+import type { z } from "zod";
+
+export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "NOT_FOUND";
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { field?: string } = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
+
+/** Parses one input field; a failure names the field (`input.content: must not be empty`). */
+export function parseField<T extends z.ZodType>(rule: T, field: string, value: unknown): z.output<T> {
+  const result = rule.safeParse(value);
+  if (result.success) return result.data;
+  const message = result.error.issues[0]?.message ?? "is invalid";
+  throw new AppError("BAD_USER_INPUT", `${field} ${message}`, { field });
+}

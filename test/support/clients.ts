@@ -1,0 +1,133 @@
+// Real clients: fetch for HTTP, graphql-ws over `ws` for subscriptions.
+import { randomUUID } from "node:crypto";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+
+export interface GraphQLResponse<T = any> {
+  data?: T;
+  errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
+}
+
+export async function graphql<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<GraphQLResponse<T> & { status: number }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, ...((await response.json()) as GraphQLResponse<T>) };
+}
+
+export const strongPassword = () => `Pw-${randomUUID().slice(0, 8)}!a1`;
+
+export interface SignedUpUser {
+  token: string;
+  userId: string;
+  email: string;
+  password: string;
+}
+
+export async function signUp(url: string): Promise<SignedUpUser> {
+  const email = `user-${randomUUID()}@example.com`;
+  const password = strongPassword();
+  const result = await graphql(
+    url,
+    `mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }`,
+    { input: { email, password } },
+  );
+  if (!result.data) throw new Error(JSON.stringify(result.errors));
+  return { token: result.data.register.token, userId: result.data.register.user.id, email, password };
+}
+
+export async function createSession(url: string, token: string, name?: string): Promise<string> {
+  const result = await graphql(
+    url,
+    `mutation($input: CreateSessionInput!) { createSession(input: $input) { session { id } } }`,
+    { input: name === undefined ? {} : { name } },
+    token,
+  );
+  if (!result.data) throw new Error(JSON.stringify(result.errors));
+  return result.data.createSession.session.id;
+}
+
+export function wsClient(url: string, token?: string): Client {
+  return createClient({
+    url,
+    webSocketImpl: WebSocket,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    retryAttempts: 0,
+    lazy: true,
+  });
+}
+
+export const MESSAGE_STREAM = /* GraphQL */ `
+  subscription($sessionId: ID!, $after: String) {
+    messageStream(sessionId: $sessionId, after: $after) {
+      __typename
+      messageId
+      cursor
+      ... on MessageDelta { delta }
+      ... on MessageCompleted { message { id role content status model } }
+      ... on MessageFailed { code reason }
+    }
+  }
+`;
+
+export interface StreamEvent {
+  __typename: "MessageDelta" | "MessageCompleted" | "MessageFailed";
+  messageId: string;
+  cursor: string;
+  delta?: string;
+  message?: { id: string; role: string; content: string; status: string; model: string };
+  code?: string;
+  reason?: string;
+}
+
+/** Collects one reply's events until its final event (or `timeoutMs`). */
+export async function collectReply(
+  client: Client,
+  variables: { sessionId: string; after?: string },
+  messageId: string,
+  timeoutMs = 15_000,
+): Promise<StreamEvent[]> {
+  const events: StreamEvent[] = [];
+  const subscription = client.iterate<{ messageStream: StreamEvent }>({ query: MESSAGE_STREAM, variables });
+  const timer = setTimeout(() => void subscription.return?.(), timeoutMs);
+  try {
+    for await (const result of subscription) {
+      if (result.errors) throw new Error(JSON.stringify(result.errors));
+      const event = result.data!.messageStream;
+      if (event.messageId !== messageId) continue;
+      events.push(event);
+      if (event.__typename !== "MessageDelta") break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await subscription.return?.();
+  }
+  return events;
+}
+
+/**
+ * The first answer to a subscription, whichever way graphql-ws delivers a refusal: an `error` message
+ * (refused before execution, e.g. a bad token or a query over the limits) or a result carrying errors.
+ */
+export async function firstSubscriptionResult(
+  client: Client,
+  payload: { query: string; variables?: Record<string, unknown> },
+): Promise<GraphQLResponse> {
+  const iterator = client.iterate(payload);
+  try {
+    const { value } = await iterator.next();
+    return value as GraphQLResponse;
+  } catch (errors) {
+    if (Array.isArray(errors)) return { errors };
+    throw errors;
+  } finally {
+    await iterator.return?.();
+  }
+}

@@ -1,0 +1,83 @@
+// Starts the real app on a free port: embedded PGlite by default, a fresh database on the real
+// PostgreSQL when TEST_DATABASE_URL is set (as .ci/run does).
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { startApp, type App } from "../../src/app.ts";
+import { loadConfig } from "../../src/config/index.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+
+export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+export interface TestApp extends App {
+  graphqlUrl: string;
+  wsUrl: string;
+  dataDir: string;
+  /** The environment the app was started with (to start it again on the same data). */
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+export async function testEnvironment(overrides: Record<string, string> = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), "agent-api-test-"));
+  const database = process.env.TEST_DATABASE_URL ? await createThrowawayDatabase(process.env.TEST_DATABASE_URL) : undefined;
+  const env: Record<string, string> = {
+    APP_ENV: "test",
+    PORT: "0",
+    DATA_DIR: dataDir,
+    JWT_SECRET: TEST_JWT_SECRET,
+    // Fast hashing in tests; production defaults are exercised by the bench script.
+    ARGON2_MEMORY_KIB: "8192",
+    ARGON2_TIME_COST: "2",
+    DEV_MODEL_TOKEN_DELAY_MS: "1",
+    LOG_LEVEL: "silent",
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    ...overrides,
+  };
+  return {
+    env,
+    dataDir,
+    async cleanup() {
+      await database?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  const environment = await testEnvironment(overrides);
+  const config = loadConfig(environment.env);
+  const app = await startApp(config, createLogger(config.logLevel));
+  return {
+    ...app,
+    env: environment.env,
+    dataDir: environment.dataDir,
+    graphqlUrl: `${app.url}/graphql`,
+    wsUrl: `${app.url.replace("http", "ws")}/graphql`,
+    async cleanup() {
+      await app.stop({ graceMs: 1000 });
+      await environment.cleanup();
+    },
+  };
+}
+
+async function createThrowawayDatabase(baseUrl: string) {
+  const name = `agent_api_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
