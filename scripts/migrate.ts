@@ -1,4 +1,4 @@
-// Offline replacement for `prisma migrate deploy` / `prisma migrate dev --create-only` (see src/persistence/migrate.ts).
+// Offline stand-in for `prisma migrate deploy` and `prisma migrate dev --create-only` (src/persistence/migrate.ts).
 //   npx tsx scripts/migrate.ts deploy             -> DATABASE_URL if set, else the embedded PGlite in <DATA_DIR>/pglite
 //   npx tsx scripts/migrate.ts dev --name <name>  -> prisma/migrations/<UTC timestamp>_<name>/migration.sql
 import { access, mkdir, writeFile } from "node:fs/promises";
@@ -8,7 +8,12 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { loadConfig } from "../src/config/index.ts";
-import { applyMigrations, defaultMigrationsDir, diffSchemaToMigrations, migrationLockToml } from "../src/persistence/migrate.ts";
+import {
+  applyMigrations,
+  defaultMigrationsDir,
+  diffSchemaToMigrations,
+  migrationLockToml,
+} from "../src/persistence/migrate.ts";
 
 async function deploy(): Promise<void> {
   const config = loadConfig();
@@ -26,7 +31,8 @@ async function deploy(): Promise<void> {
       await db.close();
     }
   }
-  console.log(applied.length ? `Applied ${applied.length} migration(s):\n${applied.map((n) => `  ${n}`).join("\n")}` : "No pending migrations");
+  const list = applied.map((name) => `\n  ${name}`).join("");
+  console.log(applied.length ? `Applied ${applied.length} migration(s):${list}` : "No pending migrations");
 }
 
 async function dev(name: string): Promise<void> {

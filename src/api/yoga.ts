@@ -1,5 +1,6 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { usePrometheus } from "@envelop/prometheus";
+import type { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -35,11 +36,19 @@ export function createYogaServer(deps: YogaDependencies) {
       useViewer({ tokens: deps.tokens }),
       useErrorCodes(),
       EnvelopArmorPlugin({
-        maxDepth: { n: deps.limits.maxDepth },
-        maxAliases: { n: deps.limits.maxAliases },
-        costLimit: { maxCost: deps.limits.maxCost },
-        maxTokens: { n: deps.limits.maxTokens },
-        maxDirectives: { n: deps.limits.maxDirectives },
+        maxDepth: { n: deps.limits.maxDepth, onReject: [rejectedBy("depth")] },
+        maxAliases: { n: deps.limits.maxAliases, onReject: [rejectedBy("aliases")] },
+        // Armor multiplies cost by depthCostFactor per level; 1.2 keeps a chat view (depth 9) far under the
+        // limit while a deep query grows exponentially past it.
+        costLimit: {
+          maxCost: deps.limits.maxCost,
+          objectCost: 2,
+          scalarCost: 1,
+          depthCostFactor: 1.2,
+          onReject: [rejectedBy("cost")],
+        },
+        maxTokens: { n: deps.limits.maxTokens, onReject: [rejectedBy("tokens")] },
+        maxDirectives: { n: deps.limits.maxDirectives, onReject: [rejectedBy("directives")] },
         blockFieldSuggestion: { enabled: deps.isProduction },
       }),
       usePrometheus({
@@ -59,3 +68,10 @@ export function createYogaServer(deps: YogaDependencies) {
 }
 
 export type YogaServer = ReturnType<typeof createYogaServer>;
+
+/** Armor's rejections carry no code; give them one clients can branch on, naming the limit hit. */
+function rejectedBy(limit: "depth" | "aliases" | "cost" | "tokens" | "directives") {
+  return (_context: unknown, error: GraphQLError) => {
+    Object.assign(error.extensions, { code: "QUERY_LIMIT_EXCEEDED", limit });
+  };
+}

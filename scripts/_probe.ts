@@ -1,0 +1,10 @@
+import { startServerProcess } from "../test/support/server-process.ts";
+import { testEnvironment } from "../test/support/test-app.ts";
+const e = await testEnvironment({});
+console.time("start");
+const s = await startServerProcess(e.env);
+console.timeEnd("start");
+console.log(s.url);
+s.child.kill("SIGTERM");
+console.log(await s.exited);
+await e.cleanup();
