@@ -23,6 +23,7 @@ import { SessionService } from "./services/sessions.ts";
 export interface App {
   /** Base URL once listening, e.g. http://localhost:4000 */
   url: string;
+  database: "postgresql" | "pglite";
   logger: Logger;
   stop(options?: { graceMs?: number }): Promise<void>;
 }
@@ -71,6 +72,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
 
   return {
     url,
+    database: database.kind,
     logger,
     async stop({ graceMs = 10_000 } = {}) {
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));

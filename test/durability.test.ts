@@ -37,7 +37,8 @@ describe("a server killed with SIGKILL", () => {
         { query: MESSAGE_STREAM, variables: { sessionId, after: cut.data.sendMessage.streamCursor } },
         {
           next: ({ data }) => {
-            if (data?.messageStream.messageId === replyId) received.push(data.messageStream);
+            const event = data?.messageStream;
+            if (event && event.messageId === replyId) received.push(event);
             if (received.length === 30) resolve();
           },
           error: () => undefined,

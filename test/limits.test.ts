@@ -70,6 +70,10 @@ describe("query limits (graphql-armor)", () => {
 });
 
 describe("operational endpoints", () => {
+  it("runs on the database the environment selects", () => {
+    expect(app.database).toBe(process.env.TEST_DATABASE_URL ? "postgresql" : "pglite");
+  });
+
   it("serves GraphiQL to browsers, wired to graphql-ws", async () => {
     const response = await fetch(app.graphqlUrl, { headers: { accept: "text/html" } });
     expect(response.status).toBe(200);

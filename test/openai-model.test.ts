@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
+import { FAKE_REPLY_TOKENS, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
+import { startTestApp, type TestApp } from "./support/test-app.ts";
+
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } reply { id } streamCursor } }`;
+const HISTORY = `query($id: ID!) { session(id: $id) { messages { edges { node { role content status errorCode model } } } } }`;
+
+let fake: FakeOpenAI;
+let app: TestApp;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  app = await startTestApp({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: fake.baseUrl, LLM_MODEL: "fake-model" });
+});
+afterAll(async () => {
+  await app?.cleanup();
+  await fake?.close();
+});
+
+async function send(token: string, sessionId: string, content: string) {
+  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, token);
+  const client = wsClient(app.wsUrl, token);
+  const { reply, streamCursor } = sent.data.sendMessage;
+  const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id, 30_000);
+  await client.dispose();
+  return events;
+}
+
+describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, LLM_MODEL)", () => {
+  it("streams the provider's tokens and sends it the conversation so far", async () => {
+    const user = await signUp(app.graphqlUrl);
+    const sessionId = await createSession(app.graphqlUrl, user.token);
+    const first = await send(user.token, sessionId, "Hi there <b>bold</b>");
+    expect(first.filter((e) => e.__typename === "MessageDelta").map((e) => e.delta)).toEqual(FAKE_REPLY_TOKENS);
+    expect(first.at(-1)!.message).toMatchObject({ content: FAKE_REPLY_TOKENS.join(""), model: "fake-model" });
+
+    await send(user.token, sessionId, "And again");
+    const last = fake.requests.at(-1)!;
+    expect(last.model).toBe("fake-model");
+    expect(last.stream).toBe(true);
+    expect(last.messages).toEqual([
+      { role: "user", content: "Hi there <b>bold</b>" },
+      { role: "assistant", content: FAKE_REPLY_TOKENS.join("") },
+      { role: "user", content: "And again" },
+    ]);
+  });
+
+  it("ends with MessageFailed when the provider keeps failing, keeping the user's message", async () => {
+    const user = await signUp(app.graphqlUrl);
+    const sessionId = await createSession(app.graphqlUrl, user.token);
+    const events = await send(user.token, sessionId, "please [fail]");
+    expect(events.map((e) => e.__typename)).toEqual(["MessageFailed"]);
+    expect(events[0]).toMatchObject({ code: "LLM_ERROR" });
+    expect(events[0]!.reason).not.toMatch(/boom|500/);
+
+    const history = await graphql(app.graphqlUrl, HISTORY, { id: sessionId }, user.token);
+    expect(history.data.session.messages.edges.map((e: any) => e.node)).toEqual([
+      { role: "USER", content: "please [fail]", status: "COMPLETE", errorCode: null, model: null },
+      { role: "ASSISTANT", content: "", status: "FAILED", errorCode: "LLM_ERROR", model: "fake-model" },
+    ]);
+  });
+});
