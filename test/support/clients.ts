@@ -1,23 +1,26 @@
 // Real clients: fetch for HTTP, graphql-ws over `ws` for subscriptions.
 import { randomUUID } from "node:crypto";
+import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
+import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
+import { CreateSessionDocument, MessageStreamDocument, RegisterDocument } from "../generated/graphql.ts";
 
 export interface GraphQLResponse<T = any> {
   data?: T;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
-export async function graphql<T = any>(
+export async function graphql<T = any, V = Record<string, unknown>>(
   url: string,
-  query: string,
-  variables: Record<string, unknown> = {},
+  query: string | TypedDocumentNode<T, V>,
+  variables: V | Record<string, unknown> = {},
   token?: string,
 ): Promise<GraphQLResponse<T> & { status: number }> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: typeof query === "string" ? query : print(query), variables }),
   });
   return { status: response.status, ...((await response.json()) as GraphQLResponse<T>) };
 }
@@ -34,22 +37,13 @@ export interface SignedUpUser {
 export async function signUp(url: string): Promise<SignedUpUser> {
   const email = `user-${randomUUID()}@example.com`;
   const password = strongPassword();
-  const result = await graphql(
-    url,
-    `mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }`,
-    { input: { email, password } },
-  );
+  const result = await graphql(url, RegisterDocument, { input: { email, password } });
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   return { token: result.data.register.token, userId: result.data.register.user.id, email, password };
 }
 
 export async function createSession(url: string, token: string, name?: string): Promise<string> {
-  const result = await graphql(
-    url,
-    `mutation($input: CreateSessionInput!) { createSession(input: $input) { session { id } } }`,
-    { input: name === undefined ? {} : { name } },
-    token,
-  );
+  const result = await graphql(url, CreateSessionDocument, { input: name === undefined ? {} : { name } }, token);
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   return result.data.createSession.session.id;
 }
@@ -64,18 +58,7 @@ export function wsClient(url: string, token?: string): Client {
   });
 }
 
-export const MESSAGE_STREAM = /* GraphQL */ `
-  subscription($sessionId: ID!, $after: String) {
-    messageStream(sessionId: $sessionId, after: $after) {
-      __typename
-      messageId
-      cursor
-      ... on MessageDelta { delta }
-      ... on MessageCompleted { message { id role content status model } }
-      ... on MessageFailed { code reason }
-    }
-  }
-`;
+export const MESSAGE_STREAM = print(MessageStreamDocument);
 
 export interface StreamEvent {
   __typename: "MessageDelta" | "MessageCompleted" | "MessageFailed";
