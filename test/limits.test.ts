@@ -80,6 +80,9 @@ describe("operational endpoints", () => {
     const html = await response.text();
     expect(html).toContain("GraphiQL");
     expect(html).toContain('"subscriptionsProtocol":"WS"');
+    // Self-contained: a developer offline still gets a working IDE.
+    expect(html).not.toMatch(/<script[^>]+src="?https?:/);
+    expect(html).not.toMatch(/<link[^>]+href="?https?:[^>]+stylesheet/);
   });
 
   it("exposes Prometheus metrics for GraphQL operations and agent replies", async () => {

@@ -1,6 +1,7 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { usePrometheus } from "@envelop/prometheus";
 import type { GraphQLError } from "graphql";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga } from "graphql-yoga";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -30,6 +31,8 @@ export function createYogaServer(deps: YogaDependencies) {
     landingPage: false,
     logging: deps.logger,
     graphiql: deps.graphiql && { subscriptionsProtocol: "WS", title: "Agent GraphQL API" },
+    // Yoga's default GraphiQL page loads its code from a CDN; this one is self-contained, so it works offline.
+    renderGraphiQL,
     maskedErrors: { isDev: !deps.isProduction },
     context: () => ({ prisma: deps.prisma, services: deps.services }) as GraphQLContext,
     plugins: [

@@ -40,7 +40,10 @@ export function useViewer({ tokens }: ViewerPluginOptions): Plugin<TransportCont
 
 function readAuthorization({ request, connectionParams }: TransportContext): string | undefined {
   if (connectionParams) {
-    const value = connectionParams.authorization ?? connectionParams.Authorization;
+    // Clients put it at the top level (graphql-ws docs) or under `headers` (GraphQL Tools' url-loader, GraphiQL).
+    const headers = (connectionParams.headers ?? {}) as Record<string, unknown>;
+    const value =
+      connectionParams.authorization ?? connectionParams.Authorization ?? headers.authorization ?? headers.Authorization;
     if (value === undefined || value === null || value === "") return undefined;
     return typeof value === "string" ? value : "";
   }
