@@ -37,6 +37,9 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateDevSecret(config.dataDir));
   const tokens = new TokenService(jwtSecret, config.auth.accessTokenTtlSeconds);
   const chatModel = createChatModel(config.llm);
+  if (!config.llm.apiKey && config.env !== "development" && config.env !== "test") {
+    logger.warn("OPENAI_API_KEY is not set: replies come from the offline dev model");
+  }
   const agent = new LangGraphReplyAgent(buildAgentGraph({ model: chatModel.model }), chatModel.name);
 
   const replyEvents = new MemoryReplyEventBus(config.events.retentionPerSession);
@@ -60,6 +63,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     logger,
     graphiql: config.server.graphiql,
     isProduction: config.env === "production",
+    exposeErrorDetails: config.env === "development" || config.env === "test",
     limits: config.limits,
   });
   const httpServer = createHttpServer(yoga, metrics.registry);

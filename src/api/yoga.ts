@@ -21,6 +21,8 @@ export interface YogaDependencies {
   logger: Logger;
   graphiql: boolean;
   isProduction: boolean;
+  /** Unexpected errors show their original message (development/test only). */
+  exposeErrorDetails: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
 }
 
@@ -33,7 +35,7 @@ export function createYogaServer(deps: YogaDependencies) {
     graphiql: deps.graphiql && { subscriptionsProtocol: "WS", title: "Agent GraphQL API" },
     // Yoga's default GraphiQL page loads its code from a CDN; this one is self-contained, so it works offline.
     renderGraphiQL,
-    maskedErrors: { isDev: !deps.isProduction },
+    maskedErrors: { isDev: deps.exposeErrorDetails },
     context: () => ({ prisma: deps.prisma, services: deps.services }) as GraphQLContext,
     plugins: [
       useViewer({ tokens: deps.tokens }),
