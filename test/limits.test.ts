@@ -74,12 +74,12 @@ describe("operational endpoints", () => {
     expect(app.database).toBe(process.env.TEST_DATABASE_URL ? "postgresql" : "pglite");
   });
 
-  it("serves GraphiQL to browsers, wired to graphql-ws", async () => {
+  it("serves GraphiQL to browsers, subscribing over SSE so its Authorization header applies", async () => {
     const response = await fetch(app.graphqlUrl, { headers: { accept: "text/html" } });
     expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toContain("GraphiQL");
-    expect(html).toContain('"subscriptionsProtocol":"WS"');
+    expect(html).toContain('"subscriptionsProtocol":"SSE"');
     // Self-contained: a developer offline still gets a working IDE.
     expect(html).not.toMatch(/<script[^>]+src="?https?:/);
     expect(html).not.toMatch(/<link[^>]+href="?https?:[^>]+stylesheet/);

@@ -32,7 +32,10 @@ export function createYogaServer(deps: YogaDependencies) {
     graphqlEndpoint: "/graphql",
     landingPage: false,
     logging: deps.logger,
-    graphiql: deps.graphiql && { subscriptionsProtocol: "WS", title: "Agent GraphQL API" },
+    // GraphiQL subscribes over SSE: Yoga's GraphiQL sends neither its Headers tab nor any connectionParams over
+    // a WebSocket (seen in Chromium: `connection_init` with `{}`), so an authenticated subscription is impossible
+    // there. Over SSE the Authorization header goes with the request. Apps use graphql-ws (see README).
+    graphiql: deps.graphiql && { subscriptionsProtocol: "SSE", title: "Agent GraphQL API" },
     // Yoga's default GraphiQL page loads its code from a CDN; this one is self-contained, so it works offline.
     renderGraphiQL,
     maskedErrors: { isDev: deps.exposeErrorDetails },
