@@ -16,7 +16,8 @@ import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
 import { MessageService } from "./services/messages.ts";
-import { MemoryReplyEventBus } from "./services/reply-events.ts";
+import { connectRedis, RedisReplyEventBus } from "./services/redis-reply-events.ts";
+import { MemoryReplyEventBus, type ReplyEventBus } from "./services/reply-events.ts";
 import { ReplyService } from "./services/replies.ts";
 import { SessionService } from "./services/sessions.ts";
 
@@ -42,7 +43,9 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   }
   const agent = new LangGraphReplyAgent(buildAgentGraph({ model: chatModel.model }), chatModel.name);
 
-  const replyEvents = new MemoryReplyEventBus(config.events.retentionPerSession);
+  const replyEvents: ReplyEventBus = config.redis.url
+    ? new RedisReplyEventBus(connectRedis(config.redis.url), config.events.retentionPerSession)
+    : new MemoryReplyEventBus(config.events.retentionPerSession);
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics);
   const interrupted = await replies.markInterrupted();
   if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
@@ -72,7 +75,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   await once(httpServer, "listening");
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}`;
-  logger.info({ url: `${url}/graphql`, database: database.kind, model: chatModel.name }, "agent API ready");
+  const events = config.redis.url ? "redis" : "in-process";
+  logger.info({ url: `${url}/graphql`, database: database.kind, events, model: chatModel.name }, "agent API ready");
 
   return {
     url,

@@ -20,6 +20,7 @@ const envSchema = z.object({
   DATA_DIR: z.string().trim().min(1).default("./.data"),
   DATABASE_URL: optionalString,
   DATABASE_POOL_SIZE: positiveInt(10),
+  REDIS_URL: optionalString,
   JWT_SECRET: optionalString,
   ACCESS_TOKEN_TTL_SECONDS: positiveInt(3600),
   ARGON2_MEMORY_KIB: positiveInt(65536),
@@ -47,6 +48,8 @@ export interface AppConfig {
   server: { host: string | undefined; port: number; graphiql: boolean };
   dataDir: string;
   database: { url: string | undefined; poolSize: number };
+  /** Set: reply events fan out through Redis to every instance. Unset: in-process (one instance). */
+  redis: { url: string | undefined };
   auth: {
     /** Undefined only in development/test: the app then keeps a generated secret in `dataDir`. */
     jwtSecret: string | undefined;
@@ -97,6 +100,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     server: { host: e.HOST, port: e.PORT, graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : true },
     dataDir: e.DATA_DIR,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    redis: { url: e.REDIS_URL },
     auth: {
       jwtSecret: e.JWT_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,

@@ -58,27 +58,15 @@ export class MemoryReplyEventBus implements ReplyEventBus {
 
   async *subscribe(sessionId: string, options: { after?: string | null } = {}): AsyncGenerator<PublishedReplyEvent> {
     const abort = new AbortController();
-    // Listen before replaying so nothing published in between is missed; duplicates are skipped by seq.
-    const live = on(this.emitter, sessionId, { signal: abort.signal });
-    try {
-      let lastSeq = this.seqOf(options.after);
-      if (lastSeq !== undefined) {
-        for (const event of this.logs.get(sessionId)?.events ?? []) {
-          const seq = this.seqOf(event.cursor)!;
-          if (seq > lastSeq) {
-            lastSeq = seq;
-            yield event;
-          }
-        }
-      }
-      for await (const [event] of live as AsyncIterable<[PublishedReplyEvent]>) {
-        const seq = this.seqOf(event.cursor)!;
-        if (lastSeq !== undefined && seq <= lastSeq) continue;
-        yield event;
-      }
-    } finally {
-      abort.abort();
-    }
+    // Listen before replaying so nothing published in between is missed.
+    const live = on(this.emitter, sessionId, { signal: abort.signal }) as AsyncIterableIterator<[PublishedReplyEvent]>;
+    yield* replayThenLive({
+      afterSeq: this.seqOf(options.after),
+      seqOf: (event) => this.seqOf(event.cursor) ?? 0,
+      replay: async () => this.logs.get(sessionId)?.events ?? [],
+      live: unwrapFirst(live),
+      stop: async () => abort.abort(),
+    });
   }
 
   async close(): Promise<void> {
@@ -114,4 +102,44 @@ export class MemoryReplyEventBus implements ReplyEventBus {
       if (log.lastPublishedAt < cutoff && this.emitter.listenerCount(sessionId) === 0) this.logs.delete(sessionId);
     }
   }
+}
+
+/**
+ * The subscribe side shared by every bus: retained events after the cursor, then live ones, each exactly once
+ * (a live event already replayed is skipped by its sequence number). `live` must be listening before this starts.
+ */
+export async function* replayThenLive({
+  afterSeq,
+  seqOf,
+  replay,
+  live,
+  stop,
+}: {
+  afterSeq: number | undefined;
+  seqOf: (event: PublishedReplyEvent) => number;
+  replay: () => Promise<Iterable<PublishedReplyEvent>>;
+  live: AsyncIterable<PublishedReplyEvent>;
+  stop: () => Promise<void>;
+}): AsyncGenerator<PublishedReplyEvent> {
+  try {
+    let lastSeq = afterSeq;
+    if (lastSeq !== undefined) {
+      for (const event of await replay()) {
+        if (seqOf(event) > lastSeq) {
+          lastSeq = seqOf(event);
+          yield event;
+        }
+      }
+    }
+    for await (const event of live) {
+      if (lastSeq !== undefined && seqOf(event) <= lastSeq) continue;
+      yield event;
+    }
+  } finally {
+    await stop();
+  }
+}
+
+export async function* unwrapFirst<T>(iterator: AsyncIterable<[T]>): AsyncGenerator<T> {
+  for await (const [value] of iterator) yield value;
 }

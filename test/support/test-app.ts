@@ -34,6 +34,7 @@ export async function testEnvironment(overrides: Record<string, string> = {}) {
     DEV_MODEL_TOKEN_DELAY_MS: "1",
     LOG_LEVEL: "silent",
     ...(database ? { DATABASE_URL: database.url } : {}),
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
     ...overrides,
   };
   return {

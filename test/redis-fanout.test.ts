@@ -1,0 +1,38 @@
+// Several instances behind a load balancer: a reply generated on one reaches subscribers on another.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
+import { startTestApp, type TestApp } from "./support/test-app.ts";
+
+const enabled = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
+
+describe.skipIf(!enabled)("two instances sharing PostgreSQL and Redis", () => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    a = await startTestApp();
+    b = await startTestApp({ DATABASE_URL: a.env.DATABASE_URL! });
+  });
+  afterAll(async () => {
+    await b?.cleanup();
+    await a?.cleanup();
+  });
+
+  it("streams a reply started on instance A to a subscriber on instance B, and replays it there", async () => {
+    const user = await signUp(a.graphqlUrl);
+    const sessionId = await createSession(a.graphqlUrl, user.token);
+    const sent = await graphql(a.graphqlUrl, SEND, { input: { sessionId, content: "fan out" } }, user.token);
+    const { reply, streamCursor } = sent.data.sendMessage;
+
+    const onB = wsClient(b.wsUrl, user.token);
+    const events = await collectReply(onB, { sessionId, after: streamCursor }, reply.id);
+    const deltas = events.filter((e) => e.__typename === "MessageDelta");
+    expect(deltas.length).toBeGreaterThanOrEqual(2);
+    expect(events.at(-1)!.message!.content).toBe(deltas.map((e) => e.delta).join(""));
+
+    // A late subscriber on B gets the same events again, in the same order, from the shared log.
+    const replayed = await collectReply(onB, { sessionId, after: streamCursor }, reply.id);
+    await onB.dispose();
+    expect(replayed.map((e) => e.cursor)).toEqual(events.map((e) => e.cursor));
+  });
+});
