@@ -12,6 +12,7 @@ import { openDatabase } from "./persistence/database.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { PasswordHasher } from "./security/passwords.ts";
+import { RateLimits } from "./security/rate-limits.ts";
 import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
@@ -43,9 +44,12 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   }
   const agent = new LangGraphReplyAgent(buildAgentGraph({ model: chatModel.model }), chatModel.name);
 
-  const replyEvents: ReplyEventBus = config.redis.url
-    ? new RedisReplyEventBus(connectRedis(config.redis.url), config.events.retentionPerSession)
+  const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
+  const replyEvents: ReplyEventBus = redis
+    ? new RedisReplyEventBus(redis, config.events.retentionPerSession, config.redis.keyPrefix)
     : new MemoryReplyEventBus(config.events.retentionPerSession);
+  const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
+  const rateLimits = new RateLimits(bucketLimits, { redis, keyPrefix: config.redis.keyPrefix });
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics);
   const interrupted = await replies.markInterrupted();
   if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
@@ -62,6 +66,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     prisma,
     services,
     tokens,
+    rateLimits,
+    trustedProxyHops,
     metrics,
     logger,
     graphiql: config.server.graphiql,

@@ -11,7 +11,7 @@ describe.skipIf(!enabled)("two instances sharing PostgreSQL and Redis", () => {
   let b: TestApp;
   beforeAll(async () => {
     a = await startTestApp();
-    b = await startTestApp({ DATABASE_URL: a.env.DATABASE_URL! });
+    b = await startTestApp({ DATABASE_URL: a.env.DATABASE_URL!, REDIS_KEY_PREFIX: a.env.REDIS_KEY_PREFIX! });
   });
   afterAll(async () => {
     await b?.cleanup();

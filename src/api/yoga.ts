@@ -6,10 +6,12 @@ import { createYoga } from "graphql-yoga";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { RateLimits } from "../security/rate-limits.ts";
 import type { TokenService } from "../security/tokens.ts";
 import type { AppServices } from "../services/app-services.ts";
 import type { GraphQLContext } from "./context.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
+import { useRateLimits } from "./plugins/use-rate-limits.ts";
 import { useViewer } from "./plugins/use-viewer.ts";
 import { schema } from "./schema/index.ts";
 
@@ -17,6 +19,8 @@ export interface YogaDependencies {
   prisma: PrismaClient;
   services: AppServices;
   tokens: TokenService;
+  rateLimits: RateLimits;
+  trustedProxyHops: number;
   metrics: Metrics;
   logger: Logger;
   graphiql: boolean;
@@ -43,6 +47,7 @@ export function createYogaServer(deps: YogaDependencies) {
     plugins: [
       useViewer({ tokens: deps.tokens }),
       useErrorCodes(),
+      useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),
       EnvelopArmorPlugin({
         maxDepth: { n: deps.limits.maxDepth, onReject: [rejectedBy("depth")] },
         maxAliases: { n: deps.limits.maxAliases, onReject: [rejectedBy("aliases")] },

@@ -40,6 +40,11 @@ const envSchema = z.object({
   GRAPHQL_MAX_COST: positiveInt(5000),
   GRAPHQL_MAX_TOKENS: positiveInt(2000),
   GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
+  RATE_LIMIT_AUTH_PER_15_MIN: positiveInt(20),
+  RATE_LIMIT_SEND_PER_MIN: positiveInt(20),
+  RATE_LIMIT_READ_PER_MIN: positiveInt(600),
+  REDIS_KEY_PREFIX: z.string().trim().min(1).default("agent-api"),
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -49,7 +54,7 @@ export interface AppConfig {
   dataDir: string;
   database: { url: string | undefined; poolSize: number };
   /** Set: reply events fan out through Redis to every instance. Unset: in-process (one instance). */
-  redis: { url: string | undefined };
+  redis: { url: string | undefined; keyPrefix: string };
   auth: {
     /** Undefined only in development/test: the app then keeps a generated secret in `dataDir`. */
     jwtSecret: string | undefined;
@@ -66,6 +71,12 @@ export interface AppConfig {
     devModelTokenDelayMs: number;
   };
   events: { retentionPerSession: number };
+  rateLimits: {
+    auth: { points: number; windowSeconds: number };
+    send: { points: number; windowSeconds: number };
+    read: { points: number; windowSeconds: number };
+    trustedProxyHops: number;
+  };
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
@@ -100,7 +111,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     server: { host: e.HOST, port: e.PORT, graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : true },
     dataDir: e.DATA_DIR,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
-    redis: { url: e.REDIS_URL },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     auth: {
       jwtSecret: e.JWT_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
@@ -116,6 +127,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       devModelTokenDelayMs: e.DEV_MODEL_TOKEN_DELAY_MS,
     },
     events: { retentionPerSession: e.REPLY_EVENT_RETENTION },
+    rateLimits: {
+      auth: { points: e.RATE_LIMIT_AUTH_PER_15_MIN, windowSeconds: 15 * 60 },
+      send: { points: e.RATE_LIMIT_SEND_PER_MIN, windowSeconds: 60 },
+      read: { points: e.RATE_LIMIT_READ_PER_MIN, windowSeconds: 60 },
+      trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    },
     limits: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,

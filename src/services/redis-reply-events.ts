@@ -21,12 +21,14 @@ export class RedisReplyEventBus implements ReplyEventBus {
   private readonly local = new EventEmitter().setMaxListeners(0);
   /** Local subscriptions per Redis channel: SUBSCRIBE on the first, UNSUBSCRIBE after the last. */
   private readonly listeners = new Map<string, number>();
+  private readonly prefix: string;
 
   constructor(
     private readonly redis: Redis,
     private readonly retentionPerSession: number,
-    private readonly prefix = "agent-api:reply-events",
+    keyPrefix: string,
   ) {
+    this.prefix = `${keyPrefix}:reply-events`;
     this.subscriber = redis.duplicate();
     this.subscriber.on("message", (channel: string, payload: string) => this.local.emit(channel, JSON.parse(payload)));
   }

@@ -32,6 +32,11 @@ export async function testEnvironment(overrides: Record<string, string> = {}) {
     ARGON2_MEMORY_KIB: "8192",
     ARGON2_TIME_COST: "2",
     DEV_MODEL_TOKEN_DELAY_MS: "1",
+    // Suites sign many users up from one address; the rate-limit suite sets its own small limits.
+    RATE_LIMIT_AUTH_PER_15_MIN: "100000",
+    RATE_LIMIT_SEND_PER_MIN: "100000",
+    RATE_LIMIT_READ_PER_MIN: "100000",
+    REDIS_KEY_PREFIX: `test-${randomUUID()}`,
     LOG_LEVEL: "silent",
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSession, graphql, signUp, strongPassword, wsClient } from "./support/clients.ts";
+import { startTestApp, type TestApp } from "./support/test-app.ts";
+
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }`;
+const COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
+
+let app: TestApp;
+beforeAll(async () => {
+  // In memory, or in Redis when the suite runs with TEST_REDIS_URL.
+  app = await startTestApp({ RATE_LIMIT_AUTH_PER_15_MIN: "4", RATE_LIMIT_SEND_PER_MIN: "2" });
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+describe("rate limits", () => {
+  it("limits sendMessage per user on HTTP and graphql-ws, storing nothing refused", async () => {
+    const user = await signUp(app.graphqlUrl); // auth point 1 of 4
+    const sessionId = await createSession(app.graphqlUrl, user.token);
+    for (const content of ["one", "two"]) {
+      const ok = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
+      expect(ok.errors).toBeUndefined();
+    }
+    const response = await fetch(app.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ query: SEND, variables: { input: { sessionId, content: "three" } } }),
+    });
+    const body = (await response.json()) as any;
+    expect(response.status).toBe(429);
+    const retryAfter = Number(response.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "send" });
+
+    const client = wsClient(app.wsUrl, user.token);
+    const overWs = await new Promise<any>((resolve) => {
+      client.subscribe({ query: SEND, variables: { input: { sessionId, content: "four" } } }, {
+        next: resolve,
+        error: (errors) => resolve({ errors }),
+        complete: () => undefined,
+      });
+    });
+    await client.dispose();
+    expect(overWs.errors[0].extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "send" });
+
+    // Two user messages and their two replies: the refused sends left nothing behind.
+    const count = await graphql(app.graphqlUrl, COUNT, { id: sessionId }, user.token);
+    expect(count.data.session.messages.totalCount).toBe(4);
+  });
+
+  it("limits login and register attempts per client address", async () => {
+    const email = `brute-${Date.now()}@example.com`;
+    const codes: string[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const result = await graphql(app.graphqlUrl, LOGIN, { input: { email, password: strongPassword() } });
+      codes.push(result.errors?.[0]?.extensions?.code);
+    }
+    // One point went to the sign-up in the previous test (per address, not per test).
+    expect(codes).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED", "RATE_LIMITED"]);
+    const register = await graphql(app.graphqlUrl, `mutation($input: RegisterInput!) { register(input: $input) { token } }`, {
+      input: { email, password: strongPassword() },
+    });
+    expect(register.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
+    expect(register.data ?? null).toBeNull();
+  });
+});
