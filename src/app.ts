@@ -71,6 +71,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     metrics,
     logger,
     graphiql: config.server.graphiql,
+    allowedOrigins: config.server.allowedOrigins,
+    maxRequestBodyBytes: config.server.maxRequestBodyBytes,
     isProduction: config.env === "production",
     exposeErrorDetails: config.env === "development" || config.env === "test",
     limits: config.limits,

@@ -98,7 +98,7 @@ describe("operational endpoints", () => {
   it("answers GET queries over HTTP", async () => {
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", "{ me { id } }");
-    const response = await fetch(url, { headers: { accept: "application/json" } });
+    const response = await fetch(url, { headers: { accept: "application/json", "x-graphql-yoga-csrf": "1" } });
     expect(await response.json()).toEqual({ data: { me: null } });
   });
 });

@@ -91,7 +91,7 @@ describe("sendMessage and messageStream", () => {
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", MESSAGE_STREAM);
     url.searchParams.set("variables", JSON.stringify({ sessionId, after: streamCursor }));
-    const response = await fetch(url, { headers: { accept: "text/event-stream", authorization: `Bearer ${user.token}` } });
+    const response = await fetch(url, { headers: { accept: "text/event-stream", authorization: `Bearer ${user.token}`, "x-graphql-yoga-csrf": "1" } });
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     const events: StreamEvent[] = [];
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();

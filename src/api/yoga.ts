@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { usePrometheus } from "@envelop/prometheus";
 import type { GraphQLError } from "graphql";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
 import { createYoga } from "graphql-yoga";
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -24,11 +25,17 @@ export interface YogaDependencies {
   metrics: Metrics;
   logger: Logger;
   graphiql: boolean;
+  allowedOrigins: string[];
+  maxRequestBodyBytes: number;
   isProduction: boolean;
   /** Unexpected errors show their original message (development/test only). */
   exposeErrorDetails: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
 }
+
+/** Send on GET requests (any value). Apollo Client's own preflight headers are accepted too. */
+export const CSRF_HEADER = "x-graphql-yoga-csrf";
+const APOLLO_CSRF_HEADERS = ["apollo-require-preflight", "x-apollo-operation-name"];
 
 export function createYogaServer(deps: YogaDependencies) {
   return createYoga<object, GraphQLContext>({
@@ -39,12 +46,27 @@ export function createYogaServer(deps: YogaDependencies) {
     // GraphiQL subscribes over SSE: Yoga's GraphiQL sends neither its Headers tab nor any connectionParams over
     // a WebSocket (seen in Chromium: `connection_init` with `{}`), so an authenticated subscription is impossible
     // there. Over SSE the Authorization header goes with the request. Apps use graphql-ws (see README).
-    graphiql: deps.graphiql && { subscriptionsProtocol: "SSE", title: "Agent GraphQL API" },
+    graphiql: deps.graphiql && {
+      subscriptionsProtocol: "SSE",
+      title: "Agent GraphQL API",
+      additionalHeaders: { [CSRF_HEADER]: "graphiql" },
+    },
     // Yoga's default GraphiQL page loads its code from a CDN; this one is self-contained, so it works offline.
     renderGraphiQL,
+    maxRequestBodySize: deps.maxRequestBodyBytes,
+    batching: false,
+    // Bearer tokens, never cookies: credentials stay off, so even "*" cannot leak a session.
+    cors: deps.allowedOrigins.length > 0 && {
+      origin: deps.allowedOrigins.includes("*") ? "*" : deps.allowedOrigins,
+      credentials: false,
+      methods: ["GET", "POST"],
+      allowedHeaders: ["authorization", "content-type", CSRF_HEADER, ...APOLLO_CSRF_HEADERS],
+    },
     maskedErrors: { isDev: deps.exposeErrorDetails },
     context: () => ({ prisma: deps.prisma, services: deps.services }) as GraphQLContext,
     plugins: [
+      // GET and form-encoded POSTs skip the browser's CORS preflight; requiring a custom header closes that gap.
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER, ...APOLLO_CSRF_HEADERS] }),
       useViewer({ tokens: deps.tokens }),
       useErrorCodes(),
       useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),

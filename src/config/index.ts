@@ -44,13 +44,22 @@ const envSchema = z.object({
   RATE_LIMIT_SEND_PER_MIN: positiveInt(20),
   RATE_LIMIT_READ_PER_MIN: positiveInt(600),
   REDIS_KEY_PREFIX: z.string().trim().min(1).default("agent-api"),
+  ALLOWED_ORIGINS: optionalString,
+  MAX_REQUEST_BODY_BYTES: positiveInt(1_000_000),
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export interface AppConfig {
   env: AppEnv;
-  server: { host: string | undefined; port: number; graphiql: boolean };
+  server: {
+    host: string | undefined;
+    port: number;
+    graphiql: boolean;
+    /** Browser origins allowed to call the API; ["*"] = any (no cookies are used, so no credentials). */
+    allowedOrigins: string[];
+    maxRequestBodyBytes: number;
+  };
   dataDir: string;
   database: { url: string | undefined; poolSize: number };
   /** Set: reply events fan out through Redis to every instance. Unset: in-process (one instance). */
@@ -108,7 +117,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   return {
     env: appEnv,
-    server: { host: e.HOST, port: e.PORT, graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : true },
+    server: {
+      host: e.HOST,
+      port: e.PORT,
+      graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : true,
+      // Open in development so any local frontend works; closed (same-origin only) elsewhere unless listed.
+      allowedOrigins: e.ALLOWED_ORIGINS
+        ? e.ALLOWED_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
+        : generatedSecretAllowed
+          ? ["*"]
+          : [],
+      maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
+    },
     dataDir: e.DATA_DIR,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
