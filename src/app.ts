@@ -56,7 +56,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
 
   const sessions = new SessionService(prisma);
   const services = {
-    accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), tokens),
+    accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), tokens, rateLimits),
     sessions,
     messages: new MessageService(prisma, sessions, replies, replyEvents, chatModel.name, config.messages.maxChars),
     replyEvents,

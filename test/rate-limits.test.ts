@@ -67,3 +67,28 @@ describe("rate limits", () => {
     expect(register.data ?? null).toBeNull();
   });
 });
+
+describe("login attempts per account", () => {
+  let perEmail: TestApp;
+  beforeAll(async () => {
+    perEmail = await startTestApp({ RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: "2" });
+  });
+  afterAll(async () => {
+    await perEmail?.cleanup();
+  });
+
+  it("runs out for one email, however the email is spelled, while others still sign in", async () => {
+    const victim = await signUp(perEmail.graphqlUrl);
+    const bystander = await signUp(perEmail.graphqlUrl);
+    const attempt = (email: string, password: string) =>
+      graphql(perEmail.graphqlUrl, LOGIN, { input: { email, password } });
+    expect((await attempt(victim.email, strongPassword())).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    expect((await attempt(` ${victim.email.toUpperCase()}`, strongPassword())).errors?.[0]?.extensions?.code).toBe(
+      "UNAUTHENTICATED",
+    );
+    const blocked = await attempt(victim.email, victim.password);
+    expect(blocked.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "loginEmail" });
+    expect(blocked.errors?.[0]?.extensions?.retryAfter).toBeGreaterThan(0);
+    expect((await attempt(bystander.email, bystander.password)).data?.login.token).toBeTruthy();
+  });
+});

@@ -41,6 +41,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: positiveInt(2000),
   GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
   RATE_LIMIT_AUTH_PER_15_MIN: positiveInt(20),
+  RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: positiveInt(10),
   RATE_LIMIT_SEND_PER_MIN: positiveInt(20),
   RATE_LIMIT_READ_PER_MIN: positiveInt(600),
   REDIS_KEY_PREFIX: z.string().trim().min(1).default("agent-api"),
@@ -82,6 +83,7 @@ export interface AppConfig {
   events: { retentionPerSession: number };
   rateLimits: {
     auth: { points: number; windowSeconds: number };
+    loginEmail: { points: number; windowSeconds: number };
     send: { points: number; windowSeconds: number };
     read: { points: number; windowSeconds: number };
     trustedProxyHops: number;
@@ -149,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     events: { retentionPerSession: e.REPLY_EVENT_RETENTION },
     rateLimits: {
       auth: { points: e.RATE_LIMIT_AUTH_PER_15_MIN, windowSeconds: 15 * 60 },
+      loginEmail: { points: e.RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN, windowSeconds: 15 * 60 },
       send: { points: e.RATE_LIMIT_SEND_PER_MIN, windowSeconds: 60 },
       read: { points: e.RATE_LIMIT_READ_PER_MIN, windowSeconds: 60 },
       trustedProxyHops: e.TRUSTED_PROXY_HOPS,

@@ -2,7 +2,7 @@
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 
-export type RateLimitBucket = "auth" | "send" | "read";
+export type RateLimitBucket = "auth" | "loginEmail" | "send" | "read";
 
 export interface BucketLimit {
   /** Requests allowed per window. */
@@ -32,7 +32,12 @@ export class RateLimits {
         ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
         : new RateLimiterMemory(options);
     };
-    this.limiters = { auth: create("auth"), send: create("send"), read: create("read") };
+    this.limiters = {
+      auth: create("auth"),
+      loginEmail: create("loginEmail"),
+      send: create("send"),
+      read: create("read"),
+    };
   }
 
   /** Takes one point from `key`'s allowance in `bucket`; throws RateLimitedError when there is none left. */

@@ -1,5 +1,6 @@
 import type { PrismaClient, User } from "../generated/prisma/client.ts";
 import type { PasswordHasher } from "../security/passwords.ts";
+import type { RateLimits } from "../security/rate-limits.ts";
 import type { IssuedToken, TokenService } from "../security/tokens.ts";
 import { emailRule, passwordRule } from "../security/input-rules.ts";
 import { AppError, parseField } from "./errors.ts";
@@ -23,6 +24,7 @@ export class AccountService {
     private readonly prisma: PrismaClient,
     private readonly passwords: PasswordHasher,
     private readonly tokens: TokenService,
+    private readonly limits: RateLimits,
   ) {}
 
   async register(input: Credentials): Promise<AuthResult> {
@@ -43,6 +45,8 @@ export class AccountService {
   async login(input: Credentials): Promise<AuthResult> {
     // Login never explains which half was wrong; a malformed email is simply an unknown one.
     const email = emailRule.safeParse(input.email);
+    // Guessing one account's password from many addresses still runs out, per account.
+    if (email.success) await this.limits.consume("loginEmail", email.data);
     const user = email.success ? await this.prisma.user.findUnique({ where: { email: email.data } }) : null;
     const hash = user?.passwordHash ?? (await this.decoy());
     const valid = await this.passwords.verify(hash, input.password);

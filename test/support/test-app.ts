@@ -34,6 +34,7 @@ export async function testEnvironment(overrides: Record<string, string> = {}) {
     DEV_MODEL_TOKEN_DELAY_MS: "1",
     // Suites sign many users up from one address; the rate-limit suite sets its own small limits.
     RATE_LIMIT_AUTH_PER_15_MIN: "100000",
+    RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: "100000",
     RATE_LIMIT_SEND_PER_MIN: "100000",
     RATE_LIMIT_READ_PER_MIN: "100000",
     REDIS_KEY_PREFIX: `test-${randomUUID()}`,

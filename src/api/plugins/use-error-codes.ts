@@ -2,7 +2,9 @@ import { handleStreamOrSingleExecutionResult, type OnExecuteDoneHookResultOnNext
 import { PothosValidationError } from "@pothos/core";
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { RateLimitedError } from "../../security/rate-limits.ts";
 import { AppError } from "../../services/errors.ts";
+import { rateLimitedExtensions } from "./use-rate-limits.ts";
 
 /**
  * Gives expected errors their documented `extensions.code` before Yoga's masking runs: use-case errors
@@ -24,6 +26,7 @@ export function useErrorCodes(): Plugin {
 function withCode(error: GraphQLError): GraphQLError {
   const original = error.originalError;
   if (original instanceof AppError) return rebuild(error, original.message, { code: original.code, ...original.details });
+  if (original instanceof RateLimitedError) return rebuild(error, original.message, rateLimitedExtensions(original));
   if (original instanceof PothosValidationError || error instanceof PothosValidationError) {
     return rebuild(error, (original ?? error).message, { code: "BAD_USER_INPUT" });
   }

@@ -38,14 +38,7 @@ export function useRateLimits({ limits, trustedProxyHops = 0 }: RateLimitPluginO
       return undefined;
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      return new GraphQLError(error.message, {
-        extensions: {
-          code: "RATE_LIMITED",
-          retryAfter: error.retryAfterSeconds,
-          bucket: error.bucket,
-          http: { status: 429, headers: { "Retry-After": String(error.retryAfterSeconds) } },
-        },
-      });
+      return new GraphQLError(error.message, { extensions: rateLimitedExtensions(error) });
     }
   };
   return {
@@ -57,6 +50,16 @@ export function useRateLimits({ limits, trustedProxyHops = 0 }: RateLimitPluginO
       const refusal = await check(args.document, args.operationName, args.contextValue as LimitedContext);
       if (refusal) setResultAndStopExecution({ errors: [refusal] });
     },
+  };
+}
+
+/** What every RATE_LIMITED error carries; `http` becomes the 429 status and Retry-After header over HTTP. */
+export function rateLimitedExtensions(error: RateLimitedError) {
+  return {
+    code: "RATE_LIMITED",
+    retryAfter: error.retryAfterSeconds,
+    bucket: error.bucket,
+    http: { status: 429, headers: { "Retry-After": String(error.retryAfterSeconds) } },
   };
 }
 
