@@ -78,7 +78,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     limits: config.limits,
   });
   const httpServer = createHttpServer(yoga, metrics.registry);
-  const ws = attachGraphQLWs(httpServer, yoga, metrics);
+  const ws = attachGraphQLWs(httpServer, yoga, metrics, tokens);
   httpServer.listen(config.server.port, config.server.host);
   await once(httpServer, "listening");
   const { port } = httpServer.address() as AddressInfo;

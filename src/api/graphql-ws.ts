@@ -2,10 +2,12 @@
 // so authentication, armor limits, masking and metrics apply to WebSocket operations too.
 import type { Server } from "node:http";
 import { GraphQLError, type ExecutionArgs } from "graphql";
-import type { OperationResult } from "graphql-ws";
+import { CloseCode, type OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Metrics } from "../observability/metrics.ts";
+import type { TokenService } from "../security/tokens.ts";
+import { authorizationFromConnectionParams } from "./plugins/use-viewer.ts";
 import type { YogaServer } from "./yoga.ts";
 
 interface EnvelopedRoot {
@@ -13,18 +15,32 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => OperationResult;
 }
 
-export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, metrics: Metrics) {
+/** setTimeout's ceiling (~24.8 days); a connection on a longer-lived token is closed then, and reconnects. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, metrics: Metrics, tokens: TokenService) {
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onConnect: () => {
+      onConnect: async (ctx) => {
         metrics.wsConnections.inc();
+        // A connection authenticated by a token lives no longer than the token: at expiry it is closed with
+        // 4401 so the client reconnects with a fresh one. (A bad token is refused per operation instead.)
+        const header = ctx.connectionParams ? authorizationFromConnectionParams(ctx.connectionParams) : undefined;
+        const claims = header ? await tokens.verifyBearer(header).catch(() => undefined) : undefined;
+        if (claims) {
+          const closeAtExpiry = () => ctx.extra.socket.close(CloseCode.Unauthorized, "Access token expired");
+          const timer = setTimeout(closeAtExpiry, Math.min(claims.expiresAt.getTime() - Date.now(), MAX_TIMER_MS));
+          expiryTimers.set(ctx, timer.unref());
+        }
         return true;
       },
-      onClose: () => {
+      onClose: (ctx) => {
         metrics.wsConnections.dec();
+        clearTimeout(expiryTimers.get(ctx));
       },
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({

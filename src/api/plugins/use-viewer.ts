@@ -39,13 +39,16 @@ export function useViewer({ tokens }: ViewerPluginOptions): Plugin<TransportCont
 }
 
 function readAuthorization({ request, connectionParams }: TransportContext): string | undefined {
-  if (connectionParams) {
-    // Clients put it at the top level (graphql-ws docs) or under `headers` (GraphQL Tools' url-loader, GraphiQL).
-    const headers = (connectionParams.headers ?? {}) as Record<string, unknown>;
-    const value =
-      connectionParams.authorization ?? connectionParams.Authorization ?? headers.authorization ?? headers.Authorization;
-    if (value === undefined || value === null || value === "") return undefined;
-    return typeof value === "string" ? value : "";
-  }
+  if (connectionParams) return authorizationFromConnectionParams(connectionParams);
   return request?.headers.get("authorization") || undefined;
+}
+
+/** The credentials a graphql-ws client sent in `connection_init`; "" when present but not a string. */
+export function authorizationFromConnectionParams(connectionParams: Record<string, unknown>): string | undefined {
+  // Clients put it at the top level (graphql-ws docs) or under `headers` (GraphQL Tools' url-loader).
+  const headers = (connectionParams.headers ?? {}) as Record<string, unknown>;
+  const value =
+    connectionParams.authorization ?? connectionParams.Authorization ?? headers.authorization ?? headers.Authorization;
+  if (value === undefined || value === null || value === "") return undefined;
+  return typeof value === "string" ? value : "";
 }
