@@ -38,7 +38,7 @@ export class MessageService {
       }),
       this.prisma.session.update({ where: { id: sessionId }, data: { updatedAt: new Date() } }),
     ]);
-    const streamCursor = await this.bus.head(sessionId);
+    const streamCursor = await this.bus.head();
     this.replies.start({ sessionId, messageId: reply.id });
     return { message, reply, streamCursor };
   }

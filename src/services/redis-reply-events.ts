@@ -47,7 +47,7 @@ export class RedisReplyEventBus implements ReplyEventBus {
     return JSON.parse(payload) as PublishedReplyEvent;
   }
 
-  async head(_sessionId: string): Promise<string> {
+  async head(): Promise<string> {
     return (await this.redis.get(`${this.prefix}:seq`)) ?? "0";
   }
 

@@ -13,8 +13,8 @@ export type PublishedReplyEvent = ReplyEvent & { sessionId: string; cursor: stri
 
 export interface ReplyEventBus {
   publish(sessionId: string, event: ReplyEvent): Promise<PublishedReplyEvent>;
-  /** Cursor of the newest event of the session (a starting point for `subscribe({ after })`). */
-  head(sessionId: string): Promise<string>;
+  /** Cursor of the newest event published (a starting point for `subscribe({ after })` on any session). */
+  head(): Promise<string>;
   /** Live events of one session; with `after`, the retained events after that cursor come first. */
   subscribe(sessionId: string, options?: { after?: string | null }): AsyncGenerator<PublishedReplyEvent>;
   close(): Promise<void>;
@@ -52,7 +52,7 @@ export class MemoryReplyEventBus implements ReplyEventBus {
     return published;
   }
 
-  async head(_sessionId: string): Promise<string> {
+  async head(): Promise<string> {
     return this.cursor(this.seq);
   }
 
