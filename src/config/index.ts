@@ -22,7 +22,8 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: positiveInt(10),
   REDIS_URL: optionalString,
   JWT_SECRET: optionalString,
-  ACCESS_TOKEN_TTL_SECONDS: positiveInt(3600),
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
+  REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
   ARGON2_MEMORY_KIB: positiveInt(65536),
   ARGON2_TIME_COST: positiveInt(3),
   ARGON2_PARALLELISM: positiveInt(1),
@@ -32,9 +33,12 @@ const envSchema = z.object({
   LLM_MODEL: z.string().trim().min(1).default("gpt-4o-mini"),
   LLM_MAX_OUTPUT_TOKENS: positiveInt(1024),
   LLM_TIMEOUT_MS: positiveInt(60_000),
+  LLM_DAILY_TOKEN_LIMIT: positiveInt(200_000),
   DEV_MODEL_TOKEN_DELAY_MS: z.coerce.number().int().min(0).default(15),
   REPLY_EVENT_RETENTION: positiveInt(2000),
   GRAPHIQL: z.enum(["true", "false"]).optional(),
+  GRAPHQL_INTROSPECTION: z.enum(["true", "false"]).default("true"),
+  GRAPHQL_FIELD_SUGGESTIONS: z.enum(["true", "false"]).optional(),
   GRAPHQL_MAX_DEPTH: positiveInt(12),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
   GRAPHQL_MAX_COST: positiveInt(5000),
@@ -69,6 +73,8 @@ export interface AppConfig {
     /** Undefined only in development/test: the app then keeps a generated secret in `dataDir`. */
     jwtSecret: string | undefined;
     accessTokenTtlSeconds: number;
+    /** A refresh token is single-use; each use returns a new one valid this long. */
+    refreshTokenTtlSeconds: number;
     argon2: { memoryCost: number; timeCost: number; parallelism: number };
   };
   messages: { maxChars: number };
@@ -79,6 +85,8 @@ export interface AppConfig {
     maxOutputTokens: number;
     timeoutMs: number;
     devModelTokenDelayMs: number;
+    /** Model tokens (input + output) one user may spend per UTC day. */
+    dailyTokenLimit: number;
   };
   events: { retentionPerSession: number };
   rateLimits: {
@@ -89,6 +97,12 @@ export interface AppConfig {
     trustedProxyHops: number;
   };
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
+  schema: {
+    /** Partners rely on introspection, so it is on unless turned off. */
+    introspection: boolean;
+    /** "Did you mean …?" hints in validation errors; off by default outside development/test. */
+    fieldSuggestions: boolean;
+  };
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
 }
 
@@ -137,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       jwtSecret: e.JWT_SECRET,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
       argon2: { memoryCost: e.ARGON2_MEMORY_KIB, timeCost: e.ARGON2_TIME_COST, parallelism: e.ARGON2_PARALLELISM },
     },
     messages: { maxChars: e.MAX_MESSAGE_CHARS },
@@ -147,6 +162,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxOutputTokens: e.LLM_MAX_OUTPUT_TOKENS,
       timeoutMs: e.LLM_TIMEOUT_MS,
       devModelTokenDelayMs: e.DEV_MODEL_TOKEN_DELAY_MS,
+      dailyTokenLimit: e.LLM_DAILY_TOKEN_LIMIT,
     },
     events: { retentionPerSession: e.REPLY_EVENT_RETENTION },
     rateLimits: {
@@ -162,6 +178,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxCost: e.GRAPHQL_MAX_COST,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+    },
+    schema: {
+      introspection: e.GRAPHQL_INTROSPECTION === "true",
+      fieldSuggestions: e.GRAPHQL_FIELD_SUGGESTIONS
+        ? e.GRAPHQL_FIELD_SUGGESTIONS === "true"
+        : generatedSecretAllowed,
     },
     logLevel: e.LOG_LEVEL,
   };
