@@ -13,14 +13,17 @@ import { createLogger, type Logger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { PasswordHasher } from "./security/passwords.ts";
 import { RateLimits } from "./security/rate-limits.ts";
+import { MemoryRevocationFeed, RedisRevocationFeed } from "./security/revocations.ts";
 import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
+import { LoginService } from "./services/logins.ts";
 import { MessageService } from "./services/messages.ts";
 import { connectRedis, RedisReplyEventBus } from "./services/redis-reply-events.ts";
 import { MemoryReplyEventBus, type ReplyEventBus } from "./services/reply-events.ts";
 import { ReplyService } from "./services/replies.ts";
 import { SessionService } from "./services/sessions.ts";
+import { UsageService } from "./services/usage.ts";
 
 export interface App {
   /** Base URL once listening, e.g. http://localhost:4000 */
@@ -50,22 +53,27 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     : new MemoryReplyEventBus(config.events.retentionPerSession);
   const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
   const rateLimits = new RateLimits(bucketLimits, { redis, keyPrefix: config.redis.keyPrefix });
-  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics);
+  const revocations = redis ? new RedisRevocationFeed(redis, config.redis.keyPrefix) : new MemoryRevocationFeed();
+  const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
+  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage);
   const interrupted = await replies.markInterrupted();
   if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
 
   const sessions = new SessionService(prisma);
+  const logins = new LoginService(prisma, tokens, revocations, config.auth.refreshTokenTtlSeconds);
   const services = {
-    accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), tokens, rateLimits),
+    accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), logins, rateLimits),
+    logins,
     sessions,
-    messages: new MessageService(prisma, sessions, replies, replyEvents, chatModel.name, config.messages.maxChars),
+    messages: new MessageService(prisma, sessions, replies, replyEvents, usage, chatModel.name, config.messages.maxChars),
+    usage,
     replyEvents,
   };
 
   const yoga = createYogaServer({
     prisma,
     services,
-    tokens,
+    revocations,
     rateLimits,
     trustedProxyHops,
     metrics,
@@ -78,7 +86,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     limits: config.limits,
   });
   const httpServer = createHttpServer(yoga, metrics.registry);
-  const ws = attachGraphQLWs(httpServer, yoga, metrics, tokens);
+  const ws = attachGraphQLWs(httpServer, yoga, { metrics, logins, revocations });
   httpServer.listen(config.server.port, config.server.host);
   await once(httpServer, "listening");
   const { port } = httpServer.address() as AddressInfo;
@@ -97,6 +105,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       httpServer.closeAllConnections();
       await closed;
       await replyEvents.close();
+      await revocations.close();
       await database.close();
     },
   };

@@ -33,12 +33,12 @@ describe("register and login", () => {
     expect(trimmed.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
 
-  it("issues a JWT with sub, exp, iat and jti", async () => {
+  it("issues a JWT with sub, sid, exp, iat and jti", async () => {
     const user = await signUp(app.graphqlUrl);
     const [, payload] = user.token.split(".");
     const claims = JSON.parse(Buffer.from(payload!, "base64url").toString());
-    expect(Object.keys(claims).sort()).toEqual(["exp", "iat", "jti", "sub"]);
-    expect(claims.exp - claims.iat).toBe(3600);
+    expect(Object.keys(claims).sort()).toEqual(["exp", "iat", "jti", "sid", "sub"]);
+    expect(claims.exp - claims.iat).toBe(900);
     const me = await graphql(app.graphqlUrl, ME, {}, user.token);
     expect(me.data.me.email).toBe(user.email);
     expect(me.data.me.id).toBe(user.userId);

@@ -6,7 +6,8 @@ import { CloseCode, type OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import type { Metrics } from "../observability/metrics.ts";
-import type { TokenService } from "../security/tokens.ts";
+import type { RevocationFeed } from "../security/revocations.ts";
+import type { Viewer } from "../security/viewer.ts";
 import { authorizationFromConnectionParams } from "./plugins/use-viewer.ts";
 import type { YogaServer } from "./yoga.ts";
 
@@ -18,29 +19,52 @@ interface EnvelopedRoot {
 /** setTimeout's ceiling (~24.8 days); a connection on a longer-lived token is closed then, and reconnects. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, metrics: Metrics, tokens: TokenService) {
+export interface GraphQLWsDependencies {
+  metrics: Metrics;
+  logins: { authenticate(authorization: string): Promise<Viewer> };
+  revocations: RevocationFeed;
+}
+
+/** Close codes a client sees when its credentials end; both mean "refresh the token, then reconnect". */
+export const CLOSE_TOKEN_EXPIRED = { code: CloseCode.Unauthorized, reason: "Access token expired" } as const;
+export const CLOSE_TOKEN_REVOKED = { code: CloseCode.Unauthorized, reason: "Access token revoked" } as const;
+
+export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, { metrics, logins, revocations }: GraphQLWsDependencies) {
   const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
+  const socketsByLogin = new Map<string, Set<{ close(code: number, reason: string): void }>>();
+  const stopListening = revocations.subscribe((loginId) => {
+    for (const socket of socketsByLogin.get(loginId) ?? []) socket.close(CLOSE_TOKEN_REVOKED.code, CLOSE_TOKEN_REVOKED.reason);
+  });
+  const loginOf = new WeakMap<object, string>();
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onConnect: async (ctx) => {
         metrics.wsConnections.inc();
-        // A connection authenticated by a token lives no longer than the token: at expiry it is closed with
-        // 4401 so the client reconnects with a fresh one. (A bad token is refused per operation instead.)
+        // A connection authenticated by a token lives no longer than the token: at expiry or revocation it is
+        // closed with 4401 so the client refreshes and reconnects. (A bad token is refused per operation instead.)
         const header = ctx.connectionParams ? authorizationFromConnectionParams(ctx.connectionParams) : undefined;
-        const claims = header ? await tokens.verifyBearer(header).catch(() => undefined) : undefined;
-        if (claims) {
-          const closeAtExpiry = () => ctx.extra.socket.close(CloseCode.Unauthorized, "Access token expired");
-          const timer = setTimeout(closeAtExpiry, Math.min(claims.expiresAt.getTime() - Date.now(), MAX_TIMER_MS));
+        const viewer = header ? await logins.authenticate(header).catch(() => undefined) : undefined;
+        if (viewer) {
+          const { socket } = ctx.extra;
+          const closeAtExpiry = () => socket.close(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
+          const timer = setTimeout(closeAtExpiry, Math.min(viewer.expiresAt.getTime() - Date.now(), MAX_TIMER_MS));
           expiryTimers.set(ctx, timer.unref());
+          loginOf.set(ctx, viewer.loginId);
+          const sockets = socketsByLogin.get(viewer.loginId) ?? new Set();
+          socketsByLogin.set(viewer.loginId, sockets.add(socket));
         }
         return true;
       },
       onClose: (ctx) => {
         metrics.wsConnections.dec();
         clearTimeout(expiryTimers.get(ctx));
+        const loginId = loginOf.get(ctx);
+        const sockets = loginId ? socketsByLogin.get(loginId) : undefined;
+        sockets?.delete(ctx.extra.socket);
+        if (loginId && sockets?.size === 0) socketsByLogin.delete(loginId);
       },
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -73,6 +97,7 @@ export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, metrics: M
   );
   return {
     async close(): Promise<void> {
+      stopListening();
       for (const client of wsServer.clients) client.close(1001, "Server shutting down");
       await disposable.dispose();
     },

@@ -14,6 +14,11 @@ export class PasswordHasher {
     return argon2.hash(password, { type: argon2.argon2id, ...this.options });
   }
 
+  /** True when `hash` was made with other parameters than the configured ones (upgrade it at next login). */
+  needsRehash(hash: string): boolean {
+    return argon2.needsRehash(hash, this.options);
+  }
+
   async verify(hash: string, password: string): Promise<boolean> {
     try {
       return await argon2.verify(hash, password);

@@ -8,12 +8,14 @@ export interface IssuedToken {
 
 export interface TokenClaims {
   userId: string;
+  /** The login (refresh-token family) the token was issued to; revoking it ends the token at once. */
+  loginId: string;
   tokenId: string;
   expiresAt: Date;
 }
 
 export class InvalidTokenError extends Error {
-  constructor(readonly reason: "malformed" | "expired" | "invalid") {
+  constructor(readonly reason: "malformed" | "expired" | "invalid" | "revoked") {
     super(`Token ${reason}`);
     this.name = "InvalidTokenError";
   }
@@ -21,7 +23,7 @@ export class InvalidTokenError extends Error {
 
 const ALGORITHM = "HS256";
 
-/** HS256 access tokens carrying `sub`, `iat`, `exp` and a unique `jti` (for later revocation). */
+/** HS256 access tokens carrying `sub`, `sid` (the login), `iat`, `exp` and a unique `jti`. */
 export class TokenService {
   private readonly key: Uint8Array;
 
@@ -32,10 +34,10 @@ export class TokenService {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async issue(userId: string): Promise<IssuedToken> {
+  async issue(userId: string, loginId: string): Promise<IssuedToken> {
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAtSeconds = issuedAt + this.ttlSeconds;
-    const token = await new SignJWT({})
+    const token = await new SignJWT({ sid: loginId })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(userId)
       .setJti(randomUUID())
@@ -47,8 +49,17 @@ export class TokenService {
 
   async verify(token: string): Promise<TokenClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], requiredClaims: ["sub", "exp", "iat", "jti"] });
-      return { userId: payload.sub!, tokenId: payload.jti!, expiresAt: new Date(payload.exp! * 1000) };
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: [ALGORITHM],
+        requiredClaims: ["sub", "sid", "exp", "iat", "jti"],
+      });
+      if (typeof payload.sid !== "string") throw new InvalidTokenError("invalid");
+      return {
+        userId: payload.sub!,
+        loginId: payload.sid,
+        tokenId: payload.jti!,
+        expiresAt: new Date(payload.exp! * 1000),
+      };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError("expired");
       if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError("invalid");

@@ -1,31 +1,38 @@
+import { randomBytes } from "node:crypto";
 import type { PrismaClient, User } from "../generated/prisma/client.ts";
 import type { PasswordHasher } from "../security/passwords.ts";
 import type { RateLimits } from "../security/rate-limits.ts";
-import type { IssuedToken, TokenService } from "../security/tokens.ts";
 import { emailRule, passwordRule } from "../security/input-rules.ts";
 import { AppError, parseField } from "./errors.ts";
+import type { Credentials as IssuedCredentials, LoginService } from "./logins.ts";
 
 export interface Credentials {
   email: string;
   password: string;
 }
 
-export interface AuthResult extends IssuedToken {
+export interface AuthResult extends IssuedCredentials {
   user: User;
 }
 
 const WRONG_CREDENTIALS = "Wrong email or password";
 
 export class AccountService {
-  /** Verified against when the email is unknown, so a miss costs the same time as a wrong password. */
-  private decoyHash: Promise<string> | undefined;
+  /**
+   * Verified against when the email is unknown, so a miss costs the same time as a wrong password.
+   * Made up front: made lazily, the first miss would take two hashes' time and tell.
+   */
+  private readonly decoyHash: Promise<string>;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly passwords: PasswordHasher,
-    private readonly tokens: TokenService,
+    private readonly logins: LoginService,
     private readonly limits: RateLimits,
-  ) {}
+  ) {
+    this.decoyHash = passwords.hash(randomBytes(16).toString("base64url"));
+    this.decoyHash.catch(() => undefined);
+  }
 
   async register(input: Credentials): Promise<AuthResult> {
     const email = parseField(emailRule, "input.email", input.email);
@@ -39,7 +46,7 @@ export class AccountService {
         }
         throw error;
       });
-    return { user, ...(await this.tokens.issue(user.id)) };
+    return { user, ...(await this.logins.start(user.id)) };
   }
 
   async login(input: Credentials): Promise<AuthResult> {
@@ -48,15 +55,15 @@ export class AccountService {
     // Guessing one account's password from many addresses still runs out, per account.
     if (email.success) await this.limits.consume("loginEmail", email.data);
     const user = email.success ? await this.prisma.user.findUnique({ where: { email: email.data } }) : null;
-    const hash = user?.passwordHash ?? (await this.decoy());
+    const hash = user?.passwordHash ?? (await this.decoyHash);
     const valid = await this.passwords.verify(hash, input.password);
     if (!user || !valid) throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
-    return { user, ...(await this.tokens.issue(user.id)) };
-  }
-
-  private decoy(): Promise<string> {
-    this.decoyHash ??= this.passwords.hash("decoy-Password-1!");
-    return this.decoyHash;
+    if (this.passwords.needsRehash(user.passwordHash)) {
+      // ARGON2_* changed since this hash was made: the password is at hand now, so move it to the new cost.
+      const passwordHash = await this.passwords.hash(input.password);
+      await this.prisma.user.update({ where: { id: user.id }, data: { passwordHash } });
+    }
+    return { user, ...(await this.logins.start(user.id)) };
   }
 }
 

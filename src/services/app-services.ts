@@ -1,12 +1,16 @@
 import type { AccountService } from "./accounts.ts";
+import type { LoginService } from "./logins.ts";
 import type { MessageService } from "./messages.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
 import type { SessionService } from "./sessions.ts";
+import type { UsageService } from "./usage.ts";
 
 /** The use cases the API layer may call; built once by the composition root. */
 export interface AppServices {
   accounts: AccountService;
+  logins: LoginService;
   sessions: SessionService;
   messages: MessageService;
+  usage: UsageService;
   replyEvents: ReplyEventBus;
 }

@@ -2,13 +2,14 @@
 // anything else is an unexpected error and gets masked.
 import type { z } from "zod";
 
-export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "NOT_FOUND";
+export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "NOT_FOUND" | "QUOTA_EXCEEDED";
 
 export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { field?: string } = {},
+    /** Goes into `extensions` next to the code: `field` for input errors, numbers a client can act on. */
+    readonly details: { field?: string } & Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "AppError";

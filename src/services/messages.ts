@@ -5,6 +5,7 @@ import { parseField } from "./errors.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
 import type { ReplyService } from "./replies.ts";
 import type { SessionService } from "./sessions.ts";
+import type { UsageService } from "./usage.ts";
 
 export interface SentMessage {
   message: Message;
@@ -21,6 +22,7 @@ export class MessageService {
     private readonly sessions: SessionService,
     private readonly replies: ReplyService,
     private readonly bus: ReplyEventBus,
+    private readonly usage: UsageService,
     private readonly modelName: string,
     maxChars: number,
   ) {
@@ -31,6 +33,7 @@ export class MessageService {
   async send(viewer: Viewer, sessionId: string, rawContent: string): Promise<SentMessage> {
     const content = parseField(this.contentRule, "input.content", rawContent);
     await this.sessions.requireOwned(viewer, sessionId);
+    await this.usage.requireQuota(viewer.userId);
     const message = await this.prisma.message.create({ data: { sessionId, role: "USER", content } });
     const [reply] = await this.prisma.$transaction([
       this.prisma.message.create({
@@ -39,7 +42,7 @@ export class MessageService {
       this.prisma.session.update({ where: { id: sessionId }, data: { updatedAt: new Date() } }),
     ]);
     const streamCursor = await this.bus.head();
-    this.replies.start({ sessionId, messageId: reply.id });
+    this.replies.start({ userId: viewer.userId, sessionId, messageId: reply.id });
     return { message, reply, streamCursor };
   }
 }

@@ -1,10 +1,12 @@
 // Runs agent replies in the background: streams deltas onto the bus and stores the result.
 // A reply row is STREAMING while it runs and always ends COMPLETE, FAILED or INTERRUPTED.
 import type { PrismaClient } from "../generated/prisma/client.ts";
-import type { ConversationTurn, ReplyAgent } from "../agent/reply-agent.ts";
+import type { ConversationTurn, ReplyAgent, TokenUsage } from "../agent/reply-agent.ts";
+import { estimateTokens } from "../agent/token-estimate.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
+import type { UsageService } from "./usage.ts";
 
 export const ReplyFailure = {
   llmError: { code: "LLM_ERROR", reason: "The model could not produce a reply. Try again." },
@@ -15,6 +17,7 @@ export const ReplyFailure = {
 const PARTIAL_FLUSH_INTERVAL_MS = 1000;
 
 export interface ReplyJob {
+  userId: string;
   sessionId: string;
   messageId: string;
 }
@@ -28,6 +31,7 @@ export class ReplyService {
     private readonly bus: ReplyEventBus,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly usage: UsageService,
   ) {}
 
   /** Starts the reply and returns at once; the outcome arrives on the bus. */
@@ -62,15 +66,22 @@ export class ReplyService {
     await all();
   }
 
-  private async run({ sessionId, messageId }: ReplyJob, signal: AbortSignal): Promise<void> {
+  private async run({ userId, sessionId, messageId }: ReplyJob, signal: AbortSignal): Promise<void> {
     const startedAt = performance.now();
     this.metrics.activeReplies.inc();
     let content = "";
+    let history: ConversationTurn[] = [];
+    let usage: TokenUsage | undefined;
     let status: "COMPLETE" | "FAILED" | "INTERRUPTED" = "COMPLETE";
     try {
-      const history = await this.historyBefore(sessionId, messageId);
+      history = await this.historyBefore(sessionId, messageId);
       let lastFlush = Date.now();
-      for await (const delta of this.agent.streamReply({ history, signal })) {
+      for await (const chunk of this.agent.streamReply({ history, signal })) {
+        if (chunk.type === "usage") {
+          usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens };
+          continue;
+        }
+        const delta = chunk.text;
         if (content === "") this.metrics.timeToFirstToken.observe((performance.now() - startedAt) / 1000);
         content += delta;
         await this.bus.publish(sessionId, { type: "delta", messageId, delta });
@@ -79,17 +90,25 @@ export class ReplyService {
           await this.prisma.message.update({ where: { id: messageId }, data: { content } });
         }
       }
+      usage ??= estimateUsage(history, content);
       await this.prisma.message.update({
         where: { id: messageId },
-        data: { content, status, completedAt: new Date() },
+        data: { content, status, completedAt: new Date(), ...usage },
       });
       await this.bus.publish(sessionId, { type: "completed", messageId });
     } catch (error) {
       const failure = signal.aborted ? ReplyFailure.interrupted : ReplyFailure.llmError;
       status = signal.aborted ? "INTERRUPTED" : "FAILED";
       this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
-      await this.fail(sessionId, messageId, content, status, failure);
+      // A failed call that streamed something was paid for; one that never started was not.
+      if (content !== "") usage ??= estimateUsage(history, content);
+      await this.fail(sessionId, messageId, content, status, failure, usage);
     } finally {
+      if (usage) {
+        await this.usage
+          .charge(userId, usage.inputTokens + usage.outputTokens)
+          .catch((error: unknown) => this.logger.error({ err: error, userId }, "could not record token usage"));
+      }
       this.metrics.activeReplies.dec();
       this.metrics.replies.inc({ status });
       this.metrics.replyDuration.observe({ status }, (performance.now() - startedAt) / 1000);
@@ -102,6 +121,7 @@ export class ReplyService {
     partialContent: string,
     status: "FAILED" | "INTERRUPTED",
     failure: { code: string; reason: string },
+    usage: TokenUsage | undefined,
   ): Promise<void> {
     try {
       await this.prisma.message.update({
@@ -112,6 +132,7 @@ export class ReplyService {
           errorCode: failure.code,
           errorReason: failure.reason,
           completedAt: new Date(),
+          ...usage,
         },
       });
     } catch (error) {
@@ -131,4 +152,11 @@ export class ReplyService {
     });
     return rows.map((row) => ({ role: row.role === "USER" ? "user" : "assistant", content: row.content }));
   }
+}
+
+function estimateUsage(history: ConversationTurn[], output: string): TokenUsage {
+  return {
+    inputTokens: estimateTokens(history.map((turn) => turn.content).join("\n")),
+    outputTokens: estimateTokens(output),
+  };
 }

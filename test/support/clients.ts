@@ -29,6 +29,7 @@ export const strongPassword = () => `Pw-${randomUUID().slice(0, 8)}!a1`;
 
 export interface SignedUpUser {
   token: string;
+  refreshToken: string;
   userId: string;
   email: string;
   password: string;
@@ -39,7 +40,8 @@ export async function signUp(url: string): Promise<SignedUpUser> {
   const password = strongPassword();
   const result = await graphql(url, RegisterDocument, { input: { email, password } });
   if (!result.data) throw new Error(JSON.stringify(result.errors));
-  return { token: result.data.register.token, userId: result.data.register.user.id, email, password };
+  const { token, refreshToken } = result.data.register;
+  return { token, refreshToken, userId: result.data.register.user.id, email, password };
 }
 
 export async function createSession(url: string, token: string, name?: string): Promise<string> {

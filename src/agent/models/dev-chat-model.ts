@@ -5,6 +5,7 @@ import { BaseChatModel, type BaseChatModelParams } from "@langchain/core/languag
 import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { estimateTokens } from "../token-estimate.ts";
 
 export interface DevChatModelParams extends BaseChatModelParams {
   /** Pause between streamed words, so streaming is visible in a UI. @default 15 */
@@ -29,7 +30,7 @@ export class DevChatModel extends BaseChatModel {
   async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"]): Promise<ChatResult> {
     const text = composeDevReply(messages);
     if (options.signal?.aborted) throw options.signal.reason;
-    return { generations: [{ text, message: new AIMessage(text) }] };
+    return { generations: [{ text, message: new AIMessage({ content: text, usage_metadata: devUsage(messages, text) }) }] };
   }
 
   override async *_streamResponseChunks(
@@ -37,13 +38,23 @@ export class DevChatModel extends BaseChatModel {
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    for (const token of splitIntoTokens(composeDevReply(messages))) {
+    const reply = composeDevReply(messages);
+    for (const token of splitIntoTokens(reply)) {
       if (this.tokenDelayMs > 0) await sleep(this.tokenDelayMs, undefined, { signal: options.signal });
       else options.signal?.throwIfAborted();
       yield new ChatGenerationChunk({ text: token, message: new AIMessageChunk({ content: token }) });
       await runManager?.handleLLMNewToken(token);
     }
+    // Reported like a provider's final usage chunk, so quotas and usage work the same offline.
+    const usage = devUsage(messages, reply);
+    yield new ChatGenerationChunk({ text: "", message: new AIMessageChunk({ content: "", usage_metadata: usage }) });
   }
+}
+
+function devUsage(messages: BaseMessage[], reply: string) {
+  const input_tokens = estimateTokens(messages.map((message) => message.text).join("\n"));
+  const output_tokens = estimateTokens(reply);
+  return { input_tokens, output_tokens, total_tokens: input_tokens + output_tokens };
 }
 
 /** Same conversation in, same reply out. */

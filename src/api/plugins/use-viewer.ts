@@ -1,10 +1,11 @@
 import type { Plugin } from "graphql-yoga";
 import { createGraphQLError } from "graphql-yoga";
-import { InvalidTokenError, type TokenService } from "../../security/tokens.ts";
+import { InvalidTokenError } from "../../security/tokens.ts";
 import type { Viewer } from "../../security/viewer.ts";
 
 export interface ViewerPluginOptions {
-  tokens: TokenService;
+  /** Checks an `Authorization` value (signature, expiry, revocation); throws InvalidTokenError. */
+  logins: { authenticate(authorization: string): Promise<Viewer> };
 }
 
 interface TransportContext {
@@ -16,7 +17,7 @@ interface TransportContext {
  * Puts `viewer` into the context from `Authorization` (HTTP, SSE) or `connectionParams.authorization`
  * (graphql-ws). No credentials means anonymous; bad credentials are an error, never a silent downgrade.
  */
-export function useViewer({ tokens }: ViewerPluginOptions): Plugin<TransportContext> {
+export function useViewer({ logins }: ViewerPluginOptions): Plugin<TransportContext> {
   return {
     async onContextBuilding({ context, extendContext }) {
       const header = readAuthorization(context);
@@ -25,12 +26,11 @@ export function useViewer({ tokens }: ViewerPluginOptions): Plugin<TransportCont
         return;
       }
       try {
-        const claims = await tokens.verifyBearer(header);
-        const viewer: Viewer = { userId: claims.userId };
+        const viewer: Viewer = await logins.authenticate(header);
         extendContext({ viewer } as never);
       } catch (error) {
         if (!(error instanceof InvalidTokenError)) throw error;
-        throw createGraphQLError("The access token is invalid or has expired; sign in again.", {
+        throw createGraphQLError("The access token is invalid, expired or revoked; refresh it or sign in again.", {
           extensions: { code: "UNAUTHENTICATED", http: { status: 401 } },
         });
       }

@@ -13,7 +13,11 @@ import type { GraphQLContext } from "../context.ts";
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { loggedIn: boolean };
+  AuthScopes: {
+    loggedIn: boolean;
+    /** The viewer is this user id: the ownership check every user-owned type runs on every object. */
+    owner: string;
+  };
   AuthContexts: { loggedIn: GraphQLContext & { viewer: Viewer } };
   Scalars: { DateTime: { Input: Date; Output: Date } };
   DefaultFieldNullability: false;
@@ -25,9 +29,15 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   scopeAuth: {
     authorizeOnSubscribe: true,
-    authScopes: (context) => ({ loggedIn: context.viewer !== null }),
-    unauthorizedError: () =>
-      createGraphQLError("You must be signed in to do this", { extensions: { code: "UNAUTHENTICATED" } }),
+    authScopes: (context) => ({
+      loggedIn: context.viewer !== null,
+      owner: (userId) => context.viewer?.userId === userId,
+    }),
+    // A signed-in viewer reaching someone else's object gets the answer an unknown id gets: no existence oracle.
+    unauthorizedError: (_parent, context) =>
+      context.viewer
+        ? createGraphQLError("Not found", { extensions: { code: "NOT_FOUND" } })
+        : createGraphQLError("You must be signed in to do this", { extensions: { code: "UNAUTHENTICATED" } }),
   },
   prisma: {
     client: (context) => context.prisma,

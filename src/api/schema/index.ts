@@ -5,6 +5,7 @@ import "./user.ts";
 import "./session.ts";
 import "./message.ts";
 import "./message-stream.ts";
+import "./usage.ts";
 
 builder.queryType({ authScopes: { loggedIn: true } });
 builder.mutationType({ authScopes: { loggedIn: true } });

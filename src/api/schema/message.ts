@@ -12,6 +12,9 @@ export const Message = builder.prismaNode("Message", {
   id: { field: "id" },
   nullable: true,
   findUnique: (id, context) => ({ id, session: { userId: context.viewer?.userId ?? "" } }),
+  include: { session: { select: { userId: true } } },
+  runScopesOnType: true,
+  authScopes: (message) => ({ owner: message.session.userId }),
   fields: (t) => ({
     role: t.expose("role", { type: MessageRole }),
     content: t.exposeString("content", { description: "Exactly as sent (user) or as generated so far (assistant)." }),
@@ -20,6 +23,11 @@ export const Message = builder.prismaNode("Message", {
     model: t.exposeString("model", { nullable: true, description: "The model that wrote an assistant reply." }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    inputTokens: t.exposeInt("inputTokens", {
+      nullable: true,
+      description: "Prompt tokens a reply cost, summed over its model calls (provider-reported, else estimated).",
+    }),
+    outputTokens: t.exposeInt("outputTokens", { nullable: true, description: "Generated tokens a reply cost." }),
     session: t.relation("session"),
   }),
 });
@@ -40,11 +48,17 @@ builder.relayMutationField(
   },
   {
     outputFields: (t) => ({
-      message: t.field({ type: Message, description: "The stored user message.", resolve: (sent) => sent.message }),
-      reply: t.field({
+      message: t.prismaField({
+        type: Message,
+        description: "The stored user message.",
+        resolve: (query, sent, _args, context) =>
+          context.prisma.message.findUniqueOrThrow({ ...query, where: { id: sent.message.id } }),
+      }),
+      reply: t.prismaField({
         type: Message,
         description: "The assistant reply, STREAMING until its final stream event.",
-        resolve: (sent) => sent.reply,
+        resolve: (query, sent, _args, context) =>
+          context.prisma.message.findUniqueOrThrow({ ...query, where: { id: sent.reply.id } }),
       }),
       streamCursor: t.exposeString("streamCursor", {
         description: "Pass as `messageStream(after:)` to receive the whole reply even if you subscribe after sending.",

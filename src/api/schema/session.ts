@@ -5,6 +5,9 @@ export const Session = builder.prismaNode("Session", {
   nullable: true,
   // Foreign and unknown ids load nothing alike: `node(id:)` answers null for both.
   findUnique: (id, context) => ({ id, userId: context.viewer?.userId ?? "" }),
+  // Whatever path loads a session (root field, node, a future relation), it is shown to its owner only.
+  runScopesOnType: true,
+  authScopes: (session) => ({ owner: session.userId }),
   fields: (t) => ({
     name: t.exposeString("name"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

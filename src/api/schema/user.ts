@@ -3,8 +3,11 @@ import { builder } from "./builder.ts";
 export const User = builder.prismaNode("User", {
   id: { field: "id" },
   nullable: true,
-  // Users can only ever load themselves, through `node` as everywhere else.
+  // Users can only ever load themselves, through `node` as everywhere else; the type check backs that up on
+  // every path (credentials just issued to an anonymous caller are granted `newCredentials`).
   findUnique: (id, context) => ({ id: context.viewer?.userId === id ? id : "" }),
+  // Checked per field rather than on the type: type-level checks cannot see scopes granted by the parent field.
+  authScopes: (user) => ({ $any: { owner: user.id, $granted: "newCredentials" } }),
   fields: (t) => ({
     email: t.exposeString("email"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),

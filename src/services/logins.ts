@@ -1,0 +1,104 @@
+// Logins: one per signed-in client, each with a chain of single-use refresh tokens. A spent refresh token
+// presented again means it was stolen (or the client is broken): the whole login is revoked.
+import { createHash, randomBytes } from "node:crypto";
+import type { PrismaClient } from "../generated/prisma/client.ts";
+import type { RevocationFeed } from "../security/revocations.ts";
+import { InvalidTokenError, type IssuedToken, type TokenService } from "../security/tokens.ts";
+import type { Viewer } from "../security/viewer.ts";
+import { AppError } from "./errors.ts";
+
+export interface Credentials extends IssuedToken {
+  userId: string;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+}
+
+export type RevokeReason = "LOGOUT" | "LOGOUT_EVERYWHERE" | "REFRESH_TOKEN_REUSE";
+
+const REFRESH_TOKEN_PREFIX = "rt_";
+const INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or already used; sign in again.";
+
+export class LoginService {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly tokens: TokenService,
+    private readonly revocations: RevocationFeed,
+    private readonly refreshTokenTtlSeconds: number,
+  ) {}
+
+  /** A new login for a user who just proved who they are. */
+  async start(userId: string): Promise<Credentials> {
+    const login = await this.prisma.login.create({ data: { userId }, select: { id: true } });
+    return this.issue(userId, login.id);
+  }
+
+  /** Spends a refresh token and returns the next credentials of the same login. */
+  async refresh(refreshToken: string): Promise<Credentials> {
+    const stored = await this.prisma.refreshToken.findUnique({
+      where: { tokenHash: hashRefreshToken(refreshToken) },
+      select: { id: true, expiresAt: true, usedAt: true, login: { select: { id: true, userId: true, revokedAt: true } } },
+    });
+    if (!stored || stored.login.revokedAt) throw new AppError("UNAUTHENTICATED", INVALID_REFRESH_TOKEN);
+    if (stored.usedAt) {
+      await this.revoke([stored.login.id], "REFRESH_TOKEN_REUSE");
+      throw new AppError("UNAUTHENTICATED", INVALID_REFRESH_TOKEN);
+    }
+    if (stored.expiresAt.getTime() <= Date.now()) throw new AppError("UNAUTHENTICATED", INVALID_REFRESH_TOKEN);
+    // Conditional on `usedAt: null`, so of two concurrent refreshes with one token exactly one wins;
+    // the loser is treated as reuse.
+    const { count } = await this.prisma.refreshToken.updateMany({
+      where: { id: stored.id, usedAt: null },
+      data: { usedAt: new Date() },
+    });
+    if (count === 0) {
+      await this.revoke([stored.login.id], "REFRESH_TOKEN_REUSE");
+      throw new AppError("UNAUTHENTICATED", INVALID_REFRESH_TOKEN);
+    }
+    await this.prisma.login.update({ where: { id: stored.login.id }, data: { lastUsedAt: new Date() } });
+    return this.issue(stored.login.userId, stored.login.id);
+  }
+
+  /** Ends the viewer's login (or all of the user's logins); returns how many were revoked. */
+  async logout(viewer: Viewer, { everywhere = false }: { everywhere?: boolean } = {}): Promise<number> {
+    const where = everywhere ? { userId: viewer.userId, revokedAt: null } : { id: viewer.loginId, revokedAt: null };
+    const logins = await this.prisma.login.findMany({ where, select: { id: true } });
+    return this.revoke(logins.map((login) => login.id), everywhere ? "LOGOUT_EVERYWHERE" : "LOGOUT");
+  }
+
+  /** Checks an `Authorization` value: a valid signature, not expired, and its login not revoked. */
+  async authenticate(authorization: string): Promise<Viewer> {
+    const claims = await this.tokens.verifyBearer(authorization);
+    const login = await this.prisma.login.findUnique({
+      where: { id: claims.loginId },
+      select: { userId: true, revokedAt: true },
+    });
+    if (!login || login.revokedAt || login.userId !== claims.userId) throw new InvalidTokenError("revoked");
+    return { userId: claims.userId, loginId: claims.loginId, expiresAt: claims.expiresAt };
+  }
+
+  private async revoke(loginIds: string[], reason: RevokeReason): Promise<number> {
+    if (loginIds.length === 0) return 0;
+    const { count } = await this.prisma.login.updateMany({
+      where: { id: { in: loginIds }, revokedAt: null },
+      data: { revokedAt: new Date(), revokedReason: reason },
+    });
+    // Spent or not, the login's refresh tokens can never be used again; drop them.
+    await this.prisma.refreshToken.deleteMany({ where: { loginId: { in: loginIds }, usedAt: null } });
+    await this.revocations.publish(loginIds);
+    return count;
+  }
+
+  private async issue(userId: string, loginId: string): Promise<Credentials> {
+    const refreshToken = REFRESH_TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    const refreshTokenExpiresAt = new Date(Date.now() + this.refreshTokenTtlSeconds * 1000);
+    await this.prisma.refreshToken.create({
+      data: { loginId, tokenHash: hashRefreshToken(refreshToken), expiresAt: refreshTokenExpiresAt },
+    });
+    const access = await this.tokens.issue(userId, loginId);
+    return { userId, ...access, refreshToken, refreshTokenExpiresAt };
+  }
+}
+
+function hashRefreshToken(token: string): string {
+  return createHash("sha256").update(token).digest("base64url");
+}
