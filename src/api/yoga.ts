@@ -8,18 +8,19 @@ import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { RateLimits } from "../security/rate-limits.ts";
-import type { TokenService } from "../security/tokens.ts";
+import type { RevocationFeed } from "../security/revocations.ts";
 import type { AppServices } from "../services/app-services.ts";
 import type { GraphQLContext } from "./context.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useRateLimits } from "./plugins/use-rate-limits.ts";
+import { useCredentialLifetime } from "./plugins/use-credential-lifetime.ts";
 import { useViewer } from "./plugins/use-viewer.ts";
 import { schema } from "./schema/index.ts";
 
 export interface YogaDependencies {
   prisma: PrismaClient;
   services: AppServices;
-  tokens: TokenService;
+  revocations: RevocationFeed;
   rateLimits: RateLimits;
   trustedProxyHops: number;
   metrics: Metrics;
@@ -67,7 +68,8 @@ export function createYogaServer(deps: YogaDependencies) {
     plugins: [
       // GET and form-encoded POSTs skip the browser's CORS preflight; requiring a custom header closes that gap.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER, ...APOLLO_CSRF_HEADERS] }),
-      useViewer({ tokens: deps.tokens }),
+      useViewer({ logins: deps.services.logins }),
+      useCredentialLifetime({ revocations: deps.revocations }),
       useErrorCodes(),
       useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),
       EnvelopArmorPlugin({
