@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
-import { FAKE_REPLY_TOKENS, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
+import { FAKE_REPLY_TOKENS, FAKE_USAGE, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } reply { id } streamCursor } }`;
 const HISTORY = `query($id: ID!) { session(id: $id) { messages { edges { node { role content status errorCode model } } } } }`;
+const USAGE = `query($id: ID!) { node(id: $id) { ... on Message { inputTokens outputTokens } } me { usage { tokensUsed } } }`;
 
 let fake: FakeOpenAI;
 let app: TestApp;
@@ -33,6 +34,11 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     const first = await send(user.token, sessionId, "Hi there <b>bold</b>");
     expect(first.filter((e) => e.__typename === "MessageDelta").map((e) => e.delta)).toEqual(FAKE_REPLY_TOKENS);
     expect(first.at(-1)!.message).toMatchObject({ content: FAKE_REPLY_TOKENS.join(""), model: "fake-model" });
+
+    // The provider's own token counts are kept on the reply and charged to the user's day.
+    const usage = await graphql(app.graphqlUrl, USAGE, { id: first.at(-1)!.messageId }, user.token);
+    expect(usage.data.node).toEqual({ inputTokens: FAKE_USAGE.prompt_tokens, outputTokens: FAKE_USAGE.completion_tokens });
+    expect(usage.data.me.usage.tokensUsed).toBe(FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens);
 
     await send(user.token, sessionId, "And again");
     const last = fake.requests.at(-1)!;

@@ -72,6 +72,7 @@ export class ReplyService {
     let content = "";
     let history: ConversationTurn[] = [];
     let usage: TokenUsage | undefined;
+    let charged = false;
     let status: "COMPLETE" | "FAILED" | "INTERRUPTED" = "COMPLETE";
     try {
       history = await this.historyBefore(sessionId, messageId);
@@ -95,6 +96,9 @@ export class ReplyService {
         where: { id: messageId },
         data: { content, status, completedAt: new Date(), ...usage },
       });
+      // Charged before the final event, so a client reading `me.usage` after it sees this reply counted.
+      await this.charge(userId, usage);
+      charged = true;
       await this.bus.publish(sessionId, { type: "completed", messageId });
     } catch (error) {
       const failure = signal.aborted ? ReplyFailure.interrupted : ReplyFailure.llmError;
@@ -102,17 +106,20 @@ export class ReplyService {
       this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
       // A failed call that streamed something was paid for; one that never started was not.
       if (content !== "") usage ??= estimateUsage(history, content);
+      if (!charged) await this.charge(userId, usage);
       await this.fail(sessionId, messageId, content, status, failure, usage);
     } finally {
-      if (usage) {
-        await this.usage
-          .charge(userId, usage.inputTokens + usage.outputTokens)
-          .catch((error: unknown) => this.logger.error({ err: error, userId }, "could not record token usage"));
-      }
       this.metrics.activeReplies.dec();
       this.metrics.replies.inc({ status });
       this.metrics.replyDuration.observe({ status }, (performance.now() - startedAt) / 1000);
     }
+  }
+
+  private async charge(userId: string, usage: TokenUsage | undefined): Promise<void> {
+    if (!usage) return;
+    await this.usage
+      .charge(userId, usage.inputTokens + usage.outputTokens)
+      .catch((error: unknown) => this.logger.error({ err: error, userId }, "could not record token usage"));
   }
 
   private async fail(

@@ -7,11 +7,18 @@ import type { AddressInfo } from "node:net";
 export interface FakeOpenAI {
   baseUrl: string;
   /** Every request body received, in order. */
-  requests: Array<{ model: string; stream?: boolean; messages: Array<{ role: string; content: string }> }>;
+  requests: Array<{
+    model: string;
+    stream?: boolean;
+    stream_options?: { include_usage?: boolean };
+    messages: Array<{ role: string; content: string }>;
+  }>;
   close(): Promise<void>;
 }
 
 export const FAKE_REPLY_TOKENS = ["Hello", " from", " the", " fake", " OpenAI", " server", "."];
+/** Reported in the final usage chunk when the client asks for it (`stream_options.include_usage`). */
+export const FAKE_USAGE = { prompt_tokens: 42, completion_tokens: FAKE_REPLY_TOKENS.length };
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const requests: FakeOpenAI["requests"] = [];
@@ -36,6 +43,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     res.write(chunk({ role: "assistant", content: "" }));
     for (const token of FAKE_REPLY_TOKENS) res.write(chunk({ content: token }));
     res.write(chunk({}, "stop"));
+    if (body.stream_options?.include_usage) {
+      const usage = { ...FAKE_USAGE, total_tokens: FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens };
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model: body.model, choices: [], usage })}\n\n`);
+    }
     res.end("data: [DONE]\n\n");
   });
   server.listen(0, "127.0.0.1");
