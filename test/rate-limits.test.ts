@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSession, graphql, signUp, strongPassword, wsClient } from "./support/clients.ts";
+import { createSession, firstSubscriptionResult, graphql, signUp, strongPassword, wsClient } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }`;
 const COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
+// Requests me 1 + sessions 1 + 40 × (edge 1 + node 1) = 82 points; costs 2 while the user has no sessions.
+const DEAR = `{ me { sessions(first: 40) { edges { node { id } } } } }`;
 
 let app: TestApp;
 beforeAll(async () => {
@@ -90,5 +92,61 @@ describe("login attempts per account", () => {
     expect(blocked.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "loginEmail" });
     expect(blocked.errors?.[0]?.extensions?.retryAfter).toBeGreaterThan(0);
     expect((await attempt(bystander.email, bystander.password)).data?.login.token).toBeTruthy();
+  });
+});
+
+describe("query cost budget", () => {
+  let small: TestApp;
+  beforeAll(async () => {
+    // Anonymous operations (sign-ups: 12 points each) spend the address's budget, signed-in ones the user's.
+    small = await startTestApp({ RATE_LIMIT_QUERY_COST_PER_MIN: "100" });
+  });
+  afterAll(async () => {
+    await small?.cleanup();
+  });
+  const costOf = (result: object) => (result as { extensions?: { cost?: any } }).extensions?.cost;
+
+  it("gives back what a query did not use, so a small budget holds many queries that ask for much", async () => {
+    const { token } = await signUp(small.graphqlUrl);
+    // Each query needs its 82 points free to start, and keeps only the 2 it used.
+    const results = [];
+    for (let i = 0; i < 11; i++) results.push(await graphql(small.graphqlUrl, DEAR, {}, token));
+    expect(results.slice(0, 10).map((result) => result.errors)).toEqual(Array(10).fill(undefined));
+    expect(costOf(results[9]!)).toEqual({
+      requestedQueryCost: 82,
+      actualQueryCost: 2,
+      throttleStatus: { maximumAvailable: 100, currentlyAvailable: 80, resetInSeconds: expect.any(Number) },
+    });
+    expect(results[10]!.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "cost" });
+  });
+
+  it("refuses what does not fit with RATE_LIMITED (bucket cost) on HTTP and graphql-ws, taking nothing", async () => {
+    const { token } = await signUp(small.graphqlUrl);
+    for (let i = 0; i < 8; i++) await createSession(small.graphqlUrl, token); // 12 points each: 4 left
+
+    const response = await fetch(small.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: DEAR }),
+    });
+    const body = (await response.json()) as any;
+    expect(response.status).toBe(429);
+    const retryAfter = Number(response.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "cost" });
+    expect(body.extensions.cost).toMatchObject({ requestedQueryCost: 82, actualQueryCost: 0 });
+    expect(body.extensions.cost.throttleStatus).toMatchObject({ maximumAvailable: 100, currentlyAvailable: 4 });
+
+    const client = wsClient(small.wsUrl, token);
+    const overWs = await firstSubscriptionResult(client, { query: DEAR });
+    await client.dispose();
+    expect(overWs.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "cost" });
+
+    // The refusals took nothing: a query that fits in the 4 points left still runs.
+    const cheap = await graphql(small.graphqlUrl, `{ me { id } }`, {}, token);
+    expect(cheap.errors).toBeUndefined();
+    expect(costOf(cheap).throttleStatus.currentlyAvailable).toBe(3);
   });
 });

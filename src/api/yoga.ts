@@ -12,6 +12,7 @@ import type { RevocationFeed } from "../security/revocations.ts";
 import type { AppServices } from "../services/app-services.ts";
 import type { GraphQLContext } from "./context.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
+import { useQueryCost } from "./plugins/use-query-cost.ts";
 import { useRateLimits } from "./plugins/use-rate-limits.ts";
 import { useCredentialLifetime } from "./plugins/use-credential-lifetime.ts";
 import { useViewer } from "./plugins/use-viewer.ts";
@@ -72,18 +73,12 @@ export function createYogaServer(deps: YogaDependencies) {
       useCredentialLifetime({ revocations: deps.revocations }),
       useErrorCodes(),
       useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),
+      useQueryCost({ limits: deps.rateLimits, maxCost: deps.limits.maxCost, trustedProxyHops: deps.trustedProxyHops }),
       EnvelopArmorPlugin({
         maxDepth: { n: deps.limits.maxDepth, onReject: [rejectedBy("depth")] },
         maxAliases: { n: deps.limits.maxAliases, onReject: [rejectedBy("aliases")] },
-        // Armor multiplies cost by depthCostFactor per level; 1.2 keeps a chat view (depth 9) far under the
-        // limit while a deep query grows exponentially past it.
-        costLimit: {
-          maxCost: deps.limits.maxCost,
-          objectCost: 2,
-          scalarCost: 1,
-          depthCostFactor: 1.2,
-          onReject: [rejectedBy("cost")],
-        },
+        // Cost is useQueryCost's (list sizes and variables count there); armor enables every check unless told.
+        costLimit: { enabled: false },
         maxTokens: { n: deps.limits.maxTokens, onReject: [rejectedBy("tokens")] },
         maxDirectives: { n: deps.limits.maxDirectives, onReject: [rejectedBy("directives")] },
         blockFieldSuggestion: { enabled: deps.isProduction },
@@ -107,7 +102,7 @@ export function createYogaServer(deps: YogaDependencies) {
 export type YogaServer = ReturnType<typeof createYogaServer>;
 
 /** Armor's rejections carry no code; give them one clients can branch on, naming the limit hit. */
-function rejectedBy(limit: "depth" | "aliases" | "cost" | "tokens" | "directives") {
+function rejectedBy(limit: "depth" | "aliases" | "tokens" | "directives") {
   return (_context: unknown, error: GraphQLError) => {
     Object.assign(error.extensions, { code: "QUERY_LIMIT_EXCEEDED", limit });
   };

@@ -41,13 +41,13 @@ const envSchema = z.object({
   GRAPHQL_FIELD_SUGGESTIONS: z.enum(["true", "false"]).optional(),
   GRAPHQL_MAX_DEPTH: positiveInt(12),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
-  GRAPHQL_MAX_COST: positiveInt(5000),
+  GRAPHQL_MAX_COST: positiveInt(1000),
   GRAPHQL_MAX_TOKENS: positiveInt(2000),
   GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
   RATE_LIMIT_AUTH_PER_15_MIN: positiveInt(20),
   RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: positiveInt(10),
   RATE_LIMIT_SEND_PER_MIN: positiveInt(20),
-  RATE_LIMIT_READ_PER_MIN: positiveInt(600),
+  RATE_LIMIT_QUERY_COST_PER_MIN: positiveInt(6000),
   REDIS_KEY_PREFIX: z.string().trim().min(1).default("agent-api"),
   ALLOWED_ORIGINS: optionalString,
   MAX_REQUEST_BODY_BYTES: positiveInt(1_000_000),
@@ -93,7 +93,8 @@ export interface AppConfig {
     auth: { points: number; windowSeconds: number };
     loginEmail: { points: number; windowSeconds: number };
     send: { points: number; windowSeconds: number };
-    read: { points: number; windowSeconds: number };
+    /** Query cost points (see use-query-cost.ts) per user, or per client address when anonymous. */
+    cost: { points: number; windowSeconds: number };
     trustedProxyHops: number;
   };
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
@@ -169,7 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       auth: { points: e.RATE_LIMIT_AUTH_PER_15_MIN, windowSeconds: 15 * 60 },
       loginEmail: { points: e.RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN, windowSeconds: 15 * 60 },
       send: { points: e.RATE_LIMIT_SEND_PER_MIN, windowSeconds: 60 },
-      read: { points: e.RATE_LIMIT_READ_PER_MIN, windowSeconds: 60 },
+      cost: { points: e.RATE_LIMIT_QUERY_COST_PER_MIN, windowSeconds: 60 },
       trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     },
     limits: {

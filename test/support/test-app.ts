@@ -36,7 +36,7 @@ export async function testEnvironment(overrides: Record<string, string> = {}) {
     RATE_LIMIT_AUTH_PER_15_MIN: "100000",
     RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: "100000",
     RATE_LIMIT_SEND_PER_MIN: "100000",
-    RATE_LIMIT_READ_PER_MIN: "100000",
+    RATE_LIMIT_QUERY_COST_PER_MIN: "1000000",
     REDIS_KEY_PREFIX: `test-${randomUUID()}`,
     LOG_LEVEL: "silent",
     ...(database ? { DATABASE_URL: database.url } : {}),

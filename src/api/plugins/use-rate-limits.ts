@@ -13,7 +13,7 @@ export interface RateLimitPluginOptions {
   trustedProxyHops?: number;
 }
 
-interface LimitedContext {
+export interface LimitedContext {
   req?: IncomingMessage;
   viewer?: Viewer | null;
 }
@@ -22,18 +22,16 @@ interface LimitedContext {
 const EXPENSIVE_FIELDS: Record<string, RateLimitBucket> = { login: "auth", register: "auth", sendMessage: "send" };
 
 /**
- * Every operation spends one point of the viewer's (or, anonymous, the client IP's) `read` budget; login and
- * register also spend the IP's `auth` budget, sendMessage the viewer's `send` budget. Same rules on HTTP, SSE
- * and graphql-ws, because all three run this pipeline.
+ * login and register spend the client IP's `auth` budget, sendMessage the viewer's `send` budget (every
+ * operation's query cost is paid by useQueryCost). Same rules on HTTP, SSE and graphql-ws, because all three
+ * run this pipeline.
  */
 export function useRateLimits({ limits, trustedProxyHops = 0 }: RateLimitPluginOptions): Plugin<LimitedContext> {
   const check = async (document: DocumentNode, operationName: string | null | undefined, context: LimitedContext) => {
-    const ip = clientIp(context.req, trustedProxyHops);
-    const caller = context.viewer ? `user:${context.viewer.userId}` : `ip:${ip}`;
     try {
-      await limits.consume("read", caller);
       for (const bucket of expensiveBuckets(document, operationName)) {
-        await limits.consume(bucket, bucket === "auth" ? `ip:${ip}` : caller);
+        const key = bucket === "auth" ? `ip:${clientIp(context.req, trustedProxyHops)}` : callerKey(context, trustedProxyHops);
+        await limits.consume(bucket, key);
       }
       return undefined;
     } catch (error) {
@@ -70,6 +68,11 @@ function expensiveBuckets(document: DocumentNode, operationName: string | null |
     if (bucket) buckets.add(bucket);
   }
   return buckets;
+}
+
+/** Whose allowance an operation spends: the signed-in user's, or the client address's when anonymous. */
+export function callerKey(context: LimitedContext, trustedProxyHops: number): string {
+  return context.viewer ? `user:${context.viewer.userId}` : `ip:${clientIp(context.req, trustedProxyHops)}`;
 }
 
 function clientIp(req: IncomingMessage | undefined, trustedProxyHops: number): string {
