@@ -119,6 +119,18 @@ describe("query cost", () => {
     }
   });
 
+  it("reports the cost of a query over SSE", async () => {
+    const { token } = await signUp(app.graphqlUrl);
+    const response = await fetch(app.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: PAGE, variables: { first: 3 } }),
+    });
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const data = (await response.text()).split("\n").find((line) => line.startsWith("data: {"));
+    expect(costOf(JSON.parse(data!.slice("data: ".length)))).toMatchObject({ requestedQueryCost: 9, actualQueryCost: 3 });
+  });
+
   it("keeps introspection free", async () => {
     const result = await graphql(app.graphqlUrl, `{ __schema { types { name fields { name type { name } } } } }`);
     expect(result.data.__schema.types.length).toBeGreaterThan(20);
