@@ -99,7 +99,7 @@ describe("query cost budget", () => {
   let small: TestApp;
   beforeAll(async () => {
     // Anonymous operations (sign-ups: 12 points each) spend the address's budget, signed-in ones the user's.
-    small = await startTestApp({ RATE_LIMIT_QUERY_COST_PER_MIN: "100" });
+    small = await startTestApp({ RATE_LIMIT_QUERY_COST_PER_MIN: "100", TRUSTED_PROXY_HOPS: "1" });
   });
   afterAll(async () => {
     await small?.cleanup();
@@ -148,5 +148,19 @@ describe("query cost budget", () => {
     const cheap = await graphql(small.graphqlUrl, `{ me { id } }`, {}, token);
     expect(cheap.errors).toBeUndefined();
     expect(costOf(cheap).throttleStatus.currentlyAvailable).toBe(3);
+  });
+
+  it("charges anonymous operations to the client address, behind trusted proxies the forwarded one", async () => {
+    const available = async (address: string) => {
+      const response = await fetch(small.graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": address },
+        body: JSON.stringify({ query: "{ __typename }" }),
+      });
+      return costOf(await response.json()).throttleStatus.currentlyAvailable;
+    };
+    expect(await available("203.0.113.7")).toBe(99);
+    expect(await available("203.0.113.7")).toBe(98);
+    expect(await available("198.51.100.4, 203.0.113.8")).toBe(99);
   });
 });
