@@ -89,6 +89,7 @@ export function useQueryCost({ limits, maxCost, trustedProxyHops = 0 }: QueryCos
       return {
         async onExecuteDone({ result, setResult }) {
           if (Symbol.asyncIterator in result) return; // @defer/@stream are off; nothing to refund per chunk
+          // Never more than was taken up front, should the result hold more than the model foresaw.
           const actual = Math.min(requested, actualQueryCost(args, result));
           const status = await limits.refund("cost", key, requested - actual, taken.resetsAt);
           setResult({ ...result, extensions: { ...result.extensions, cost: report(requested, actual, status) } });
