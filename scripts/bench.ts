@@ -28,6 +28,24 @@ for (let i = 0; i < 5; i++) {
 }
 summary("register (argon2id 64 MiB, t=3)", registerTimes);
 
+// Login must not tell whether an email is registered, by its answer or by its time.
+const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
+const wrongPassword: number[] = [];
+const unknownEmail: number[] = [];
+for (let i = 0; i < 20; i++) {
+  for (const [samples, email] of [
+    [wrongPassword, users[i % users.length]!.email],
+    [unknownEmail, `nobody-${i}@example.com`],
+  ] as const) {
+    const t = performance.now();
+    const result = await graphql(app.graphqlUrl, LOGIN, { input: { email, password: "Wrong-password-1!" } });
+    if (result.errors?.[0]?.extensions?.code !== "UNAUTHENTICATED") throw new Error(JSON.stringify(result.errors));
+    samples.push(performance.now() - t);
+  }
+}
+summary("login, registered email, wrong pw", wrongPassword);
+summary("login, unknown email", unknownEmail);
+
 const user = users[0]!;
 const sessionId = await createSession(app.graphqlUrl, user.token);
 const readTimes: number[] = [];
@@ -37,6 +55,18 @@ for (let i = 0; i < 50; i++) {
   readTimes.push(performance.now() - t);
 }
 summary("query me.sessions", readTimes);
+
+const refreshTimes: number[] = [];
+let refreshToken = user.refreshToken;
+for (let i = 0; i < 20; i++) {
+  const t = performance.now();
+  const result = await graphql(app.graphqlUrl, `mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { refreshToken } }`, {
+    input: { refreshToken },
+  });
+  refreshToken = result.data.refreshToken.refreshToken;
+  refreshTimes.push(performance.now() - t);
+}
+summary("refreshToken (rotation)", refreshTimes);
 
 const client = wsClient(app.wsUrl, user.token);
 const fullReply: number[] = [];
