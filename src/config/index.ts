@@ -34,6 +34,24 @@ const envSchema = z.object({
   LLM_MAX_OUTPUT_TOKENS: positiveInt(1024),
   LLM_TIMEOUT_MS: positiveInt(60_000),
   LLM_DAILY_TOKEN_LIMIT: positiveInt(200_000),
+  LLM_FALLBACK_MODELS: optionalString,
+  LLM_FALLBACK_API_KEY: optionalString,
+  LLM_TOTAL_DEADLINE_MS: positiveInt(120_000),
+  LLM_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  LLM_BREAKER_FAILURES: positiveInt(5),
+  LLM_BREAKER_COOLDOWN_MS: positiveInt(30_000),
+  LLM_HISTORY_TOKEN_BUDGET: positiveInt(8000),
+  AGENT_NAME: z.string().trim().min(1).default("Ada"),
+  SEND_WHILE_STREAMING: z.enum(["reject", "queue"]).default("reject"),
+  WEB_SEARCH_PROVIDER: z.enum(["duckduckgo", "searxng", "off"]).default("duckduckgo"),
+  WEB_SEARCH_URL: optionalString,
+  TOOL_TIMEOUT_MS: positiveInt(10_000),
+  EMBEDDINGS_MODEL: optionalString,
+  MEMORY_EXTRACTION_QUEUE_MAX: positiveInt(100),
+  MEMORY_RECALL_LIMIT: positiveInt(5),
+  LANGFUSE_PUBLIC_KEY: optionalString,
+  LANGFUSE_SECRET_KEY: optionalString,
+  LANGFUSE_BASE_URL: optionalString,
   DEV_MODEL_TOKEN_DELAY_MS: z.coerce.number().int().min(0).default(15),
   REPLY_EVENT_RETENTION: positiveInt(2000),
   GRAPHIQL: z.enum(["true", "false"]).optional(),
@@ -87,7 +105,33 @@ export interface AppConfig {
     devModelTokenDelayMs: number;
     /** Model tokens (input + output) one user may spend per UTC day. */
     dailyTokenLimit: number;
+    /** Tried in order after the primary model fails (each entry its own circuit breaker). */
+    fallbacks: Array<{ model: string; baseUrl: string | undefined; apiKey: string | undefined }>;
+    /** All attempts of one model call together, retries and fallbacks included. */
+    totalDeadlineMs: number;
+    /** Retries per model on retryable failures (429, 5xx, timeouts, broken streams). */
+    maxRetries: number;
+    breaker: { failureThreshold: number; cooldownMs: number };
+    /** Conversation history sent to the model is trimmed to this many tokens (separate from the output limit). */
+    historyTokenBudget: number;
   };
+  agent: {
+    name: string;
+    /** What sendMessage does while the session's previous reply still streams: SESSION_BUSY, or wait its turn. */
+    sendWhileStreaming: "reject" | "queue";
+    tools: {
+      webSearch: { provider: "duckduckgo" | "searxng" | "off"; url: string | undefined };
+      timeoutMs: number;
+    };
+  };
+  memory: {
+    /** Set: recall by pgvector similarity of these embeddings (when the extension exists). Unset: full-text search. */
+    embeddingsModel: string | undefined;
+    extractionQueueMax: number;
+    recallLimit: number;
+  };
+  /** Tracing is off unless both keys are set. */
+  langfuse: { publicKey: string | undefined; secretKey: string | undefined; baseUrl: string | undefined };
   events: { retentionPerSession: number };
   rateLimits: {
     auth: { points: number; windowSeconds: number };
@@ -130,6 +174,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.JWT_SECRET && e.JWT_SECRET.length < 32) {
     problems.push("JWT_SECRET: must be at least 32 characters");
   }
+  if (e.WEB_SEARCH_PROVIDER === "searxng" && !e.WEB_SEARCH_URL) {
+    problems.push("WEB_SEARCH_URL: required when WEB_SEARCH_PROVIDER=searxng (the SearXNG instance's base URL)");
+  }
+  for (const entry of (e.LLM_FALLBACK_MODELS ?? "").split(",").map((item) => item.trim()).filter(Boolean)) {
+    const url = entry.split("@")[1];
+    if (url !== undefined && !URL.canParse(url)) problems.push(`LLM_FALLBACK_MODELS: "${entry}" has no valid URL after @`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -164,7 +215,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: e.LLM_TIMEOUT_MS,
       devModelTokenDelayMs: e.DEV_MODEL_TOKEN_DELAY_MS,
       dailyTokenLimit: e.LLM_DAILY_TOKEN_LIMIT,
+      fallbacks: parseFallbacks(e.LLM_FALLBACK_MODELS, e.LLM_FALLBACK_API_KEY ?? e.OPENAI_API_KEY),
+      totalDeadlineMs: e.LLM_TOTAL_DEADLINE_MS,
+      maxRetries: e.LLM_MAX_RETRIES,
+      breaker: { failureThreshold: e.LLM_BREAKER_FAILURES, cooldownMs: e.LLM_BREAKER_COOLDOWN_MS },
+      historyTokenBudget: e.LLM_HISTORY_TOKEN_BUDGET,
     },
+    agent: {
+      name: e.AGENT_NAME,
+      sendWhileStreaming: e.SEND_WHILE_STREAMING,
+      tools: {
+        webSearch: { provider: e.WEB_SEARCH_PROVIDER, url: e.WEB_SEARCH_URL },
+        timeoutMs: e.TOOL_TIMEOUT_MS,
+      },
+    },
+    memory: {
+      embeddingsModel: e.EMBEDDINGS_MODEL,
+      extractionQueueMax: e.MEMORY_EXTRACTION_QUEUE_MAX,
+      recallLimit: e.MEMORY_RECALL_LIMIT,
+    },
+    langfuse: { publicKey: e.LANGFUSE_PUBLIC_KEY, secretKey: e.LANGFUSE_SECRET_KEY, baseUrl: e.LANGFUSE_BASE_URL },
     events: { retentionPerSession: e.REPLY_EVENT_RETENTION },
     rateLimits: {
       auth: { points: e.RATE_LIMIT_AUTH_PER_15_MIN, windowSeconds: 15 * 60 },
@@ -188,4 +258,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** `model` (same server as the primary) or `model@https://server/v1`, comma-separated, in fallback order. */
+function parseFallbacks(value: string | undefined, apiKey: string | undefined): AppConfig["llm"]["fallbacks"] {
+  return (value ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf("@");
+      return at < 0
+        ? { model: entry, baseUrl: undefined, apiKey }
+        : { model: entry.slice(0, at), baseUrl: entry.slice(at + 1), apiKey };
+    });
 }

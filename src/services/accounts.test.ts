@@ -8,7 +8,16 @@ import { RateLimits } from "../security/rate-limits.ts";
 import { MemoryRevocationFeed } from "../security/revocations.ts";
 import { TokenService } from "../security/tokens.ts";
 import { AccountService } from "./accounts.ts";
+import type { AppError } from "./errors.ts";
 import { LoginService } from "./logins.ts";
+
+const failure = (attempt: Promise<unknown>) =>
+  attempt.then(
+    () => {
+      throw new Error("expected the login to fail");
+    },
+    (error: unknown) => error as AppError,
+  );
 
 /** The real hasher, counting the verifications it runs. */
 class CountingHasher extends PasswordHasher {
@@ -47,9 +56,9 @@ describe("AccountService.login", () => {
     const email = `known-${Date.now()}@example.com`;
     await accounts.register({ email, password: PASSWORD });
 
-    const wrongPassword = await accounts.login({ email, password: "Wrong-Horse-9" }).catch((error: Error) => error);
-    const unknownEmail = await accounts.login({ email: `nobody-${Date.now()}@example.com`, password: PASSWORD }).catch((error: Error) => error);
-    const malformedEmail = await accounts.login({ email: "not an email", password: PASSWORD }).catch((error: Error) => error);
+    const wrongPassword = await failure(accounts.login({ email, password: "Wrong-Horse-9" }));
+    const unknownEmail = await failure(accounts.login({ email: `nobody-${Date.now()}@example.com`, password: PASSWORD }));
+    const malformedEmail = await failure(accounts.login({ email: "not an email", password: PASSWORD }));
     expect(hasher.verifications).toBe(3);
     for (const error of [unknownEmail, malformedEmail]) {
       expect(error).toMatchObject({ code: wrongPassword.code, message: wrongPassword.message });
