@@ -1,35 +1,41 @@
 // Input rules shared by every transport. Values are validated, never rewritten (except email case/space).
 import { z } from "zod";
 
-export const emailRule = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .max(254, "must be at most 254 characters")
-  .pipe(z.email("must be a valid email address"));
+/** An unpaired UTF-16 surrogate (a well-formed pair is one code point, so `\p{Cs}` never matches it). */
+const UNPAIRED_SURROGATE = /\p{Cs}/u;
 
-export const passwordRule = z
-  .string()
-  .min(8, "must be at least 8 characters")
-  .max(128, "must be at most 128 characters")
-  .regex(/\p{Ll}/u, "must contain a lower-case letter")
-  .regex(/\p{Lu}/u, "must contain an upper-case letter")
-  .regex(/\p{Nd}/u, "must contain a digit")
-  .regex(/[^\p{L}\p{Nd}\s]/u, "must contain a symbol")
-  .refine((value) => !value.includes("\u0000"), "must not contain NUL bytes");
+/**
+ * PostgreSQL text cannot hold NUL, and an unpaired surrogate (a JSON `\ud800`) would be stored as U+FFFD:
+ * refuse both rather than fail in the database or store something else than was sent.
+ */
+function storable(rule: z.ZodString) {
+  return rule
+    .refine((value) => !value.includes("\u0000"), "must not contain NUL characters")
+    .refine((value) => !UNPAIRED_SURROGATE.test(value), "must be valid Unicode (no unpaired surrogates)");
+}
 
-export const sessionNameRule = z
-  .string()
-  .trim()
-  .min(1, "must not be empty")
-  .max(200, "must be at most 200 characters")
-  .refine((value) => !value.includes("\u0000"), "must not contain NUL bytes");
+export const emailRule = storable(z.string().trim().toLowerCase().max(254, "must be at most 254 characters")).pipe(
+  z.email("must be a valid email address"),
+);
+
+export const passwordRule = storable(
+  z
+    .string()
+    .min(8, "must be at least 8 characters")
+    .max(128, "must be at most 128 characters")
+    .regex(/\p{Ll}/u, "must contain a lower-case letter")
+    .regex(/\p{Lu}/u, "must contain an upper-case letter")
+    .regex(/\p{Nd}/u, "must contain a digit")
+    .regex(/[^\p{L}\p{Nd}\s]/u, "must contain a symbol"),
+);
+
+export const sessionNameRule = storable(
+  z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
+);
 
 /** Content is checked on its trimmed length but stored exactly as sent. */
 export function messageContentRule(maxChars: number) {
-  return z
-    .string()
-    .refine((value) => !value.includes("\u0000"), "must not contain NUL bytes")
+  return storable(z.string())
     .refine((value) => value.trim().length > 0, "must not be empty")
     .refine((value) => characterCount(value.trim()) <= maxChars, `must be at most ${maxChars} characters`);
 }
