@@ -5,7 +5,8 @@ import { loadConfig } from "../config/index.ts";
 import { openDatabase, type Database } from "../persistence/database.ts";
 import { PasswordHasher } from "../security/passwords.ts";
 import { RateLimits } from "../security/rate-limits.ts";
-import { MemoryRevocationFeed } from "../security/revocations.ts";
+import { MemoryBroadcast } from "../persistence/broadcast.ts";
+import { RevocationFeed } from "../security/revocations.ts";
 import { TokenService } from "../security/tokens.ts";
 import { AccountService } from "./accounts.ts";
 import type { AppError } from "./errors.ts";
@@ -42,7 +43,7 @@ beforeAll(async () => {
   const config = loadConfig(environment.env);
   database = await openDatabase({ ...config.database, dataDir: config.dataDir });
   const tokens = new TokenService("accounts-test-secret-0123456789-0123456789", 900);
-  logins = new LoginService(database.prisma, tokens, new MemoryRevocationFeed(), 3600);
+  logins = new LoginService(database.prisma, tokens, new RevocationFeed(new MemoryBroadcast()), 3600);
 });
 afterAll(async () => {
   await database?.close();

@@ -4,8 +4,10 @@ import { Session } from "./session.ts";
 export const MessageRole = builder.enumType("MessageRole", { values: ["USER", "ASSISTANT", "SYSTEM", "TOOL"] as const });
 
 export const MessageStatus = builder.enumType("MessageStatus", {
-  description: "Replies start STREAMING and end COMPLETE, FAILED or INTERRUPTED (the server stopped mid-reply).",
-  values: ["STREAMING", "COMPLETE", "FAILED", "INTERRUPTED"] as const,
+  description:
+    "Replies start STREAMING and end COMPLETE, FAILED, INTERRUPTED (the server stopped mid-reply) or CANCELLED " +
+    "(cancelGeneration); a reply that did not complete keeps the text it had.",
+  values: ["STREAMING", "COMPLETE", "FAILED", "INTERRUPTED", "CANCELLED"] as const,
 });
 
 export const Message = builder.prismaNode("Message", {
