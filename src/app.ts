@@ -13,7 +13,8 @@ import { createLogger, type Logger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { PasswordHasher } from "./security/passwords.ts";
 import { RateLimits } from "./security/rate-limits.ts";
-import { MemoryRevocationFeed, RedisRevocationFeed } from "./security/revocations.ts";
+import { MemoryBroadcast, RedisBroadcast } from "./persistence/broadcast.ts";
+import { RevocationFeed } from "./security/revocations.ts";
 import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
@@ -53,7 +54,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     : new MemoryReplyEventBus(config.events.retentionPerSession);
   const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
   const rateLimits = new RateLimits(bucketLimits, { redis, keyPrefix: config.redis.keyPrefix });
-  const revocations = redis ? new RedisRevocationFeed(redis, config.redis.keyPrefix) : new MemoryRevocationFeed();
+  const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
+  const revocations = new RevocationFeed(broadcast);
   const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage);
   const interrupted = await replies.markInterrupted();
@@ -105,7 +107,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       httpServer.closeAllConnections();
       await closed;
       await replyEvents.close();
-      await revocations.close();
+      await broadcast.close();
       await database.close();
     },
   };
