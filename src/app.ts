@@ -86,6 +86,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     isProduction: config.env === "production",
     exposeErrorDetails: config.env === "development" || config.env === "test",
     limits: config.limits,
+    introspection: config.schema.introspection,
+    fieldSuggestions: config.schema.fieldSuggestions,
   });
   const httpServer = createHttpServer(yoga, metrics.registry);
   const ws = attachGraphQLWs(httpServer, yoga, { metrics, logins, revocations });

@@ -8,4 +8,6 @@ export interface GraphQLContext {
   /** For reads only (Pothos `query` selections); writes go through `services`. */
   prisma: PrismaClient;
   services: AppServices;
+  /** Also in the `x-request-id` response header and every error's `extensions.requestId`; one per graphql-ws operation. */
+  requestId?: string;
 }

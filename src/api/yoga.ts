@@ -11,9 +11,12 @@ import type { RateLimits } from "../security/rate-limits.ts";
 import type { RevocationFeed } from "../security/revocations.ts";
 import type { AppServices } from "../services/app-services.ts";
 import type { GraphQLContext } from "./context.ts";
+import { useDisableIntrospection } from "./plugins/use-disable-introspection.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useQueryCost } from "./plugins/use-query-cost.ts";
 import { useRateLimits } from "./plugins/use-rate-limits.ts";
+import { useRequestId } from "./plugins/use-request-id.ts";
+import { useStrictRequests } from "./plugins/use-strict-requests.ts";
 import { useCredentialLifetime } from "./plugins/use-credential-lifetime.ts";
 import { useViewer } from "./plugins/use-viewer.ts";
 import { schema } from "./schema/index.ts";
@@ -33,6 +36,10 @@ export interface YogaDependencies {
   /** Unexpected errors show their original message (development/test only). */
   exposeErrorDetails: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
+  /** `__schema` / `__type` allowed; off refuses them with INTROSPECTION_DISABLED. */
+  introspection: boolean;
+  /** "Did you mean …?" in validation errors; always off when introspection is. */
+  fieldSuggestions: boolean;
 }
 
 /** Send on GET requests (any value). Apollo Client's own preflight headers are accepted too. */
@@ -69,9 +76,12 @@ export function createYogaServer(deps: YogaDependencies) {
     plugins: [
       // GET and form-encoded POSTs skip the browser's CORS preflight; requiring a custom header closes that gap.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER, ...APOLLO_CSRF_HEADERS] }),
+      useStrictRequests(),
       useViewer({ logins: deps.services.logins }),
       useCredentialLifetime({ revocations: deps.revocations }),
       useErrorCodes(),
+      // After useErrorCodes (coded errors are not unexpected), before the limits (their refusals get an id too).
+      useRequestId({ logger: deps.logger, exposeErrorDetails: deps.exposeErrorDetails }),
       useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),
       useQueryCost({ limits: deps.rateLimits, maxCost: deps.limits.maxCost, trustedProxyHops: deps.trustedProxyHops }),
       EnvelopArmorPlugin({
@@ -81,8 +91,10 @@ export function createYogaServer(deps: YogaDependencies) {
         costLimit: { enabled: false },
         maxTokens: { n: deps.limits.maxTokens, onReject: [rejectedBy("tokens")] },
         maxDirectives: { n: deps.limits.maxDirectives, onReject: [rejectedBy("directives")] },
-        blockFieldSuggestion: { enabled: deps.isProduction },
+        // Suggestions spell out field names: without introspection they would be a way around it.
+        blockFieldSuggestion: { enabled: !(deps.introspection && deps.fieldSuggestions) },
       }),
+      ...(deps.introspection ? [] : [useDisableIntrospection()]),
       usePrometheus({
         registry: deps.metrics.registry,
         metrics: {
