@@ -2,7 +2,9 @@
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { buildAgentGraph } from "./agent/graph.ts";
-import { createChatModel } from "./agent/models/chat-model.ts";
+import { createChatModel, resiliencePolicy } from "./agent/models/chat-model.ts";
+import { ResilientChatModel } from "./agent/models/resilient-chat.ts";
+import { createTools } from "./agent/tools/index.ts";
 import { LangGraphReplyAgent } from "./agent/reply-agent.ts";
 import { attachGraphQLWs } from "./api/graphql-ws.ts";
 import { createHttpServer } from "./api/http-server.ts";
@@ -42,11 +44,19 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const metrics = createMetrics();
   const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateDevSecret(config.dataDir));
   const tokens = new TokenService(jwtSecret, config.auth.accessTokenTtlSeconds);
-  const chatModel = createChatModel(config.llm);
+  const models = createChatModel(config.llm);
+  const primaryModel = models[0]!.name;
   if (!config.llm.apiKey && config.env !== "development" && config.env !== "test") {
     logger.warn("OPENAI_API_KEY is not set: replies come from the offline dev model");
   }
-  const agent = new LangGraphReplyAgent(buildAgentGraph({ model: chatModel.model }), chatModel.name);
+  const graph = buildAgentGraph({
+    chat: new ResilientChatModel(models, resiliencePolicy(config.llm)),
+    tools: createTools(config.agent.tools),
+    agentName: config.agent.name,
+    historyTokenBudget: config.llm.historyTokenBudget,
+    toolTimeoutMs: config.agent.tools.timeoutMs,
+  });
+  const agent = new LangGraphReplyAgent(graph, primaryModel);
 
   const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
   const replyEvents: ReplyEventBus = redis
@@ -57,7 +67,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
   const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
-  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage);
+  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast);
   const interrupted = await replies.markInterrupted();
   if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
 
@@ -67,7 +77,11 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), logins, rateLimits),
     logins,
     sessions,
-    messages: new MessageService(prisma, sessions, replies, replyEvents, usage, chatModel.name, config.messages.maxChars),
+    messages: new MessageService(prisma, sessions, replies, replyEvents, usage, {
+      modelName: primaryModel,
+      maxChars: config.messages.maxChars,
+      sendWhileStreaming: config.agent.sendWhileStreaming,
+    }),
     usage,
     replyEvents,
   };
@@ -96,7 +110,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}`;
   const events = config.redis.url ? "redis" : "in-process";
-  logger.info({ url: `${url}/graphql`, database: database.kind, events, model: chatModel.name }, "agent API ready");
+  logger.info({ url: `${url}/graphql`, database: database.kind, events, model: primaryModel }, "agent API ready");
 
   return {
     url,

@@ -44,7 +44,10 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     const last = fake.requests.at(-1)!;
     expect(last.model).toBe("fake-model");
     expect(last.stream).toBe(true);
-    expect(last.messages).toEqual([
+    // The versioned system prompt first (agent name, date, memories), then the conversation as stored.
+    expect(last.messages[0]).toMatchObject({ role: "system" });
+    expect(last.messages[0]!.content).toContain("Current date and time");
+    expect(last.messages.slice(1)).toEqual([
       { role: "user", content: "Hi there <b>bold</b>" },
       { role: "assistant", content: FAKE_REPLY_TOKENS.join("") },
       { role: "user", content: "And again" },
@@ -56,13 +59,14 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const events = await send(user.token, sessionId, "please [fail]");
     expect(events.map((e) => e.__typename)).toEqual(["MessageFailed"]);
-    expect(events[0]).toMatchObject({ code: "LLM_ERROR" });
+    // Every attempt (retries included) failed: LLM_UNAVAILABLE, and the provider's error is not leaked.
+    expect(events[0]).toMatchObject({ code: "LLM_UNAVAILABLE" });
     expect(events[0]!.reason).not.toMatch(/boom|500/);
 
     const history = await graphql(app.graphqlUrl, HISTORY, { id: sessionId }, user.token);
     expect(history.data.session.messages.edges.map((e: any) => e.node)).toEqual([
       { role: "USER", content: "please [fail]", status: "COMPLETE", errorCode: null, model: null },
-      { role: "ASSISTANT", content: "", status: "FAILED", errorCode: "LLM_ERROR", model: "fake-model" },
+      { role: "ASSISTANT", content: "", status: "FAILED", errorCode: "LLM_UNAVAILABLE", model: "fake-model" },
     ]);
   });
 });

@@ -1,38 +1,43 @@
-// The agent graph: model ⇄ tools, bounded. It is handed its model and tools; it creates neither.
-import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+// The agent graph: recall memories → agent (model with tools bound) ⇄ tools → done. It is handed its model,
+// tools, memory and checkpointer; it creates none of them.
 import { AIMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
-import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
-import { ToolNode } from "@langchain/langgraph/prebuilt";
+import { type BaseCheckpointSaver, END, START, StateGraph } from "@langchain/langgraph";
+import { callModel, type ChatStream } from "./nodes/call-model.ts";
+import { type MemoryRecall, recallMemories } from "./nodes/recall-memories.ts";
+import { runTools } from "./nodes/run-tools.ts";
+import { AgentState, type AgentStateType } from "./state.ts";
 
 export interface AgentGraphDependencies {
-  model: BaseChatModel;
+  chat: ChatStream;
   tools?: StructuredToolInterface[];
+  memory?: MemoryRecall;
+  checkpointer?: BaseCheckpointSaver;
+  agentName: string;
+  historyTokenBudget: number;
+  toolTimeoutMs: number;
 }
 
+export const RECALL_NODE = "recallMemories";
 export const AGENT_NODE = "agent";
 export const TOOLS_NODE = "tools";
 
 /** After the model speaks: run the tools it asked for, or finish. */
-export function routeAfterAgent(state: typeof MessagesAnnotation.State): typeof TOOLS_NODE | typeof END {
+export function routeAfterAgent(state: AgentStateType): typeof TOOLS_NODE | typeof END {
   const last = state.messages.at(-1);
   return last instanceof AIMessage && (last.tool_calls?.length ?? 0) > 0 ? TOOLS_NODE : END;
 }
 
-export function buildAgentGraph({ model, tools = [] }: AgentGraphDependencies) {
-  const modelWithTools = tools.length > 0 && model.bindTools ? model.bindTools(tools) : model;
-
-  const callModel = async (state: typeof MessagesAnnotation.State) => ({
-    messages: [await modelWithTools.invoke(state.messages)],
-  });
-
-  const graph = new StateGraph(MessagesAnnotation).addNode(AGENT_NODE, callModel).addEdge(START, AGENT_NODE);
-  if (tools.length === 0) return graph.addEdge(AGENT_NODE, END).compile();
-  return graph
-    .addNode(TOOLS_NODE, new ToolNode(tools))
+export function buildAgentGraph({ chat, tools = [], memory, checkpointer, ...options }: AgentGraphDependencies) {
+  return new StateGraph(AgentState)
+    .addNode(RECALL_NODE, memory ? recallMemories(memory) : async () => ({ memories: [] }))
+    .addNode(AGENT_NODE, callModel({ chat, tools, agentName: options.agentName, historyTokenBudget: options.historyTokenBudget }))
+    .addNode(TOOLS_NODE, runTools(tools, options.toolTimeoutMs))
+    .addEdge(START, RECALL_NODE)
+    .addEdge(RECALL_NODE, AGENT_NODE)
     .addConditionalEdges(AGENT_NODE, routeAfterAgent, [TOOLS_NODE, END])
     .addEdge(TOOLS_NODE, AGENT_NODE)
-    .compile();
+    .compile({ checkpointer });
 }
 
 export type AgentGraph = ReturnType<typeof buildAgentGraph>;

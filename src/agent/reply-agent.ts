@@ -1,6 +1,8 @@
-// What the services layer sees of the agent: plain turns in, text deltas and token usage out.
-import { AIMessage, AIMessageChunk, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+// What the services layer sees of the agent: plain turns in; text, tool activity and token usage out.
+import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { AGENT_NODE, type AgentGraph } from "./graph.ts";
+import type { AgentStreamEvent } from "./state.ts";
 import { estimateTokens } from "./token-estimate.ts";
 
 export interface ConversationTurn {
@@ -9,8 +11,12 @@ export interface ConversationTurn {
 }
 
 export interface ReplyRequest {
+  userId: string;
+  sessionId: string;
   history: ConversationTurn[];
   signal: AbortSignal;
+  /** Tracing handlers for this run (Langfuse), if any. */
+  callbacks?: BaseCallbackHandler[];
 }
 
 export interface TokenUsage {
@@ -18,14 +24,15 @@ export interface TokenUsage {
   outputTokens: number;
 }
 
-export type ReplyChunk = { type: "text"; text: string } | ({ type: "usage" } & TokenUsage);
+export type ReplyChunk = AgentStreamEvent | ({ type: "usage" } & TokenUsage) | { type: "model"; name: string };
 
 export interface ReplyAgent {
-  /** The model that answers (shown on stored replies). */
+  /** The model that answers when nothing fails (shown on replies until the run says otherwise). */
   readonly modelName: string;
   /**
-   * Streams the reply's text as it is generated, then one `usage` chunk (summed over every model call of the
-   * run; estimated when the provider reports none). Throws on failure or abort.
+   * Streams the reply as it is generated: text, restarts (discard the text so far), tool calls, then the model
+   * that answered and one `usage` chunk (summed over every model call of the run; estimated when the provider
+   * reports none). Throws on failure or abort.
    */
   streamReply(request: ReplyRequest): AsyncIterable<ReplyChunk>;
 }
@@ -39,33 +46,36 @@ export class LangGraphReplyAgent implements ReplyAgent {
     readonly modelName: string,
   ) {}
 
-  async *streamReply({ history, signal }: ReplyRequest): AsyncGenerator<ReplyChunk> {
+  async *streamReply({ userId, history, signal, callbacks }: ReplyRequest): AsyncGenerator<ReplyChunk> {
     const stream = await this.graph.stream(
-      { messages: history.map(toLangChainMessage) },
-      { streamMode: ["messages", "updates"], signal, recursionLimit: RECURSION_LIMIT },
+      { messages: history.map(toLangChainMessage), userId },
+      { streamMode: ["custom", "updates"], signal, recursionLimit: RECURSION_LIMIT, callbacks },
     );
     let reported: TokenUsage | undefined;
+    let answeredBy: string | undefined;
     let output = "";
     for await (const [mode, payload] of stream) {
-      if (mode === "updates") {
-        // The agent node's finished message carries the provider's usage for that call.
-        for (const message of (payload as Record<string, { messages?: BaseMessage[] }>)[AGENT_NODE]?.messages ?? []) {
-          const usage = message instanceof AIMessage ? message.usage_metadata : undefined;
-          if (!usage) continue;
+      if (mode === "custom") {
+        const event = payload as AgentStreamEvent;
+        if (event.type === "text") output += event.text;
+        if (event.type === "restart") output = "";
+        yield event;
+        continue;
+      }
+      // The agent node's finished message carries the provider's usage and the model that answered.
+      for (const message of (payload as Record<string, { messages?: BaseMessage[] }>)[AGENT_NODE]?.messages ?? []) {
+        if (!(message instanceof AIMessage)) continue;
+        answeredBy = (message.response_metadata?.model_name as string | undefined) ?? answeredBy;
+        const usage = message.usage_metadata;
+        if (usage) {
           reported = {
             inputTokens: (reported?.inputTokens ?? 0) + usage.input_tokens,
             outputTokens: (reported?.outputTokens ?? 0) + usage.output_tokens,
           };
         }
-        continue;
       }
-      const [chunk, metadata] = payload;
-      if (metadata.langgraph_node !== AGENT_NODE || !(chunk instanceof AIMessageChunk)) continue;
-      const text = chunk.text;
-      if (!text) continue;
-      output += text;
-      yield { type: "text", text };
     }
+    if (answeredBy) yield { type: "model", name: answeredBy };
     yield {
       type: "usage",
       ...(reported ?? {

@@ -1,7 +1,7 @@
 import type { Message, PrismaClient } from "../generated/prisma/client.ts";
 import { messageContentRule } from "../security/input-rules.ts";
 import type { Viewer } from "../security/viewer.ts";
-import { parseField } from "./errors.ts";
+import { AppError, parseField } from "./errors.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
 import type { ReplyService } from "./replies.ts";
 import type { SessionService } from "./sessions.ts";
@@ -14,6 +14,13 @@ export interface SentMessage {
   streamCursor: string;
 }
 
+export interface MessageSettings {
+  modelName: string;
+  maxChars: number;
+  /** While the session's previous reply streams: refuse (SESSION_BUSY) or queue this one behind it. */
+  sendWhileStreaming: "reject" | "queue";
+}
+
 export class MessageService {
   private readonly contentRule;
 
@@ -23,10 +30,9 @@ export class MessageService {
     private readonly replies: ReplyService,
     private readonly bus: ReplyEventBus,
     private readonly usage: UsageService,
-    private readonly modelName: string,
-    maxChars: number,
+    private readonly settings: MessageSettings,
   ) {
-    this.contentRule = messageContentRule(maxChars);
+    this.contentRule = messageContentRule(settings.maxChars);
   }
 
   /** Stores the user's message first and for good, then the reply placeholder, then starts the agent. */
@@ -34,15 +40,37 @@ export class MessageService {
     const content = parseField(this.contentRule, "input.content", rawContent);
     await this.sessions.requireOwned(viewer, sessionId);
     await this.usage.requireQuota(viewer.userId);
-    const message = await this.prisma.message.create({ data: { sessionId, role: "USER", content } });
-    const [reply] = await this.prisma.$transaction([
-      this.prisma.message.create({
-        data: { sessionId, role: "ASSISTANT", content: "", status: "STREAMING", model: this.modelName },
-      }),
-      this.prisma.session.update({ where: { id: sessionId }, data: { updatedAt: new Date() } }),
-    ]);
+    const { message, reply } = await this.prisma.$transaction(async (tx) => {
+      // The session row lock makes "is a reply still streaming?" and the inserts one step, across instances.
+      await tx.$executeRaw`SELECT 1 FROM "Session" WHERE "id" = ${sessionId} FOR UPDATE`;
+      if (this.settings.sendWhileStreaming === "reject") {
+        const streaming = await tx.message.findFirst({
+          where: { sessionId, role: "ASSISTANT", status: "STREAMING" },
+          select: { id: true },
+        });
+        if (streaming) {
+          throw new AppError("SESSION_BUSY", "A reply is still being generated in this session; wait for it or cancel it", {
+            replyId: streaming.id,
+          });
+        }
+      }
+      const message = await tx.message.create({ data: { sessionId, role: "USER", content } });
+      const reply = await tx.message.create({
+        data: { sessionId, role: "ASSISTANT", content: "", status: "STREAMING", model: this.settings.modelName },
+      });
+      await tx.session.update({ where: { id: sessionId }, data: { updatedAt: new Date() } });
+      return { message, reply };
+    });
     const streamCursor = await this.bus.head();
     this.replies.start({ userId: viewer.userId, sessionId, messageId: reply.id });
     return { message, reply, streamCursor };
+  }
+
+  /** Stops the session's streaming replies; returns how many there were. */
+  async cancel(viewer: Viewer, sessionId: string): Promise<number> {
+    await this.sessions.requireOwned(viewer, sessionId);
+    const streaming = await this.prisma.message.count({ where: { sessionId, role: "ASSISTANT", status: "STREAMING" } });
+    if (streaming > 0) await this.replies.cancel(sessionId);
+    return streaming;
   }
 }

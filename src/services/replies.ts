@@ -1,20 +1,27 @@
-// Runs agent replies in the background: streams deltas onto the bus and stores the result.
-// A reply row is STREAMING while it runs and always ends COMPLETE, FAILED or INTERRUPTED.
+// Runs agent replies in the background: streams their events onto the bus and stores the result.
+// A reply row is STREAMING while it runs and always ends COMPLETE, FAILED, CANCELLED or INTERRUPTED.
 import type { PrismaClient } from "../generated/prisma/client.ts";
-import type { ConversationTurn, ReplyAgent, TokenUsage } from "../agent/reply-agent.ts";
+import type { ConversationTurn, ReplyAgent, ReplyChunk, TokenUsage } from "../agent/reply-agent.ts";
 import { estimateTokens } from "../agent/token-estimate.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { Broadcast } from "../persistence/broadcast.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
 import type { UsageService } from "./usage.ts";
 
 export const ReplyFailure = {
   llmError: { code: "LLM_ERROR", reason: "The model could not produce a reply. Try again." },
+  llmUnavailable: { code: "LLM_UNAVAILABLE", reason: "No model is available right now. Try again in a minute." },
   interrupted: { code: "INTERRUPTED", reason: "The server stopped while this reply was being generated." },
 } as const;
 
 /** How often partial text is written while streaming, so a crash loses at most this much of it. */
 const PARTIAL_FLUSH_INTERVAL_MS = 1000;
+const CANCEL_CHANNEL = "cancel-replies";
+
+/** Why a run was aborted; the abort reason decides the reply's final status. */
+class Cancelled extends Error {}
+class ShuttingDown extends Error {}
 
 export interface ReplyJob {
   userId: string;
@@ -22,8 +29,18 @@ export interface ReplyJob {
   messageId: string;
 }
 
+export interface ReplyHooks {
+  /** Tracing callbacks for one run. */
+  callbacksFor?: (job: ReplyJob) => Parameters<ReplyAgent["streamReply"]>[0]["callbacks"];
+  /** After a reply completed: e.g. extract memories from the user's message. */
+  afterReply?: (job: ReplyJob & { userMessage: string }) => void;
+}
+
 export class ReplyService {
-  private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, { job: ReplyJob; abort: AbortController; done: Promise<void> }>();
+  /** Per session, the tail of this instance's queue of replies (SEND_WHILE_STREAMING=queue). */
+  private readonly sessionTails = new Map<string, Promise<void>>();
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -32,13 +49,32 @@ export class ReplyService {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly usage: UsageService,
-  ) {}
+    private readonly broadcast: Broadcast,
+    private readonly hooks: ReplyHooks = {},
+  ) {
+    // A cancel may arrive at any instance; the one running the reply acts on it.
+    this.stopListening = broadcast.subscribe(CANCEL_CHANNEL, (sessionId) => {
+      for (const run of this.running.values()) if (run.job.sessionId === sessionId) run.abort.abort(new Cancelled());
+    });
+  }
 
-  /** Starts the reply and returns at once; the outcome arrives on the bus. */
+  /** Starts the reply (after the session's earlier replies on this instance) and returns at once. */
   start(job: ReplyJob): void {
     const abort = new AbortController();
-    const done = this.run(job, abort.signal).finally(() => this.running.delete(job.messageId));
-    this.running.set(job.messageId, { abort, done });
+    const previous = this.sessionTails.get(job.sessionId) ?? Promise.resolve();
+    const done = previous
+      .then(() => this.run(job, abort.signal))
+      .finally(() => {
+        this.running.delete(job.messageId);
+        if (this.sessionTails.get(job.sessionId) === done) this.sessionTails.delete(job.sessionId);
+      });
+    this.sessionTails.set(job.sessionId, done);
+    this.running.set(job.messageId, { job, abort, done });
+  }
+
+  /** Stops the session's running and queued replies wherever they run; each ends CANCELLED with a final event. */
+  async cancel(sessionId: string): Promise<void> {
+    await this.broadcast.publish(CANCEL_CHANNEL, sessionId);
   }
 
   /** Replies the previous process left STREAMING (it crashed or was killed) can never finish now. */
@@ -62,30 +98,34 @@ export class ReplyService {
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
     await Promise.race([all(), graceOver]);
     clearTimeout(timer);
-    for (const run of this.running.values()) run.abort.abort();
+    for (const run of this.running.values()) run.abort.abort(new ShuttingDown());
     await all();
+    this.stopListening();
   }
 
-  private async run({ userId, sessionId, messageId }: ReplyJob, signal: AbortSignal): Promise<void> {
+  private async run(job: ReplyJob, signal: AbortSignal): Promise<void> {
+    const { userId, sessionId, messageId } = job;
     const startedAt = performance.now();
     this.metrics.activeReplies.inc();
     let content = "";
     let history: ConversationTurn[] = [];
     let usage: TokenUsage | undefined;
+    let model: string | undefined;
     let charged = false;
-    let status: "COMPLETE" | "FAILED" | "INTERRUPTED" = "COMPLETE";
+    let status: "COMPLETE" | "FAILED" | "INTERRUPTED" | "CANCELLED" = "COMPLETE";
     try {
+      signal.throwIfAborted();
       history = await this.historyBefore(sessionId, messageId);
       let lastFlush = Date.now();
-      for await (const chunk of this.agent.streamReply({ history, signal })) {
-        if (chunk.type === "usage") {
-          usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens };
-          continue;
-        }
-        const delta = chunk.text;
-        if (content === "") this.metrics.timeToFirstToken.observe((performance.now() - startedAt) / 1000);
-        content += delta;
-        await this.bus.publish(sessionId, { type: "delta", messageId, delta });
+      const callbacks = this.hooks.callbacksFor?.(job);
+      for await (const chunk of this.agent.streamReply({ userId, sessionId, history, signal, callbacks })) {
+        if (chunk.type === "usage") usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens };
+        else if (chunk.type === "model") model = chunk.name;
+        else if (chunk.type === "text") {
+          if (content === "") this.metrics.timeToFirstToken.observe((performance.now() - startedAt) / 1000);
+          content += chunk.text;
+          await this.bus.publish(sessionId, { type: "delta", messageId, delta: chunk.text });
+        } else await this.onActivity(job, chunk, () => (content = ""));
         if (Date.now() - lastFlush >= PARTIAL_FLUSH_INTERVAL_MS) {
           lastFlush = Date.now();
           await this.prisma.message.update({ where: { id: messageId }, data: { content } });
@@ -94,24 +134,59 @@ export class ReplyService {
       usage ??= estimateUsage(history, content);
       await this.prisma.message.update({
         where: { id: messageId },
-        data: { content, status, completedAt: new Date(), ...usage },
+        data: { content, status, completedAt: new Date(), ...usage, ...(model ? { model } : {}) },
       });
       // Charged before the final event, so a client reading `me.usage` after it sees this reply counted.
       await this.charge(userId, usage);
       charged = true;
       await this.bus.publish(sessionId, { type: "completed", messageId });
+      const userMessage = history.findLast((turn) => turn.role === "user")?.content;
+      if (userMessage !== undefined) this.hooks.afterReply?.({ ...job, userMessage });
     } catch (error) {
-      const failure = signal.aborted ? ReplyFailure.interrupted : ReplyFailure.llmError;
-      status = signal.aborted ? "INTERRUPTED" : "FAILED";
-      this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
+      const reason = signal.aborted ? signal.reason : undefined;
+      status = reason instanceof Cancelled ? "CANCELLED" : reason ? "INTERRUPTED" : "FAILED";
+      if (status === "FAILED") this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
       // A failed call that streamed something was paid for; one that never started was not.
       if (content !== "") usage ??= estimateUsage(history, content);
       if (!charged) await this.charge(userId, usage);
-      await this.fail(sessionId, messageId, content, status, failure, usage);
+      await this.end(job, content, status, failureOf(error, status), usage);
     } finally {
       this.metrics.activeReplies.dec();
       this.metrics.replies.inc({ status });
       this.metrics.replyDuration.observe({ status }, (performance.now() - startedAt) / 1000);
+    }
+  }
+
+  /** Tool calls are stored as they happen and streamed; a restart discards the text streamed so far. */
+  private async onActivity(job: ReplyJob, chunk: ReplyChunk, discardText: () => void): Promise<void> {
+    const { sessionId, messageId } = job;
+    if (chunk.type === "restart") {
+      discardText();
+      await this.bus.publish(sessionId, { type: "restarted", messageId, reason: chunk.reason });
+    } else if (chunk.type === "toolStarted") {
+      await this.prisma.toolCall.create({
+        data: { messageId, callId: chunk.callId, name: chunk.name, arguments: chunk.arguments as object },
+      });
+      await this.bus.publish(sessionId, {
+        type: "toolStarted",
+        messageId,
+        toolCallId: chunk.callId,
+        name: chunk.name,
+        arguments: chunk.arguments,
+      });
+    } else if (chunk.type === "toolFinished") {
+      await this.prisma.toolCall.updateMany({
+        where: { messageId, callId: chunk.callId },
+        data: { result: chunk.result, isError: chunk.isError, finishedAt: new Date() },
+      });
+      await this.bus.publish(sessionId, {
+        type: "toolFinished",
+        messageId,
+        toolCallId: chunk.callId,
+        name: chunk.name,
+        result: chunk.result,
+        isError: chunk.isError,
+      });
     }
   }
 
@@ -122,12 +197,11 @@ export class ReplyService {
       .catch((error: unknown) => this.logger.error({ err: error, userId }, "could not record token usage"));
   }
 
-  private async fail(
-    sessionId: string,
-    messageId: string,
+  private async end(
+    { sessionId, messageId }: ReplyJob,
     partialContent: string,
-    status: "FAILED" | "INTERRUPTED",
-    failure: { code: string; reason: string },
+    status: "FAILED" | "INTERRUPTED" | "CANCELLED",
+    failure: { code: string; reason: string } | undefined,
     usage: TokenUsage | undefined,
   ): Promise<void> {
     try {
@@ -136,17 +210,20 @@ export class ReplyService {
         data: {
           content: partialContent,
           status,
-          errorCode: failure.code,
-          errorReason: failure.reason,
+          errorCode: failure?.code ?? null,
+          errorReason: failure?.reason ?? null,
           completedAt: new Date(),
           ...usage,
         },
       });
     } catch (error) {
       // The session may have been deleted mid-reply; subscribers still deserve the final event.
-      this.logger.warn({ err: error, messageId }, "could not store failed reply");
+      this.logger.warn({ err: error, messageId }, "could not store the ended reply");
     }
-    await this.bus.publish(sessionId, { type: "failed", messageId, ...failure });
+    await this.bus.publish(
+      sessionId,
+      status === "CANCELLED" ? { type: "cancelled", messageId } : { type: "failed", messageId, ...failure! },
+    );
   }
 
   /** The finished conversation before this reply, oldest first. */
@@ -159,6 +236,12 @@ export class ReplyService {
     });
     return rows.map((row) => ({ role: row.role === "USER" ? "user" : "assistant", content: row.content }));
   }
+}
+
+function failureOf(error: unknown, status: "FAILED" | "INTERRUPTED" | "CANCELLED") {
+  if (status === "CANCELLED") return undefined;
+  if (status === "INTERRUPTED") return ReplyFailure.interrupted;
+  return error instanceof Error && error.name === "ModelUnavailableError" ? ReplyFailure.llmUnavailable : ReplyFailure.llmError;
 }
 
 function estimateUsage(history: ConversationTurn[], output: string): TokenUsage {

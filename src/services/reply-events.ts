@@ -6,7 +6,11 @@ import { EventEmitter, on } from "node:events";
 
 export type ReplyEvent =
   | { type: "delta"; messageId: string; delta: string }
+  | { type: "restarted"; messageId: string; reason: string }
+  | { type: "toolStarted"; messageId: string; toolCallId: string; name: string; arguments: Record<string, unknown> }
+  | { type: "toolFinished"; messageId: string; toolCallId: string; name: string; result: string; isError: boolean }
   | { type: "completed"; messageId: string }
+  | { type: "cancelled"; messageId: string }
   | { type: "failed"; messageId: string; code: string; reason: string };
 
 export type PublishedReplyEvent = ReplyEvent & { sessionId: string; cursor: string };

@@ -63,14 +63,28 @@ export function wsClient(url: string, token?: string): Client {
 export const MESSAGE_STREAM = print(MessageStreamDocument);
 
 export interface StreamEvent {
-  __typename: "MessageDelta" | "MessageCompleted" | "MessageFailed";
+  __typename:
+    | "MessageDelta"
+    | "MessageRestarted"
+    | "ToolCallStarted"
+    | "ToolCallFinished"
+    | "MessageCompleted"
+    | "MessageCancelled"
+    | "MessageFailed";
   messageId: string;
   cursor: string;
   delta?: string;
+  toolCallId?: string;
+  name?: string;
+  arguments?: Record<string, unknown>;
+  result?: string;
+  isError?: boolean;
   message?: { id: string; role: string; content: string; status: string; model: string };
   code?: string;
   reason?: string;
 }
+
+const FINAL_EVENTS = new Set<StreamEvent["__typename"]>(["MessageCompleted", "MessageCancelled", "MessageFailed"]);
 
 /** Collects one reply's events until its final event (or `timeoutMs`). */
 export async function collectReply(
@@ -88,7 +102,7 @@ export async function collectReply(
       const event = result.data!.messageStream;
       if (event.messageId !== messageId) continue;
       events.push(event);
-      if (event.__typename !== "MessageDelta") break;
+      if (FINAL_EVENTS.has(event.__typename)) break;
     }
   } finally {
     clearTimeout(timer);

@@ -19,7 +19,10 @@ export const builder = new SchemaBuilder<{
     owner: string;
   };
   AuthContexts: { loggedIn: GraphQLContext & { viewer: Viewer } };
-  Scalars: { DateTime: { Input: Date; Output: Date } };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+  };
   DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
@@ -59,6 +62,12 @@ builder.scalarType("DateTime", {
   serialize: (value) => value.toISOString(),
   parseValue: (value) => parseDate(value),
   parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+builder.scalarType("JSON", {
+  description: "Any JSON value (tool arguments, as the model produced them).",
+  serialize: (value) => value,
+  parseValue: (value) => value,
 });
 
 function parseDate(value: unknown): Date {

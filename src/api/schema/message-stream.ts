@@ -25,6 +25,47 @@ builder.objectRef<EventOf<"delta">>("MessageDelta").implement({
   fields: (t) => ({ delta: t.exposeString("delta") }),
 });
 
+builder.objectRef<EventOf<"restarted">>("MessageRestarted").implement({
+  interfaces: [MessageStreamEvent],
+  description:
+    "The model connection failed mid-reply and the reply starts over (a retry, or a fallback model): discard the " +
+    "text received so far for this message; the deltas that follow are the whole reply.",
+  fields: (t) => ({ reason: t.exposeString("reason") }),
+});
+
+builder.objectRef<EventOf<"toolStarted">>("ToolCallStarted").implement({
+  interfaces: [MessageStreamEvent],
+  description: "The agent started a tool (e.g. a web search) while writing this reply.",
+  fields: (t) => ({
+    toolCallId: t.exposeString("toolCallId", { description: "Pairs this event with its ToolCallFinished." }),
+    name: t.exposeString("name"),
+    arguments: t.expose("arguments", { type: "JSON" }),
+  }),
+});
+
+builder.objectRef<EventOf<"toolFinished">>("ToolCallFinished").implement({
+  interfaces: [MessageStreamEvent],
+  description: "A tool returned; `isError` when it failed or timed out (the model is told and carries on).",
+  fields: (t) => ({
+    toolCallId: t.exposeString("toolCallId"),
+    name: t.exposeString("name"),
+    result: t.exposeString("result"),
+    isError: t.exposeBoolean("isError"),
+  }),
+});
+
+builder.objectRef<EventOf<"cancelled">>("MessageCancelled").implement({
+  interfaces: [MessageStreamEvent],
+  description: "The reply was stopped by cancelGeneration; the text so far stays stored (status CANCELLED).",
+  fields: (t) => ({
+    message: t.prismaField({
+      type: Message,
+      resolve: (query, event, _args, context) =>
+        context.prisma.message.findUniqueOrThrow({ ...query, where: { id: event.messageId } }),
+    }),
+  }),
+});
+
 builder.objectRef<EventOf<"completed">>("MessageCompleted").implement({
   interfaces: [MessageStreamEvent],
   description: "The reply is stored; its content equals the concatenated deltas.",
@@ -39,11 +80,20 @@ builder.objectRef<EventOf<"completed">>("MessageCompleted").implement({
 
 builder.objectRef<EventOf<"failed">>("MessageFailed").implement({
   interfaces: [MessageStreamEvent],
-  description: "The reply ended without completing; any partial text stays stored on the message.",
+  description:
+    "The reply ended without completing (LLM_ERROR, LLM_UNAVAILABLE, INTERRUPTED); any partial text stays stored.",
   fields: (t) => ({ code: t.exposeString("code"), reason: t.exposeString("reason") }),
 });
 
-const eventTypeNames = { delta: "MessageDelta", completed: "MessageCompleted", failed: "MessageFailed" } as const;
+const eventTypeNames = {
+  delta: "MessageDelta",
+  restarted: "MessageRestarted",
+  toolStarted: "ToolCallStarted",
+  toolFinished: "ToolCallFinished",
+  completed: "MessageCompleted",
+  cancelled: "MessageCancelled",
+  failed: "MessageFailed",
+} as const;
 
 builder.subscriptionField("messageStream", (t) =>
   t.field({

@@ -1,5 +1,6 @@
 import { builder } from "./builder.ts";
 import { Session } from "./session.ts";
+import "./tool-call.ts";
 
 export const MessageRole = builder.enumType("MessageRole", { values: ["USER", "ASSISTANT", "SYSTEM", "TOOL"] as const });
 
@@ -31,6 +32,7 @@ export const Message = builder.prismaNode("Message", {
     }),
     outputTokens: t.exposeInt("outputTokens", { nullable: true, description: "Generated tokens a reply cost." }),
     session: t.relation("session"),
+    toolCalls: t.relation("toolCalls", { query: { orderBy: { startedAt: "asc" } } }),
   }),
 });
 
@@ -64,6 +66,29 @@ builder.relayMutationField(
       }),
       streamCursor: t.exposeString("streamCursor", {
         description: "Pass as `messageStream(after:)` to receive the whole reply even if you subscribe after sending.",
+      }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  "cancelGeneration",
+  { inputFields: (t) => ({ sessionId: t.globalID({ required: true, for: Session }) }) },
+  {
+    description:
+      "Stops the session's reply being generated (and any queued after it), on whichever instance runs it. " +
+      "The text so far is kept with status CANCELLED and the stream ends with MessageCancelled.",
+    authScopes: { loggedIn: true },
+    resolve: async (_root, { input }, context) => {
+      const cancelled = await context.services.messages.cancel(context.viewer!, input.sessionId.id);
+      return { cancelledReplies: cancelled };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      cancelledReplies: t.int({
+        description: "How many replies were still streaming (0: nothing to stop; not an error).",
+        resolve: (payload) => payload.cancelledReplies,
       }),
     }),
   },

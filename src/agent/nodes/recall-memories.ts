@@ -1,0 +1,15 @@
+import type { AgentStateType } from "../state.ts";
+
+/** Long-term memory as the graph sees it (services/memories.ts stores and searches it). */
+export interface MemoryRecall {
+  recall(userId: string, query: string): Promise<string[]>;
+}
+
+/** Before answering: what the agent remembers about this user that bears on their latest message. */
+export function recallMemories(memory: MemoryRecall) {
+  return async (state: AgentStateType) => {
+    const lastUserMessage = state.messages.findLast((message) => message.getType() === "human");
+    if (!lastUserMessage || !state.userId) return { memories: [] };
+    return { memories: await memory.recall(state.userId, lastUserMessage.text) };
+  };
+}
