@@ -383,9 +383,9 @@ describe("brute-force login", () => {
   });
 });
 
-describe("known bugs (reported; each passes once fixed, then drop `.fails`)", () => {
+describe("formerly known bugs", () => {
   // The raw id inside a global id reaches PostgreSQL, which cannot compare text with NUL (22021).
-  it.fails("a global id hiding a NUL answers like an unknown id, not INTERNAL_SERVER_ERROR", async ({ attacker }) => {
+  it("a global id hiding a NUL answers like an unknown id, not INTERNAL_SERVER_ERROR", async ({ attacker }) => {
     const query = `query($id: ID!) { session(id: $id) { id } }`;
     const poisoned = await graphql(app.graphqlUrl, query, { id: globalId("Session", `${randomUUID()}\u0000`) }, attacker.token);
     const unknown = await graphql(app.graphqlUrl, query, { id: globalId("Session") }, attacker.token);
@@ -393,7 +393,7 @@ describe("known bugs (reported; each passes once fixed, then drop `.fails`)", ()
   });
 
   // graphql-tools marks variable coercion errors BAD_USER_INPUT for subscriptions only, not for execute.
-  it.fails("arguments of the wrong type carry BAD_USER_INPUT", async ({ attacker }) => {
+  it("arguments of the wrong type carry BAD_USER_INPUT", async ({ attacker }) => {
     const result = await graphql(app.graphqlUrl, SEND, { input: { sessionId: globalId("Session"), content: 123 } }, attacker.token);
     expect(codes(result)).toEqual(["BAD_USER_INPUT"]);
   });

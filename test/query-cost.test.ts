@@ -75,6 +75,7 @@ describe("query cost", () => {
       code: "QUERY_LIMIT_EXCEEDED",
       limit: "cost",
       cost: { requestedQueryCost: nestedCost(100), maximumQueryCost: 1000 },
+      requestId: expect.any(String),
     });
     expect(costOf(refused)).toMatchObject({ requestedQueryCost: nestedCost(100), actualQueryCost: 0 });
     expect(costOf(refused).throttleStatus.currentlyAvailable).toBe(

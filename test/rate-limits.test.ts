@@ -11,7 +11,8 @@ const DEAR = `{ me { sessions(first: 40) { edges { node { id } } } } }`;
 let app: TestApp;
 beforeAll(async () => {
   // In memory, or in Redis when the suite runs with TEST_REDIS_URL.
-  app = await startTestApp({ RATE_LIMIT_AUTH_PER_15_MIN: "4", RATE_LIMIT_SEND_PER_MIN: "2" });
+  // Queued sends, so back-to-back sends meet the rate limit rather than SESSION_BUSY.
+  app = await startTestApp({ RATE_LIMIT_AUTH_PER_15_MIN: "4", RATE_LIMIT_SEND_PER_MIN: "2", SEND_WHILE_STREAMING: "queue" });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -35,7 +36,7 @@ describe("rate limits", () => {
     const retryAfter = Number(response.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "send" });
+    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "send", requestId: expect.any(String) });
 
     const client = wsClient(app.wsUrl, user.token);
     const overWs = await new Promise<any>((resolve) => {
@@ -135,7 +136,7 @@ describe("query cost budget", () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(body.data ?? null).toBeNull();
-    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "cost" });
+    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "cost", requestId: expect.any(String) });
     expect(body.extensions.cost).toMatchObject({ requestedQueryCost: 82, actualQueryCost: 0 });
     expect(body.extensions.cost.throttleStatus).toMatchObject({ maximumAvailable: 100, currentlyAvailable: 4 });
 

@@ -69,7 +69,9 @@ export function createYogaServer(deps: YogaDependencies) {
       origin: deps.allowedOrigins.includes("*") ? "*" : deps.allowedOrigins,
       credentials: false,
       methods: ["GET", "POST"],
-      allowedHeaders: ["authorization", "content-type", CSRF_HEADER, ...APOLLO_CSRF_HEADERS],
+      allowedHeaders: ["authorization", "content-type", "x-request-id", CSRF_HEADER, ...APOLLO_CSRF_HEADERS],
+      // Browsers hide response headers from scripts unless listed; clients quote these in bug reports and pacing.
+      exposedHeaders: ["x-request-id", "retry-after"],
     },
     maskedErrors: { isDev: deps.exposeErrorDetails },
     context: () => ({ prisma: deps.prisma, services: deps.services }) as GraphQLContext,

@@ -23,8 +23,14 @@ export function useErrorCodes(): Plugin {
   };
 }
 
+/** graphql-js's own wording for variables that do not fit their declared types (coerced before any resolver). */
+const VARIABLE_COERCION = /^Variable "\$[_A-Za-z][_0-9A-Za-z]*" (got invalid value|of required type|of non-null type)/;
+
 function withCode(error: GraphQLError): GraphQLError {
   const original = error.originalError;
+  if (!error.extensions.code && VARIABLE_COERCION.test(error.message)) {
+    return rebuild(error, error.message, { code: "BAD_USER_INPUT" });
+  }
   if (original instanceof AppError) return rebuild(error, original.message, { code: original.code, ...original.details });
   if (original instanceof RateLimitedError) return rebuild(error, original.message, rateLimitedExtensions(original));
   if (original instanceof PothosValidationError || error instanceof PothosValidationError) {

@@ -1,7 +1,7 @@
 // The Pothos builder: plugins, scalars, context and auth scopes. Object types live in one file each.
 import SchemaBuilder from "@pothos/core";
 import PrismaPlugin from "@pothos/plugin-prisma";
-import RelayPlugin from "@pothos/plugin-relay";
+import RelayPlugin, { decodeGlobalID } from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError, Kind } from "graphql";
 import { createGraphQLError } from "graphql-yoga";
@@ -54,8 +54,17 @@ export const builder = new SchemaBuilder<{
     cursorType: "String",
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
+    // Every row id is a UUID. Anything else inside a well-formed global id (say, a NUL that PostgreSQL would
+    // choke on) cannot name a row, so it is treated as an id that matches nothing: the unknown-id answer.
+    decodeGlobalID: (globalID) => {
+      const decoded = decodeGlobalID(globalID);
+      return UUID.test(decoded.id) ? decoded : { ...decoded, id: NO_ROW };
+    },
   },
 });
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NO_ROW = "00000000-0000-0000-0000-000000000000";
 
 builder.scalarType("DateTime", {
   description: "An ISO-8601 date-time in UTC, e.g. 2026-11-25T10:00:00.000Z",
