@@ -1,14 +1,12 @@
 // What the services layer sees of the agent: plain turns in; text, tool activity and token usage out.
-import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
+import { type ConversationTurn, runInput, toMessage } from "./conversation-sync.ts";
 import { AGENT_NODE, type AgentGraph } from "./graph.ts";
 import type { AgentStreamEvent } from "./state.ts";
 import { estimateTokens } from "./token-estimate.ts";
 
-export interface ConversationTurn {
-  role: "user" | "assistant" | "system";
-  content: string;
-}
+export type { ConversationTurn } from "./conversation-sync.ts";
 
 export interface ReplyRequest {
   userId: string;
@@ -46,10 +44,16 @@ export class LangGraphReplyAgent implements ReplyAgent {
     readonly modelName: string,
   ) {}
 
-  async *streamReply({ userId, history, signal, callbacks }: ReplyRequest): AsyncGenerator<ReplyChunk> {
+  async *streamReply({ userId, sessionId, history, signal, callbacks }: ReplyRequest): AsyncGenerator<ReplyChunk> {
+    // One checkpointed thread per chat session: tool calls and results stay in the agent's history.
+    const configurable = { thread_id: sessionId };
+    const checkpointed = this.graph.checkpointer
+      ? ((await this.graph.getState({ configurable })).values.messages ?? [])
+      : [];
+    const messages = this.graph.checkpointer ? runInput(history, checkpointed) : history.map(toMessage);
     const stream = await this.graph.stream(
-      { messages: history.map(toLangChainMessage), userId },
-      { streamMode: ["custom", "updates"], signal, recursionLimit: RECURSION_LIMIT, callbacks },
+      { messages, userId },
+      { configurable, streamMode: ["custom", "updates"], signal, recursionLimit: RECURSION_LIMIT, callbacks },
     );
     let reported: TokenUsage | undefined;
     let answeredBy: string | undefined;
@@ -83,16 +87,5 @@ export class LangGraphReplyAgent implements ReplyAgent {
         outputTokens: estimateTokens(output),
       }),
     };
-  }
-}
-
-function toLangChainMessage(turn: ConversationTurn): BaseMessage {
-  switch (turn.role) {
-    case "user":
-      return new HumanMessage(turn.content);
-    case "assistant":
-      return new AIMessage(turn.content);
-    case "system":
-      return new SystemMessage(turn.content);
   }
 }

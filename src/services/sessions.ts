@@ -7,7 +7,11 @@ const DEFAULT_SESSION_NAME = "New chat";
 
 /** Chat sessions, always scoped to their owner: a foreign id and an unknown id look the same. */
 export class SessionService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** Drops what else is kept per session (the agent's checkpoints). */
+    private readonly onDeleted: (sessionId: string) => Promise<void> = async () => undefined,
+  ) {}
 
   async requireOwned(viewer: Viewer, sessionId: string): Promise<Session> {
     const session = await this.prisma.session.findFirst({ where: { id: sessionId, userId: viewer.userId } });
@@ -33,5 +37,6 @@ export class SessionService {
   async delete(viewer: Viewer, sessionId: string): Promise<void> {
     const { count } = await this.prisma.session.deleteMany({ where: { id: sessionId, userId: viewer.userId } });
     if (count === 0) throw notFound("Session");
+    await this.onDeleted(sessionId);
   }
 }
