@@ -10,9 +10,11 @@ import { attachGraphQLWs } from "./api/graphql-ws.ts";
 import { createHttpServer } from "./api/http-server.ts";
 import { createYogaServer } from "./api/yoga.ts";
 import type { AppConfig } from "./config/index.ts";
+import { PrismaCheckpointSaver } from "./persistence/checkpointer.ts";
 import { openDatabase } from "./persistence/database.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
+import { createTracing } from "./observability/tracing.ts";
 import { PasswordHasher } from "./security/passwords.ts";
 import { RateLimits } from "./security/rate-limits.ts";
 import { MemoryBroadcast, RedisBroadcast } from "./persistence/broadcast.ts";
@@ -27,6 +29,8 @@ import { MemoryReplyEventBus, type ReplyEventBus } from "./services/reply-events
 import { ReplyService } from "./services/replies.ts";
 import { SessionService } from "./services/sessions.ts";
 import { UsageService } from "./services/usage.ts";
+
+const CHECKPOINTS_KEPT_PER_SESSION = 10;
 
 export interface App {
   /** Base URL once listening, e.g. http://localhost:4000 */
@@ -49,12 +53,15 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   if (!config.llm.apiKey && config.env !== "development" && config.env !== "test") {
     logger.warn("OPENAI_API_KEY is not set: replies come from the offline dev model");
   }
+  const checkpointer = new PrismaCheckpointSaver(prisma);
+  const tracing = createTracing(config.langfuse, logger);
   const graph = buildAgentGraph({
     chat: new ResilientChatModel(models, resiliencePolicy(config.llm)),
     tools: createTools(config.agent.tools),
     agentName: config.agent.name,
     historyTokenBudget: config.llm.historyTokenBudget,
     toolTimeoutMs: config.agent.tools.timeoutMs,
+    checkpointer,
   });
   const agent = new LangGraphReplyAgent(graph, primaryModel);
 
@@ -67,11 +74,19 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
   const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
-  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast);
+  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, {
+    callbacksFor: (job) => tracing.callbacksFor(job),
+    afterReply: ({ sessionId }) => {
+      // Only the latest checkpoint is read back; a few more are kept for debugging a thread.
+      checkpointer
+        .pruneThread(sessionId, CHECKPOINTS_KEPT_PER_SESSION)
+        .catch((error: unknown) => logger.warn({ err: error, sessionId }, "could not prune checkpoints"));
+    },
+  });
   const interrupted = await replies.markInterrupted();
   if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
 
-  const sessions = new SessionService(prisma);
+  const sessions = new SessionService(prisma, (sessionId) => checkpointer.deleteThread(sessionId));
   const logins = new LoginService(prisma, tokens, revocations, config.auth.refreshTokenTtlSeconds);
   const services = {
     accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), logins, rateLimits),
@@ -119,6 +134,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     async stop({ graceMs = 10_000 } = {}) {
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await replies.drain(graceMs);
+      await tracing.shutdown();
       await ws.close();
       httpServer.closeAllConnections();
       await closed;
