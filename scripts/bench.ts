@@ -71,8 +71,10 @@ summary("refreshToken (rotation)", refreshTimes);
 const client = wsClient(app.wsUrl, user.token);
 const fullReply: number[] = [];
 const memoryBefore = process.memoryUsage().rss;
+// One reply at a time per session (SESSION_BUSY otherwise): the concurrent replies each get their own session.
+const sessionIds = [sessionId, ...(await Promise.all(Array.from({ length: CONCURRENT_REPLIES - 1 }, () => createSession(app.graphqlUrl, user.token))))];
 await Promise.all(
-  Array.from({ length: CONCURRENT_REPLIES }, async (_, i) => {
+  sessionIds.map(async (sessionId, i) => {
     await sleep(i * 5);
     const t = performance.now();
     const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: `bench ${i}` } }, user.token);
