@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
+import { loadEnvFiles } from "../src/config/env-files.ts";
 import { loadConfig } from "../src/config/index.ts";
 import {
   applyMigrations,
@@ -16,7 +17,8 @@ import {
 } from "../src/persistence/migrate.ts";
 
 async function deploy(): Promise<void> {
-  const config = loadConfig();
+  // The same files and precedence as the app (src/config/env-files.ts), so it migrates the database the app uses.
+  const config = loadConfig(loadEnvFiles().env);
   let applied: string[];
   if (config.database.url) {
     // The adapter creates (and, via applyMigrations, ends) its own pool.

@@ -1,7 +1,14 @@
-import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./index.ts";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadEnvFiles } from "./env-files.ts";
+import { ConfigError, jwtSecretWeakness, loadConfig } from "./index.ts";
 
-const SECRET = "x".repeat(48);
+/** What `openssl rand -base64 48` prints. */
+const SECRET = "u7J0q2sVYb9kX4WmZ3cR8tLhN1pGfD6yQeA5oHwKiTnBvC0xSjUzMr2lPgE9dF1a";
+/** The smallest production configuration that starts. */
+const PRODUCTION = { APP_ENV: "production", JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" };
 
 describe("loadConfig", () => {
   it("runs on embedded defaults with nothing set", () => {
@@ -22,7 +29,7 @@ describe("loadConfig", () => {
       expect(() => loadConfig(env)).toThrowError(ConfigError);
       expect(() => loadConfig(env)).toThrowError(/JWT_SECRET/);
     }
-    expect(loadConfig({ APP_ENV: "production", JWT_SECRET: SECRET }).env).toBe("production");
+    expect(loadConfig(PRODUCTION).env).toBe("production");
   });
 
   it("reports every invalid variable at once", () => {
@@ -43,5 +50,147 @@ describe("loadConfig", () => {
       database: { url: undefined },
       llm: { apiKey: undefined },
     });
+  });
+});
+
+/** The problems a ConfigError lists, by variable name. */
+function refusedVariables(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((problem) => problem.split(":")[0]!).sort();
+    throw error;
+  }
+  return [];
+}
+
+describe("unsafe settings in staging and production", () => {
+  it("starts on safe settings, with safe defaults and no warnings beyond the metrics token", () => {
+    const config = loadConfig({ ...PRODUCTION, METRICS_TOKEN: "m".repeat(8) + "etrics-token", DATABASE_URL: "postgresql://db/agent" });
+    expect(config).toMatchObject({ server: { graphiql: false, allowedOrigins: [] }, logPretty: false });
+    expect(config.schema.fieldSuggestions).toBe(false);
+    expect(config.warnings).toEqual([]);
+  });
+
+  it.each([
+    ["missing", undefined],
+    ["short", "s3cr3t-but-short"],
+    ["the README placeholder", "change-me-change-me-change-me-change-me"],
+    ["a docs example", "your-jwt-secret-goes-here-0123456789abcdef"],
+    ["the test suite's secret", "test-secret-that-is-long-enough-for-hs256-0123456789"],
+    ["one repeated character", "x".repeat(48)],
+    ["a repeated word", "abcabcabcabcabcabcabcabcabcabcabcabc"],
+    ["a sequence", "abcdefghijklmnopqrstuvwxyz0123456789"],
+  ])("refuses a JWT_SECRET that is %s, naming the variable", (_what, secret) => {
+    const env: Record<string, string> = { ...PRODUCTION };
+    if (secret === undefined) delete env.JWT_SECRET;
+    else env.JWT_SECRET = secret;
+    expect(refusedVariables(env)).toEqual(["JWT_SECRET"]);
+    expect(refusedVariables({ ...env, APP_ENV: "staging" })).toEqual(["JWT_SECRET"]);
+  });
+
+  it("accepts generated secrets (base64 and hex) and keeps weak ones usable in development", () => {
+    expect(jwtSecretWeakness(SECRET)).toBeUndefined();
+    expect(jwtSecretWeakness("9f86d081884c7d659a2feaa0c55ad015")).toBeUndefined(); // openssl rand -hex 16
+    expect(loadConfig({ APP_ENV: "development", JWT_SECRET: "x".repeat(48) }).auth.jwtSecret).toBe("x".repeat(48));
+    expect(refusedVariables({ APP_ENV: "development", JWT_SECRET: "short" })).toEqual(["JWT_SECRET"]);
+  });
+
+  it("refuses wildcard CORS, debug logging and the offline dev model, each by name, all at once", () => {
+    const error = (() => {
+      try {
+        loadConfig({ APP_ENV: "production", JWT_SECRET: "change-me", ALLOWED_ORIGINS: "https://app.example.com, *", LOG_LEVEL: "debug" });
+      } catch (caught) {
+        return caught as ConfigError;
+      }
+      throw new Error("loadConfig accepted unsafe settings");
+    })();
+    expect(error.problems.map((problem) => problem.split(":")[0]).sort()).toEqual([
+      "ALLOWED_ORIGINS",
+      "JWT_SECRET",
+      "LOG_LEVEL",
+      "OPENAI_API_KEY",
+    ]);
+    expect(error.message).toMatch(/^Refusing to start with APP_ENV=production; fix these settings:\n {2}- /);
+    expect(error.message).toContain("OPENAI_API_KEY=ollama");
+  });
+
+  it("lets staging debug and run the dev model, with a warning", () => {
+    const config = loadConfig({ APP_ENV: "staging", JWT_SECRET: SECRET, LOG_LEVEL: "debug", GRAPHIQL: "true" });
+    expect(config.logLevel).toBe("debug");
+    expect(config.server.graphiql).toBe(true);
+    expect(config.warnings.join("\n")).toMatch(/OPENAI_API_KEY is not set/);
+    expect(config.warnings.join("\n")).toMatch(/GRAPHIQL=true in staging/);
+    expect(refusedVariables({ APP_ENV: "staging", JWT_SECRET: SECRET, ALLOWED_ORIGINS: "*" })).toEqual(["ALLOWED_ORIGINS"]);
+  });
+
+  it("refuses a short METRICS_TOKEN anywhere and reads the lifecycle settings", () => {
+    expect(refusedVariables({ METRICS_TOKEN: "short" })).toEqual(["METRICS_TOKEN"]);
+    expect(loadConfig({ METRICS_TOKEN: "a-long-enough-token", SHUTDOWN_GRACE_MS: "2500" })).toMatchObject({
+      metricsToken: "a-long-enough-token",
+      lifecycle: { shutdownGraceMs: 2500 },
+    });
+    expect(loadConfig({}).lifecycle.shutdownGraceMs).toBe(10_000);
+  });
+});
+
+describe("loadEnvFiles", () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  const write = async (files: Record<string, string>) => {
+    dir = await mkdtemp(join(tmpdir(), "env-files-"));
+    for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text);
+    return dir;
+  };
+
+  it("merges .env < .env.<APP_ENV> < .env.local < .env.<APP_ENV>.local < the real environment", async () => {
+    const cwd = await write({
+      ".env": "A=env\nB=env\nC=env\nD=env\nE=env\n",
+      ".env.staging": "B=staging\nC=staging\nD=staging\nE=staging\n",
+      ".env.local": "C=local\nD=local\nE=local\n",
+      ".env.staging.local": "D=staging-local\nE=staging-local\n",
+      ".env.production": "A=never-read\n",
+    });
+    const loaded = loadEnvFiles({ dir: cwd, env: { APP_ENV: "staging", E: "real", F: "" } });
+    expect(loaded.files).toEqual([".env", ".env.staging", ".env.local", ".env.staging.local"]);
+    expect(loaded.env).toMatchObject({ A: "env", B: "staging", C: "local", D: "staging-local", E: "real", F: "" });
+  });
+
+  it("takes APP_ENV from the environment, else .env.local / .env, else NODE_ENV", async () => {
+    const cwd = await write({ ".env": "APP_ENV=staging\n", ".env.staging": "FROM=staging\n", ".env.production": "FROM=production\n" });
+    expect(loadEnvFiles({ dir: cwd, env: {} })).toMatchObject({ appEnv: "staging", env: { FROM: "staging" } });
+    expect(loadEnvFiles({ dir: cwd, env: { APP_ENV: "production" } })).toMatchObject({ appEnv: "production", env: { FROM: "production" } });
+    const bare = await write({ ".env.production": "FROM=production\n" });
+    expect(loadEnvFiles({ dir: bare, env: { NODE_ENV: "production" } }).env).toMatchObject({ APP_ENV: "production", FROM: "production" });
+    expect(loadEnvFiles({ dir: bare, env: {} })).toMatchObject({ appEnv: "development", files: [] });
+  });
+
+  it("skips .env.local in test and never turns an unknown APP_ENV into a file name", async () => {
+    const cwd = await write({ ".env.local": "X=local\n", ".env.test": "X=test\n", ".env.test.local": "Y=test-local\n" });
+    expect(loadEnvFiles({ dir: cwd, env: { APP_ENV: "test" } }).env).toMatchObject({ X: "test", Y: "test-local" });
+    const odd = loadEnvFiles({ dir: cwd, env: { APP_ENV: "../etc/passwd" } });
+    expect(odd.files).toEqual([".env.local"]);
+    expect(() => loadConfig(odd.env)).toThrowError(/APP_ENV/);
+  });
+
+  it("parses dotenv syntax with Node's own parser", async () => {
+    const cwd = await write({ ".env": '# comment\nexport PLAIN=1\nQUOTED="a b # not a comment"\nSINGLE=\'x\'\nEMPTY=\n' });
+    expect(loadEnvFiles({ dir: cwd, env: {} }).env).toMatchObject({ PLAIN: "1", QUOTED: "a b # not a comment", SINGLE: "x", EMPTY: "" });
+  });
+
+  it("holds no secrets in the committed per-environment files, and each of them starts", async () => {
+    const repo = join(import.meta.dirname, "../..");
+    for (const appEnv of ["development", "test", "staging", "production"]) {
+      const { env, files } = loadEnvFiles({ dir: repo, env: { APP_ENV: appEnv, JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" } });
+      expect(files).toContain(`.env.${appEnv}`);
+      for (const name of files.filter((file) => !file.endsWith(".local") && file !== ".env")) {
+        const text = await import("node:fs").then((fs) => fs.readFileSync(join(repo, name), "utf8"));
+        expect(text, name).not.toMatch(/^\s*(JWT_SECRET|OPENAI_API_KEY|LLM_FALLBACK_API_KEY|LANGFUSE_SECRET_KEY|METRICS_TOKEN|DATABASE_URL|REDIS_URL)\s*=/m);
+      }
+      expect(loadConfig(env).env).toBe(appEnv);
+    }
   });
 });

@@ -71,6 +71,9 @@ const envSchema = z.object({
   MAX_REQUEST_BODY_BYTES: positiveInt(1_000_000),
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_PRETTY: z.enum(["true", "false"]).optional(),
+  METRICS_TOKEN: optionalString,
+  SHUTDOWN_GRACE_MS: positiveInt(10_000),
 });
 
 export interface AppConfig {
@@ -149,11 +152,25 @@ export interface AppConfig {
     fieldSuggestions: boolean;
   };
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  /** Human-readable logs (pino-pretty, a dev dependency) instead of JSON lines; development only by default. */
+  logPretty: boolean;
+  /** Set: `/metrics` answers only `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  lifecycle: {
+    /** On SIGTERM, running replies get this long to finish before they are cut off (INTERRUPTED). */
+    shutdownGraceMs: number;
+  };
+  /** Settings that are allowed but worth a line in the log at start (main.ts logs them). */
+  warnings: string[];
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  constructor(
+    readonly problems: string[],
+    appEnv?: AppEnv,
+  ) {
+    const heading = appEnv ? `Refusing to start with APP_ENV=${appEnv}; fix these settings:` : "Invalid configuration:";
+    super(`${heading}\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "ConfigError";
   }
 }
@@ -167,12 +184,47 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   const appEnv: AppEnv = e.APP_ENV ?? (e.NODE_ENV === "production" ? "production" : "development");
   const problems: string[] = [];
+  const warnings: string[] = [];
   const generatedSecretAllowed = appEnv === "development" || appEnv === "test";
-  if (!generatedSecretAllowed && (!e.JWT_SECRET || e.JWT_SECRET.length < 32)) {
-    problems.push(`JWT_SECRET: required in ${appEnv} and at least 32 characters (e.g. \`openssl rand -base64 48\`)`);
+  const deployed = !generatedSecretAllowed; // staging and production: reachable by others, real users or data
+  if (!e.JWT_SECRET) {
+    if (deployed) problems.push(`JWT_SECRET: required in ${appEnv}: at least 32 random characters (e.g. \`openssl rand -base64 48\`)`);
+  } else {
+    const weakness = jwtSecretWeakness(e.JWT_SECRET);
+    // A short secret is refused everywhere; a guessable one only where tokens protect real accounts.
+    if (weakness === "short") problems.push("JWT_SECRET: must be at least 32 characters (e.g. `openssl rand -base64 48`)");
+    else if (weakness && deployed) {
+      problems.push(`JWT_SECRET: ${weakness}; anyone who guesses it can sign tokens for any user (use \`openssl rand -base64 48\`)`);
+    }
   }
-  if (e.JWT_SECRET && e.JWT_SECRET.length < 32) {
-    problems.push("JWT_SECRET: must be at least 32 characters");
+  const origins = e.ALLOWED_ORIGINS?.split(",").map((origin) => origin.trim()).filter(Boolean);
+  if (deployed && origins?.includes("*")) {
+    problems.push(
+      `ALLOWED_ORIGINS: "*" is refused in ${appEnv}: it lets every website's scripts call the API from a visitor's ` +
+        "browser; list your frontends' origins (comma-separated), or leave it unset for same-origin only",
+    );
+  }
+  if (appEnv === "production" && (e.LOG_LEVEL === "debug" || e.LOG_LEVEL === "trace")) {
+    problems.push(
+      `LOG_LEVEL: "${e.LOG_LEVEL}" is refused in production: libraries log request details at that level that the ` +
+        "redaction list does not know about, and the volume hides real problems; use info (or debug in staging)",
+    );
+  }
+  if (!e.OPENAI_API_KEY) {
+    if (appEnv === "production") {
+      problems.push(
+        "OPENAI_API_KEY: required in production; without it the offline dev model would answer your users with " +
+          "canned text (for a local server without keys, e.g. Ollama, set any value: OPENAI_API_KEY=ollama)",
+      );
+    } else if (appEnv === "staging") warnings.push("OPENAI_API_KEY is not set: replies come from the offline dev model");
+  }
+  if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push("METRICS_TOKEN: must be at least 16 characters");
+  if (deployed && !e.METRICS_TOKEN) {
+    warnings.push("METRICS_TOKEN is not set: /metrics is readable by anyone who can reach the port");
+  }
+  if (deployed && e.GRAPHIQL === "true") warnings.push(`GRAPHIQL=true in ${appEnv}: the GraphiQL IDE is served on GET /graphql`);
+  if (appEnv === "production" && !e.DATABASE_URL) {
+    warnings.push(`DATABASE_URL is not set: embedded PGlite in ${e.DATA_DIR} (one instance only; back that directory up)`);
   }
   if (e.WEB_SEARCH_PROVIDER === "searxng" && !e.WEB_SEARCH_URL) {
     problems.push("WEB_SEARCH_URL: required when WEB_SEARCH_PROVIDER=searxng (the SearXNG instance's base URL)");
@@ -181,20 +233,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const url = entry.split("@")[1];
     if (url !== undefined && !URL.canParse(url)) problems.push(`LLM_FALLBACK_MODELS: "${entry}" has no valid URL after @`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, deployed ? appEnv : undefined);
 
   return {
     env: appEnv,
     server: {
       host: e.HOST,
       port: e.PORT,
-      graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : true,
+      // An IDE for developers; elsewhere only when asked for (it is harmless, but it is surface nobody needs).
+      graphiql: e.GRAPHIQL ? e.GRAPHIQL === "true" : generatedSecretAllowed,
       // Open in development so any local frontend works; closed (same-origin only) elsewhere unless listed.
-      allowedOrigins: e.ALLOWED_ORIGINS
-        ? e.ALLOWED_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean)
-        : generatedSecretAllowed
-          ? ["*"]
-          : [],
+      allowedOrigins: origins ?? (generatedSecretAllowed ? ["*"] : []),
       maxRequestBodyBytes: e.MAX_REQUEST_BODY_BYTES,
     },
     dataDir: e.DATA_DIR,
@@ -257,7 +306,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : generatedSecretAllowed,
     },
     logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY ? e.LOG_PRETTY === "true" : appEnv === "development",
+    metricsToken: e.METRICS_TOKEN,
+    lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    warnings,
   };
+}
+
+/** Values people paste from docs and examples; a secret containing one of these was not generated. */
+const PLACEHOLDER_SECRET =
+  /change.?me|changeit|replace.?me|placeholder|example|your.?(jwt.?)?secret|(test|dev|jwt|my|super).?secret|dummy|insecure|default|xxxxxxxx|0{8}|1234567/i;
+
+/**
+ * Why a JWT secret is unfit, or undefined. "short" under 32 characters; otherwise a known placeholder or a
+ * low-entropy string: few distinct characters, under ~96 bits by character frequency (Shannon), or mostly runs
+ * (`aaaa`, `abcd`). A heuristic that refuses the usual mistakes; `openssl rand -base64 48` passes it by far.
+ */
+export function jwtSecretWeakness(secret: string): "short" | string | undefined {
+  if (secret.length < 32) return "short";
+  if (PLACEHOLDER_SECRET.test(secret)) return "is a placeholder, not a generated secret";
+  const counts = new Map<string, number>();
+  for (const char of secret) counts.set(char, (counts.get(char) ?? 0) + 1);
+  const length = [...secret].length;
+  const bits = [...counts.values()].reduce((sum, n) => sum - n * Math.log2(n / length), 0);
+  let runs = 0;
+  for (let i = 1; i < secret.length; i++) {
+    const step = secret.charCodeAt(i) - secret.charCodeAt(i - 1);
+    if (step >= -1 && step <= 1) runs++;
+  }
+  if (counts.size < 10 || bits < 96 || runs > secret.length / 2) return "has too little randomness (repeated or sequential characters)";
+  return undefined;
 }
 
 /** `model` (same server as the primary) or `model@https://server/v1`, comma-separated, in fallback order. */
