@@ -2,6 +2,7 @@
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
 import { buildAgentGraph } from "./agent/graph.ts";
+import { createEmbeddings } from "./agent/memory/embeddings.ts";
 import { createChatModel, resiliencePolicy } from "./agent/models/chat-model.ts";
 import { ResilientChatModel } from "./agent/models/resilient-chat.ts";
 import { createTools } from "./agent/tools/index.ts";
@@ -23,6 +24,7 @@ import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
 import { LoginService } from "./services/logins.ts";
+import { MemoryService } from "./services/memories.ts";
 import { MessageService } from "./services/messages.ts";
 import { connectRedis, RedisReplyEventBus } from "./services/redis-reply-events.ts";
 import { MemoryReplyEventBus, type ReplyEventBus } from "./services/reply-events.ts";
@@ -37,6 +39,8 @@ export interface App {
   url: string;
   database: "postgresql" | "pglite";
   logger: Logger;
+  /** Long-term memory; tests await its background extractions with `memories.idle()`. */
+  memories: MemoryService;
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
@@ -53,6 +57,12 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   if (!config.llm.apiKey && config.env !== "development" && config.env !== "test") {
     logger.warn("OPENAI_API_KEY is not set: replies come from the offline dev model");
   }
+  const memories = new MemoryService(prisma, models[0]!.model, logger, {
+    extractionQueueMax: config.memory.extractionQueueMax,
+    recallLimit: config.memory.recallLimit,
+    embeddings: createEmbeddings({ ...config.llm, model: config.memory.embeddingsModel }),
+  });
+  if (config.memory.embeddingsModel) logger.info({ recall: await memories.prepare() }, "memory recall");
   const checkpointer = new PrismaCheckpointSaver(prisma);
   const tracing = createTracing(config.langfuse, logger);
   const graph = buildAgentGraph({
@@ -98,6 +108,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       sendWhileStreaming: config.agent.sendWhileStreaming,
     }),
     usage,
+    memories,
     replyEvents,
   };
 
@@ -131,9 +142,13 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     url,
     database: database.kind,
     logger,
+    memories,
     async stop({ graceMs = 10_000 } = {}) {
+      const deadline = Date.now() + graceMs;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await replies.drain(graceMs);
+      // Finishing replies queue extractions too; they get what is left of the grace (at least a second).
+      await memories.drain(Math.max(1_000, deadline - Date.now()));
       await tracing.shutdown();
       await ws.close();
       httpServer.closeAllConnections();

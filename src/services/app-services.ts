@@ -1,5 +1,6 @@
 import type { AccountService } from "./accounts.ts";
 import type { LoginService } from "./logins.ts";
+import type { MemoryService } from "./memories.ts";
 import type { MessageService } from "./messages.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
 import type { SessionService } from "./sessions.ts";
@@ -12,5 +13,6 @@ export interface AppServices {
   sessions: SessionService;
   messages: MessageService;
   usage: UsageService;
+  memories: MemoryService;
   replyEvents: ReplyEventBus;
 }

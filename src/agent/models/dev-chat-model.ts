@@ -5,6 +5,7 @@ import { BaseChatModel, type BaseChatModelParams } from "@langchain/core/languag
 import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { devMemoryExtractionAnswer, devRecallNote } from "../memory/dev-memory.ts";
 import { estimateTokens } from "../token-estimate.ts";
 
 export interface DevChatModelParams extends BaseChatModelParams {
@@ -28,7 +29,7 @@ export class DevChatModel extends BaseChatModel {
   }
 
   async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"]): Promise<ChatResult> {
-    const text = composeDevReply(messages);
+    const text = composeWithMemory(messages);
     if (options.signal?.aborted) throw options.signal.reason;
     return { generations: [{ text, message: new AIMessage({ content: text, usage_metadata: devUsage(messages, text) }) }] };
   }
@@ -38,7 +39,7 @@ export class DevChatModel extends BaseChatModel {
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const reply = composeDevReply(messages);
+    const reply = composeWithMemory(messages);
     for (const token of splitIntoTokens(reply)) {
       if (this.tokenDelayMs > 0) await sleep(this.tokenDelayMs, undefined, { signal: options.signal });
       else options.signal?.throwIfAborted();
@@ -73,4 +74,18 @@ export function composeDevReply(messages: BaseMessage[]): string {
 /** Words with their trailing whitespace, so the concatenated chunks equal the reply exactly. */
 export function splitIntoTokens(text: string): string[] {
   return text.match(/\S+\s*/g) ?? [];
+}
+
+// --- Long-term memory (rules in ../memory/dev-memory.ts) ----------------------------------------------------------
+
+/**
+ * Memory extraction requests get a rule-based answer, and replies end by naming the memories recalled into the
+ * system prompt, so extraction and recall can be seen (and tested end to end) offline.
+ */
+export function composeWithMemory(messages: BaseMessage[]): string {
+  const extraction = devMemoryExtractionAnswer(messages);
+  if (extraction !== undefined) return extraction;
+  const note = devRecallNote(messages);
+  const reply = composeDevReply(messages);
+  return note ? `${reply} ${note}` : reply;
 }

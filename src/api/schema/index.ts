@@ -6,6 +6,7 @@ import "./session.ts";
 import "./message.ts";
 import "./message-stream.ts";
 import "./usage.ts";
+import "./memory.ts";
 
 builder.queryType({ authScopes: { loggedIn: true } });
 builder.mutationType({ authScopes: { loggedIn: true } });

@@ -1,0 +1,123 @@
+// Long-term memory through the GraphQL API: reading, searching and forgetting memories, and their privacy.
+// Memories are written by the app's own MemoryService (what the reply pipeline calls after each turn), then
+// everything else goes over HTTP with real clients.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { graphql, signUp, type SignedUpUser } from "./support/clients.ts";
+import { startTestApp, type TestApp } from "./support/test-app.ts";
+
+const MY_MEMORIES = `query($first: Int, $after: String, $query: String) {
+  me { memories(first: $first, after: $after, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id content createdAt updatedAt } }
+  } }
+}`;
+const NODE = `query($id: ID!) { node(id: $id) { id ... on Memory { content } } }`;
+const DELETE = `mutation($input: DeleteMemoryInput!) { deleteMemory(input: $input) { deletedMemoryId } }`;
+const CLEAR = `mutation { clearMemories { deletedCount } }`;
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+/** The database id inside a Relay global id ("User:<uuid>", base64). */
+const rawId = (globalId: string) => Buffer.from(globalId, "base64").toString().split(":")[1]!;
+
+async function myMemories(user: SignedUpUser, variables: Record<string, unknown> = {}) {
+  const result = await graphql(app.graphqlUrl, MY_MEMORIES, { first: 20, ...variables }, user.token);
+  expect(result.errors).toBeUndefined();
+  return result.data.me.memories as {
+    pageInfo: { hasNextPage: boolean; endCursor: string };
+    edges: Array<{ cursor: string; node: { id: string; content: string; createdAt: string; updatedAt: string } }>;
+  };
+}
+const contentsOf = async (user: SignedUpUser, variables?: Record<string, unknown>) =>
+  (await myMemories(user, variables)).edges.map((edge) => edge.node.content).sort();
+
+/** What the reply pipeline does after each user turn, done directly. */
+async function tell(user: SignedUpUser, message: string) {
+  app.memories.afterUserTurn(rawId(user.userId), message);
+  await app.memories.idle();
+}
+
+describe("me.memories, deleteMemory, clearMemories", () => {
+  it("lists the viewer's memories newest first, pages with cursors and filters by full-text query", async () => {
+    const ada = await signUp(app.graphqlUrl);
+    expect(await contentsOf(ada)).toEqual([]);
+    await tell(ada, "My name is Ada and I live in London.");
+    await tell(ada, "I like green tea. I work at the Analytical Engine Company.");
+    expect(await contentsOf(ada)).toEqual([
+      "User likes green tea",
+      "User lives in London",
+      "User works at the Analytical Engine Company",
+      "User's name is Ada",
+    ]);
+
+    const all = await myMemories(ada);
+    const times = all.edges.map((edge) => Date.parse(edge.node.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const page1 = await myMemories(ada, { first: 3 });
+    expect(page1.pageInfo.hasNextPage).toBe(true);
+    const page2 = await myMemories(ada, { first: 3, after: page1.pageInfo.endCursor });
+    expect(page2.pageInfo.hasNextPage).toBe(false);
+    expect([...page1.edges, ...page2.edges].map((edge) => edge.node.id)).toEqual(all.edges.map((edge) => edge.node.id));
+
+    expect(await contentsOf(ada, { query: "tea" })).toEqual(["User likes green tea"]);
+    expect(await contentsOf(ada, { query: "london OR tea" })).toEqual(["User likes green tea", "User lives in London"]);
+    expect(await contentsOf(ada, { query: "nothing-like-this" })).toEqual([]);
+    const bad = await graphql(app.graphqlUrl, MY_MEMORIES, { first: 2, after: "not-a-cursor" }, ada.token);
+    expect(bad.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("deletes one memory and clears all, for the viewer only", async () => {
+    const ada = await signUp(app.graphqlUrl);
+    await tell(ada, "My name is Ada. I live in London. I like green tea.");
+    const [first, ...rest] = (await myMemories(ada)).edges.map((edge) => edge.node);
+
+    const deleted = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: first!.id } }, ada.token);
+    expect(deleted.errors).toBeUndefined();
+    expect(deleted.data.deleteMemory.deletedMemoryId).toBe(first!.id);
+    expect((await myMemories(ada)).edges.map((edge) => edge.node.id)).toEqual(rest.map((memory) => memory.id));
+    const again = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: first!.id } }, ada.token);
+    expect(again.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+
+    const cleared = await graphql(app.graphqlUrl, CLEAR, {}, ada.token);
+    expect(cleared.data.clearMemories.deletedCount).toBe(rest.length);
+    expect(await contentsOf(ada)).toEqual([]);
+    expect((await graphql(app.graphqlUrl, CLEAR, {}, ada.token)).data.clearMemories.deletedCount).toBe(0);
+
+    const anonymous = await graphql(app.graphqlUrl, CLEAR, {});
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+  });
+
+  it("never shows, deletes or clears another user's memories (NOT_FOUND / null, as for an unknown id)", async () => {
+    const ada = await signUp(app.graphqlUrl);
+    const eve = await signUp(app.graphqlUrl);
+    await tell(ada, "I live in London");
+    await tell(eve, "I live in Paris");
+    const [adaMemory] = (await myMemories(ada)).edges.map((edge) => edge.node);
+
+    expect(await contentsOf(eve)).toEqual(["User lives in Paris"]);
+    expect(await contentsOf(eve, { query: "London" })).toEqual([]);
+    const own = await graphql(app.graphqlUrl, NODE, { id: adaMemory!.id }, ada.token);
+    expect(own.data.node).toEqual({ id: adaMemory!.id, content: "User lives in London" });
+    const peek = await graphql(app.graphqlUrl, NODE, { id: adaMemory!.id }, eve.token);
+    expect(peek.data.node).toBeNull();
+    expect(JSON.stringify(peek)).not.toContain("London");
+
+    const stolen = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: adaMemory!.id } }, eve.token);
+    expect(stolen.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+    const unknown = Buffer.from("Memory:00000000-0000-7000-8000-000000000000").toString("base64");
+    const missing = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: unknown } }, eve.token);
+    expect(missing.errors?.[0]).toMatchObject({ message: stolen.errors?.[0]?.message, extensions: { code: "NOT_FOUND" } });
+    // A global id of another type is malformed input, not a lookup.
+    const wrongType = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: ada.userId } }, ada.token);
+    expect(wrongType.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+
+    expect((await graphql(app.graphqlUrl, CLEAR, {}, eve.token)).data.clearMemories.deletedCount).toBe(1);
+    expect(await contentsOf(ada)).toEqual(["User lives in London"]);
+  });
+});
