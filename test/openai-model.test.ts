@@ -41,7 +41,8 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     expect(usage.data.me.usage.tokensUsed).toBe(FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens);
 
     await send(user.token, sessionId, "And again");
-    const last = fake.requests.at(-1)!;
+    // The agent's request (memory extraction also calls the model afterwards, without tools).
+    const last = fake.requests.findLast((request) => (request.tools?.length ?? 0) > 0)!;
     expect(last.model).toBe("fake-model");
     expect(last.stream).toBe(true);
     // The versioned system prompt first (agent name, date, memories), then the conversation as stored.
