@@ -247,14 +247,25 @@ describe("recall", () => {
     expect(await memories.recall(ada, "cello")).toEqual(["User lives in London"]);
   });
 
-  it("takes a query with tsquery syntax in it as plain words", async () => {
+  it("takes a query with tsquery syntax or quotes in it as plain words", async () => {
     const memories = service();
     const userId = await newUser();
-    await seed(userId, ["User writes C++ and Rust"]);
-    for (const query of ["rust & !c", "'rust' | (c++)", "a:* <-> b", "\\"]) {
+    await seed(userId, ["User writes C++ and Rust", "User's dog is called O'Malley"]);
+    for (const query of ["rust & !c", "'rust' | (c++)", "rust:* <-> x", "rust\\"]) {
       expect(await memories.recall(userId, query)).toEqual(["User writes C++ and Rust"]);
     }
+    expect(await memories.recall(userId, "How is O'Malley's 'dog' doing?")).toEqual(["User's dog is called O'Malley"]);
   });
+
+  it("searches the start and the end of a very long message", async () => {
+    const memories = service();
+    const userId = await newUser();
+    await seed(userId, ["User lives in Lisbon", "User likes sardines"]);
+    const pasted = "Lorem ipsum dolor sit amet. ".repeat(500);
+    expect(await memories.recall(userId, `${pasted} So where do I live?`)).toEqual(["User lives in Lisbon"]);
+    expect(await memories.recall(userId, `Sardines! ${pasted}`)).toEqual(["User likes sardines"]);
+  });
+
 });
 
 describe("list, delete, clear", () => {

@@ -71,6 +71,8 @@ const RECALL_EMBEDDING_TIMEOUT_MS = 5_000;
 /** Memories (re-)embedded per extraction for the user whose turn it was, until all have a vector. */
 const BACKFILL_BATCH = 16;
 const CURSOR_PREFIX = "memory:";
+/** How much of a message full-text recall searches (see searchableText). */
+const RECALL_TEXT_CHARS = 2_000;
 
 export class MemoryService implements MemoryRecall {
   private readonly queue: ExtractionJob[] = [];
@@ -122,7 +124,10 @@ export class MemoryService implements MemoryRecall {
       // The oldest turn loses: its user has most likely moved on, and restating a fact brings it back.
       const dropped = this.queue.shift()!;
       this.counters.dropped += 1;
-      this.logger.warn({ userId: dropped.userId, dropped: this.counters.dropped }, "memory extraction queue full: oldest job dropped");
+      this.logger.warn(
+        { userId: dropped.userId, dropped: this.counters.dropped },
+        "memory extraction queue full: oldest job dropped",
+      );
     }
     this.pump();
   }
@@ -265,21 +270,22 @@ export class MemoryService implements MemoryRecall {
 
   /** The facts most relevant to `text`: nearest vectors, else best full-text matches, else the most recent. */
   private async relevant(userId: string, text: string, limit: number): Promise<StoredFact[]> {
-    if ((await this.prepare()) === "vector") {
+    const embeddings = this.options.embeddings;
+    if (embeddings && (await this.prepare()) === "vector") {
       try {
-        const embedding = await withTimeout(this.options.embeddings!.client.embedQuery(text), RECALL_EMBEDDING_TIMEOUT_MS);
-        const nearest = await nearestMemories(this.prisma, { userId, model: this.options.embeddings!.model, embedding, limit });
+        const embedding = await withTimeout(embeddings.client.embedQuery(text), RECALL_EMBEDDING_TIMEOUT_MS);
+        const nearest = await nearestMemories(this.prisma, { userId, model: embeddings.model, embedding, limit });
         if (nearest.length > 0) return nearest;
       } catch (error) {
         this.logger.warn({ err: error, userId }, "memory embedding failed: recalling by full-text search");
       }
     }
-    // Any word of the message may match (`|`, not plainto's `&`): "where do I live?" should find "User lives in
-    // Berlin". Ranked by how much matches; ties go to the most recently confirmed fact.
+    // Any word of the message may match (`|`, where plainto_tsquery would need all): "where do I live?" should find
+    // "User lives in Berlin". The distinct lexemes of the message (a stripped tsvector prints as 'a' 'b', quotes
+    // escaped) are joined with `|`; ranked by how much matches, ties to the most recently confirmed fact.
+    const lexemes = Prisma.sql`strip(to_tsvector('english', ${searchableText(text)}))::text`;
     const matches = await this.prisma.$queryRaw<StoredFact[]>`
-      WITH q AS (
-        SELECT regexp_replace(plainto_tsquery('english', ${text})::text, ' (&|<[0-9-]+>) ', ' | ', 'g')::tsquery AS query
-      )
+      WITH q AS (SELECT regexp_replace(${lexemes}, ''' ''', ''' | ''', 'g')::tsquery AS query)
       SELECT m."id", m."content" FROM "Memory" m, q
       WHERE m."userId" = ${userId} AND m."search" @@ q.query
       ORDER BY ts_rank(m."search", q.query) DESC, m."updatedAt" DESC, m."id" DESC
@@ -301,7 +307,9 @@ export class MemoryService implements MemoryRecall {
       const vectors = await embeddings.client.embedDocuments(facts.map((fact) => fact.content));
       for (const [index, fact] of facts.entries()) {
         const embedding = vectors[index];
-        if (embedding) await saveEmbedding(this.prisma, { memoryId: fact.id, userId, model: embeddings.model, embedding });
+        if (!embedding) continue;
+        await saveEmbedding(this.prisma, { memoryId: fact.id, userId, model: embeddings.model, embedding });
+
       }
     } catch (error) {
       this.logger.warn({ err: error, userId }, "could not embed memories (kept for full-text search)");
@@ -327,6 +335,16 @@ function decodeCursor(cursor: string, field: string): { createdAt: string; id: s
     throw new AppError("BAD_USER_INPUT", `${field} is not a cursor of this connection`, { field });
   }
   return { createdAt, id };
+}
+
+/**
+ * A long message (a pasted document) as a search: its beginning and its end, where the topic and the question
+ * usually are. Ranking thousands of distinct words against every memory costs hundreds of milliseconds before each
+ * reply; this keeps recall in the low milliseconds.
+ */
+function searchableText(text: string): string {
+  if (text.length <= RECALL_TEXT_CHARS) return text;
+  return `${text.slice(0, RECALL_TEXT_CHARS / 2)} ${text.slice(-RECALL_TEXT_CHARS / 2)}`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -24,9 +24,17 @@ const rules: Rule[] = [
     fact: (m) => `User lives in ${value(m)}`,
     slot: () => "User lives in ",
   },
-  { pattern: /^i (?:just |recently )?moved to (.+)$/i, fact: (m) => `User lives in ${value(m)}`, slot: () => "User lives in " },
+  {
+    pattern: /^i (?:just |recently )?moved to (.+)$/i,
+    fact: (m) => `User lives in ${value(m)}`,
+    slot: () => "User lives in ",
+  },
   { pattern: /^(?:i'm|i am) from (.+)$/i, fact: (m) => `User is from ${value(m)}`, slot: () => "User is from " },
-  { pattern: /^i (?:currently |now )?work as (.+)$/i, fact: (m) => `User works as ${value(m)}`, slot: () => "User works as " },
+  {
+    pattern: /^i (?:currently |now )?work as (.+)$/i,
+    fact: (m) => `User works as ${value(m)}`,
+    slot: () => "User works as ",
+  },
   {
     pattern: /^i (?:currently |now )?work (?:at|for) (.+)$/i,
     fact: (m) => `User works at ${value(m)}`,
@@ -113,7 +121,9 @@ export function devMemoryExtractionAnswer(messages: BaseMessage[]): string | und
   }
   const known = (Array.isArray(parsed.known) ? parsed.known : []).map((item) => String(item?.fact ?? ""));
   const updates = typeof parsed.message === "string" ? extractFactsByRules(parsed.message, known) : [];
-  return JSON.stringify({ memories: updates.map((update) => ({ fact: update.content, replaces: update.replaces ?? null })) });
+  const memories = updates.map((update) => ({ fact: update.content, replaces: update.replaces ?? null }));
+  return JSON.stringify({ memories });
+
 }
 
 /** How the dev model's reply names recalled memories: `${DEV_RECALL_PREFIX} fact; fact.` */

@@ -38,7 +38,14 @@ builder.objectField(User, "memories", (t) =>
         resolveCursorConnection<Promise<MemoryRow[]>>(
           { args, toCursor: (memory) => memoryCursor(memory) },
           ({ after, before, limit, inverted }) =>
-            context.services.memories.list(user.id, { first: limit, after, before, oldestFirst: inverted, query: args.query }),
+            context.services.memories.list(user.id, {
+              first: limit,
+              after,
+              before,
+              oldestFirst: inverted,
+              query: args.query,
+            }),
+
         ),
     },
     { name: "MemoryConnection" },
