@@ -1,6 +1,7 @@
 // The composition root: builds every dependency once and hands it down. The only file that knows them all.
 import type { AddressInfo } from "node:net";
 import { once } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
 import { buildAgentGraph } from "./agent/graph.ts";
 import { createEmbeddings } from "./agent/memory/embeddings.ts";
 import { createChatModel, resiliencePolicy } from "./agent/models/chat-model.ts";
@@ -9,12 +10,14 @@ import { createTools } from "./agent/tools/index.ts";
 import { LangGraphReplyAgent } from "./agent/reply-agent.ts";
 import { attachGraphQLWs } from "./api/graphql-ws.ts";
 import { createHttpServer } from "./api/http-server.ts";
+import { readinessProbe } from "./api/readiness.ts";
 import { createYogaServer } from "./api/yoga.ts";
 import type { AppConfig } from "./config/index.ts";
 import { PrismaCheckpointSaver } from "./persistence/checkpointer.ts";
 import { openDatabase } from "./persistence/database.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
-import { createMetrics } from "./observability/metrics.ts";
+import { modelCallMetrics } from "./observability/agent-metrics.ts";
+import { createMetrics, scrapeTimeGauge } from "./observability/metrics.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { PasswordHasher } from "./security/passwords.ts";
 import { RateLimits } from "./security/rate-limits.ts";
@@ -41,22 +44,29 @@ export interface App {
   logger: Logger;
   /** Long-term memory; tests await its background extractions with `memories.idle()`. */
   memories: MemoryService;
+  /**
+   * Graceful shutdown: /ready turns 503 and new requests and WebSocket connections are refused at once; running
+   * replies get `graceMs` (default SHUTDOWN_GRACE_MS) to finish, then end INTERRUPTED with a final event; then
+   * sockets close (WebSockets with 1001), Langfuse flushes, connections close. Calling it again returns the same
+   * promise.
+   */
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
+/** After replies end, their final events still travel bus → subscription → socket; this lets them arrive. */
+const FINAL_EVENT_FLUSH_MS = 250;
+
 export async function startApp(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<App> {
-  const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
+  for (const warning of config.warnings) logger.warn(warning);
+  const metrics = createMetrics();
+  const database = await openDatabase({ ...config.database, dataDir: config.dataDir, onQuery: metrics.dbQuery });
   if (database.appliedMigrations.length > 0) logger.info({ migrations: database.appliedMigrations }, "migrations applied");
   const { prisma } = database;
 
-  const metrics = createMetrics();
   const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateDevSecret(config.dataDir));
   const tokens = new TokenService(jwtSecret, config.auth.accessTokenTtlSeconds);
   const models = createChatModel(config.llm);
   const primaryModel = models[0]!.name;
-  if (!config.llm.apiKey && config.env !== "development" && config.env !== "test") {
-    logger.warn("OPENAI_API_KEY is not set: replies come from the offline dev model");
-  }
   const memories = new MemoryService(prisma, models[0]!.model, logger, {
     extractionQueueMax: config.memory.extractionQueueMax,
     recallLimit: config.memory.recallLimit,
@@ -65,9 +75,12 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   if (config.memory.embeddingsModel) logger.info({ recall: await memories.prepare() }, "memory recall");
   const checkpointer = new PrismaCheckpointSaver(prisma);
   const tracing = createTracing(config.langfuse, logger);
+  const tools = createTools(config.agent.tools);
+  metrics.setKnownTools(tools.map((tool) => tool.name));
+  const modelObserver = modelCallMetrics(metrics, Object.fromEntries(models.map(({ name }) => [name, "closed" as const])));
   const graph = buildAgentGraph({
-    chat: new ResilientChatModel(models, resiliencePolicy(config.llm)),
-    tools: createTools(config.agent.tools),
+    chat: new ResilientChatModel(models, resiliencePolicy(config.llm), modelObserver),
+    tools,
     agentName: config.agent.name,
     historyTokenBudget: config.llm.historyTokenBudget,
     toolTimeoutMs: config.agent.tools.timeoutMs,
@@ -76,11 +89,22 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const agent = new LangGraphReplyAgent(graph, primaryModel);
 
   const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
+  // ioredis reconnects by itself; without a listener it prints every failed attempt to stderr as unhandled.
+  let lastRedisError = "";
+  redis?.on("error", (error: Error) => {
+    if (error.message !== lastRedisError) logger.warn({ err: error }, "Redis connection error (reconnecting)");
+    lastRedisError = error.message;
+  });
+  redis?.on("ready", () => (lastRedisError = ""));
   const replyEvents: ReplyEventBus = redis
     ? new RedisReplyEventBus(redis, config.events.retentionPerSession, config.redis.keyPrefix)
     : new MemoryReplyEventBus(config.events.retentionPerSession);
   const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
-  const rateLimits = new RateLimits(bucketLimits, { redis, keyPrefix: config.redis.keyPrefix });
+  const rateLimits = new RateLimits(bucketLimits, {
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    onRefused: (bucket) => metrics.rateLimited.inc({ bucket }),
+  });
   const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
   const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
@@ -129,8 +153,34 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     introspection: config.schema.introspection,
     fieldSuggestions: config.schema.fieldSuggestions,
   });
-  const httpServer = createHttpServer(yoga, metrics.registry);
-  const ws = attachGraphQLWs(httpServer, yoga, { metrics, logins, revocations });
+  let stopping: Promise<void> | undefined;
+  const isDraining = () => stopping !== undefined;
+  const readiness = readinessProbe(
+    {
+      database: () => prisma.$queryRaw`SELECT 1`,
+      ...(redis ? { redis: () => redis.ping() } : {}),
+    },
+    logger,
+  );
+  scrapeTimeGauge(metrics, {
+    name: "app_dependency_up",
+    help: "1 when the dependency answered the readiness check at scrape time (database, redis), else 0",
+    labelNames: ["dependency"],
+    collect: async (set) => {
+      for (const [dependency, outcome] of Object.entries((await readiness()).checks)) set({ dependency }, outcome === "ok" ? 1 : 0);
+    },
+  });
+  scrapeTimeGauge(metrics, {
+    name: "db_pool_connections",
+    help: "PostgreSQL pool connections by state (total, idle, waiting: requests queued for one); absent on PGlite",
+    labelNames: ["state"],
+    collect: (set) => {
+      const stats = database.poolStats();
+      if (stats) for (const [state, value] of Object.entries(stats)) set({ state }, value);
+    },
+  });
+  const httpServer = createHttpServer(yoga, { registry: metrics.registry, metricsToken: config.metricsToken, readiness, isDraining });
+  const ws = attachGraphQLWs(httpServer, yoga, { metrics, logins, revocations, isDraining });
   httpServer.listen(config.server.port, config.server.host);
   await once(httpServer, "listening");
   const { port } = httpServer.address() as AddressInfo;
@@ -143,19 +193,27 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     database: database.kind,
     logger,
     memories,
-    async stop({ graceMs = 10_000 } = {}) {
-      const deadline = Date.now() + graceMs;
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await replies.drain(graceMs);
-      // Finishing replies queue extractions too; they get what is left of the grace (at least a second).
-      await memories.drain(Math.max(1_000, deadline - Date.now()));
-      await tracing.shutdown();
-      await ws.close();
-      httpServer.closeAllConnections();
-      await closed;
-      await replyEvents.close();
-      await broadcast.close();
-      await database.close();
+    stop({ graceMs = config.lifecycle.shutdownGraceMs } = {}) {
+      stopping ??= (async () => {
+        const deadline = Date.now() + graceMs;
+        // From here /ready is 503 and new requests and WebSocket connections are refused (isDraining).
+        const [{ value: running = 0 } = {}] = (await metrics.activeReplies.get()).values;
+        await replies.drain(graceMs);
+        // Finishing replies queue extractions too; they get what is left of the grace (at least a second).
+        await memories.drain(Math.max(1_000, deadline - Date.now()));
+        if (running > 0) await delay(FINAL_EVENT_FLUSH_MS);
+        await ws.close(); // 1001 "Server shutting down"
+        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // Requests still running get a moment; SSE streams never end by themselves.
+        await Promise.race([closed, delay(1_000)]);
+        httpServer.closeAllConnections();
+        await closed;
+        await tracing.shutdown();
+        await replyEvents.close();
+        await broadcast.close();
+        await database.close();
+      })();
+      return stopping;
     },
   };
 }

@@ -1,26 +1,55 @@
-import { ConfigError, loadConfig } from "./config/index.ts";
+// The process: configuration files → config → logger → app, and the signals that stop it.
 import { startApp } from "./app.ts";
+import { loadEnvFiles } from "./config/env-files.ts";
+import { ConfigError, loadConfig } from "./config/index.ts";
+import { createLogger } from "./observability/logger.ts";
+
+/** Beyond the grace period, the rest of shutdown (sockets, Langfuse flush, database) gets this long. */
+const SHUTDOWN_OVERRUN_MS = 15_000;
 
 async function main(): Promise<void> {
-  const app = await startApp(loadConfig());
+  const { env, appEnv, files } = loadEnvFiles();
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel, { pretty: config.logPretty });
+  logger.info({ appEnv, envFiles: files }, "configuration loaded");
+  process.on("uncaughtException", (error) => {
+    logger.fatal({ err: error }, "uncaught exception; exiting");
+    process.exit(1);
+  });
+  const app = await startApp(config, logger);
+
   let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second Ctrl-C (or SIGTERM) means "now": running replies stay STREAMING until the next start marks them.
+      logger.warn({ signal }, "second signal: exiting without waiting");
+      process.exit(1);
+    }
     stopping = true;
-    app.logger.info({ signal }, "shutting down");
-    app.stop().then(
-      () => process.exit(0),
+    const started = Date.now();
+    const graceMs = config.lifecycle.shutdownGraceMs;
+    logger.info({ signal, graceMs }, "shutting down: draining");
+    setTimeout(() => {
+      logger.error({ afterMs: Date.now() - started }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, graceMs + SHUTDOWN_OVERRUN_MS).unref();
+    app.stop({ graceMs }).then(
+      () => {
+        logger.info({ durationMs: Date.now() - started }, "stopped");
+        process.exit(0);
+      },
       (error: unknown) => {
-        app.logger.error({ err: error }, "shutdown failed");
+        logger.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
 }
 
 main().catch((error: unknown) => {
+  // Before the logger exists (or when config is refused): one readable message, then exit 1.
   console.error(error instanceof ConfigError ? error.message : error);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { GraphQLError, type ExecutionArgs } from "graphql";
 import { CloseCode, type OperationResult } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
+import { withLogContext } from "../observability/log-context.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { RevocationFeed } from "../security/revocations.ts";
 import type { Viewer } from "../security/viewer.ts";
@@ -23,14 +24,26 @@ export interface GraphQLWsDependencies {
   metrics: Metrics;
   logins: { authenticate(authorization: string): Promise<Viewer> };
   revocations: RevocationFeed;
+  /** While true (the server is shutting down) new connections are refused with HTTP 503. */
+  isDraining?: () => boolean;
 }
 
 /** Close codes a client sees when its credentials end; both mean "refresh the token, then reconnect". */
 export const CLOSE_TOKEN_EXPIRED = { code: CloseCode.Unauthorized, reason: "Access token expired" } as const;
 export const CLOSE_TOKEN_REVOKED = { code: CloseCode.Unauthorized, reason: "Access token revoked" } as const;
 
-export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, { metrics, logins, revocations }: GraphQLWsDependencies) {
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+export function attachGraphQLWs(
+  httpServer: Server,
+  yoga: YogaServer,
+  { metrics, logins, revocations, isDraining = () => false }: GraphQLWsDependencies,
+) {
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    // A client reconnecting during a drain is sent elsewhere (by its load balancer) instead of being accepted
+    // here and closed with 1001 moments later.
+    verifyClient: (_info, accept) => (isDraining() ? accept(false, 503, "Server shutting down", { "Retry-After": "5" }) : accept(true)),
+  });
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
   const socketsByLogin = new Map<string, Set<{ close(code: number, reason: string): void }>>();
   const stopListening = revocations.subscribe((loginId) => {
@@ -39,8 +52,9 @@ export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, { metrics,
   const loginOf = new WeakMap<object, string>();
   const disposable = useServer(
     {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      // Log lines of the operation carry its request id and user (the HTTP server does this per request).
+      execute: (args) => withOperationLogContext(args, () => (args.rootValue as EnvelopedRoot).execute(args)),
+      subscribe: (args) => withOperationLogContext(args, () => (args.rootValue as EnvelopedRoot).subscribe(args)),
       onConnect: async (ctx) => {
         metrics.wsConnections.inc();
         // A connection authenticated by a token lives no longer than the token: at expiry or revocation it is
@@ -102,4 +116,9 @@ export function attachGraphQLWs(httpServer: Server, yoga: YogaServer, { metrics,
       await disposable.dispose();
     },
   };
+}
+
+function withOperationLogContext<T>(args: ExecutionArgs, fn: () => T): T {
+  const context = args.contextValue as { requestId?: string; viewer?: Viewer | null };
+  return withLogContext({ requestId: context.requestId, userId: context.viewer?.userId }, fn);
 }

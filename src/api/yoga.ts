@@ -1,5 +1,4 @@
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { usePrometheus } from "@envelop/prometheus";
 import type { GraphQLError } from "graphql";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
@@ -13,10 +12,13 @@ import type { AppServices } from "../services/app-services.ts";
 import type { GraphQLContext } from "./context.ts";
 import { useDisableIntrospection } from "./plugins/use-disable-introspection.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
+import { useGraphQLMetrics } from "./plugins/use-graphql-metrics.ts";
+import { useOperationLog } from "./plugins/use-operation-log.ts";
 import { useQueryCost } from "./plugins/use-query-cost.ts";
 import { useRateLimits } from "./plugins/use-rate-limits.ts";
 import { useRequestId } from "./plugins/use-request-id.ts";
 import { useStrictRequests } from "./plugins/use-strict-requests.ts";
+import { useStreamMetrics } from "./plugins/use-stream-metrics.ts";
 import { useCredentialLifetime } from "./plugins/use-credential-lifetime.ts";
 import { useViewer } from "./plugins/use-viewer.ts";
 import { schema } from "./schema/index.ts";
@@ -97,18 +99,9 @@ export function createYogaServer(deps: YogaDependencies) {
         blockFieldSuggestion: { enabled: !(deps.introspection && deps.fieldSuggestions) },
       }),
       ...(deps.introspection ? [] : [useDisableIntrospection()]),
-      usePrometheus({
-        registry: deps.metrics.registry,
-        metrics: {
-          graphql_envelop_request: true,
-          graphql_envelop_request_duration: true,
-          graphql_envelop_phase_parse: true,
-          graphql_envelop_phase_validate: true,
-          graphql_envelop_phase_execute: true,
-          graphql_envelop_phase_subscribe: true,
-          graphql_envelop_error_result: true,
-        },
-      }),
+      useGraphQLMetrics({ registry: deps.metrics.registry }),
+      useStreamMetrics({ metrics: deps.metrics }),
+      useOperationLog({ logger: deps.logger }),
     ],
   });
 }

@@ -40,6 +40,8 @@ export class RedisBroadcast extends MemoryBroadcast {
   ) {
     super();
     this.subscriber = redis.duplicate();
+    // It reconnects by itself; connection errors are logged once, by the main client's listener (app.ts).
+    this.subscriber.on("error", () => undefined);
     this.subscriber.on("message", (channel: string, message: string) =>
       this.local.emit(channel.slice(this.keyPrefix.length + 1), message),
     );

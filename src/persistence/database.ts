@@ -4,6 +4,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
+import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
+import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.ts";
 import { applyMigrations } from "./migrate.ts";
@@ -13,35 +15,63 @@ export interface DatabaseSettings {
   poolSize: number;
   /** Where the embedded database lives when `url` is unset. */
   dataDir: string;
+  /** Hears of every SQL statement Prisma runs, with its duration (metrics); must not throw. */
+  onQuery?: (sql: string, durationMs: number) => void;
+}
+
+/** Connections of the PostgreSQL pool right now (none for PGlite, which is one in-process connection). */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
 }
 
 export interface Database {
   prisma: PrismaClient;
   kind: "postgresql" | "pglite";
   appliedMigrations: string[];
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
-  return settings.url ? openPostgres(settings.url, settings.poolSize) : openEmbedded(settings.dataDir);
+  return settings.url ? openPostgres(settings.url, settings.poolSize, settings.onQuery) : openEmbedded(settings.dataDir, settings.onQuery);
 }
 
-async function openPostgres(connectionString: string, poolSize: number): Promise<Database> {
+/** Prisma's own timing of each statement (driver adapters included), only when someone listens. */
+function createClient(adapter: SqlDriverAdapterFactory, onQuery: DatabaseSettings["onQuery"]) {
+  if (!onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+  prisma.$on("query", (event) => onQuery(event.query, event.duration));
+  return prisma as unknown as PrismaClient;
+}
+
+async function openPostgres(connectionString: string, poolSize: number, onQuery: DatabaseSettings["onQuery"]): Promise<Database> {
   const appliedMigrations = await applyMigrations(new PrismaPg({ connectionString, max: 1 }));
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString, max: poolSize }) });
-  return { prisma, kind: "postgresql", appliedMigrations, close: () => prisma.$disconnect() };
+  // Our own pool, so its sizes can be reported; the adapter ends it on $disconnect. (Same `pg` at runtime; the
+  // adapter bundles an older @types/pg, hence the cast.)
+  const pool = new pg.Pool({ connectionString, max: poolSize });
+  const prisma = createClient(new PrismaPg(pool as never, { disposeExternalPool: true }), onQuery);
+  return {
+    prisma,
+    kind: "postgresql",
+    appliedMigrations,
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => prisma.$disconnect(),
+  };
 }
 
-async function openEmbedded(dataDir: string): Promise<Database> {
+async function openEmbedded(dataDir: string, onQuery: DatabaseSettings["onQuery"]): Promise<Database> {
   const dir = join(dataDir, "pglite");
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
   const appliedMigrations = await applyMigrations(new PrismaPGlite(pglite));
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const prisma = createClient(new PrismaPGlite(pglite), onQuery);
   return {
     prisma,
     kind: "pglite",
     appliedMigrations,
+    poolStats: () => undefined,
     close: async () => {
       await prisma.$disconnect();
       await pglite.close();

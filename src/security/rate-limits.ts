@@ -32,8 +32,14 @@ export class RateLimitedError extends Error {
 
 export class RateLimits {
   private readonly limiters: Record<RateLimitBucket, RateLimiterAbstract>;
+  private readonly onRefused: (bucket: RateLimitBucket) => void;
 
-  constructor(limits: Record<RateLimitBucket, BucketLimit>, store: { redis?: Redis; keyPrefix: string }) {
+  /** `onRefused` hears of every refusal (metrics); it must not throw. */
+  constructor(
+    limits: Record<RateLimitBucket, BucketLimit>,
+    store: { redis?: Redis; keyPrefix: string; onRefused?: (bucket: RateLimitBucket) => void },
+  ) {
+    this.onRefused = store.onRefused ?? (() => {});
     const { redis } = store;
     const create = (bucket: RateLimitBucket) => {
       const options = { keyPrefix: `${store.keyPrefix}:rl:${bucket}`, points: limits[bucket].points, duration: limits[bucket].windowSeconds };
@@ -63,6 +69,7 @@ export class RateLimits {
       // The limiter counted the refused points too; give them back so a request that did not fit (say, one
       // expensive query) does not also block the cheaper ones that still would.
       const status = this.toStatus(bucket, await this.limiters[bucket].reward(key, points));
+      this.onRefused(bucket);
       throw new RateLimitedError(bucket, Math.max(1, Math.ceil(error.msBeforeNext / 1000)), status);
     }
   }

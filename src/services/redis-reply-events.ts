@@ -30,6 +30,8 @@ export class RedisReplyEventBus implements ReplyEventBus {
   ) {
     this.prefix = `${keyPrefix}:reply-events`;
     this.subscriber = redis.duplicate();
+    // It reconnects by itself; connection errors are logged once, by the main client's listener (app.ts).
+    this.subscriber.on("error", () => undefined);
     this.subscriber.on("message", (channel: string, payload: string) => this.local.emit(channel, JSON.parse(payload)));
   }
 

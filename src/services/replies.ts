@@ -3,6 +3,7 @@
 import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { ConversationTurn, ReplyAgent, ReplyChunk, TokenUsage } from "../agent/reply-agent.ts";
 import { estimateTokens } from "../agent/token-estimate.ts";
+import { withLogContext } from "../observability/log-context.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Broadcast } from "../persistence/broadcast.ts";
@@ -63,7 +64,8 @@ export class ReplyService {
     const abort = new AbortController();
     const previous = this.sessionTails.get(job.sessionId) ?? Promise.resolve();
     const done = previous
-      .then(() => this.run(job, abort.signal))
+      // The run's log lines name its user, session and reply (and the request that started it).
+      .then(() => withLogContext({ userId: job.userId, sessionId: job.sessionId, messageId: job.messageId }, () => this.run(job, abort.signal)))
       .finally(() => {
         this.running.delete(job.messageId);
         if (this.sessionTails.get(job.sessionId) === done) this.sessionTails.delete(job.sessionId);
@@ -151,9 +153,11 @@ export class ReplyService {
       if (!charged) await this.charge(userId, usage);
       await this.end(job, content, status, failureOf(error, status), usage);
     } finally {
+      const seconds = (performance.now() - startedAt) / 1000;
       this.metrics.activeReplies.dec();
       this.metrics.replies.inc({ status });
-      this.metrics.replyDuration.observe({ status }, (performance.now() - startedAt) / 1000);
+      this.metrics.replyDuration.observe({ status }, seconds);
+      this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...usage }, "reply finished");
     }
   }
 
@@ -175,6 +179,7 @@ export class ReplyService {
         arguments: chunk.arguments,
       });
     } else if (chunk.type === "toolFinished") {
+      this.metrics.toolCall(chunk.name, chunk.isError);
       await this.prisma.toolCall.updateMany({
         where: { messageId, callId: chunk.callId },
         data: { result: chunk.result, isError: chunk.isError, finishedAt: new Date() },
@@ -220,6 +225,7 @@ export class ReplyService {
       // The session may have been deleted mid-reply; subscribers still deserve the final event.
       this.logger.warn({ err: error, messageId }, "could not store the ended reply");
     }
+    if (failure) this.metrics.replyFailures.inc({ code: failure.code });
     await this.bus.publish(
       sessionId,
       status === "CANCELLED" ? { type: "cancelled", messageId } : { type: "failed", messageId, ...failure! },

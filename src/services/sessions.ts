@@ -2,6 +2,7 @@ import type { PrismaClient, Session } from "../generated/prisma/client.ts";
 import { sessionNameRule } from "../security/input-rules.ts";
 import type { Viewer } from "../security/viewer.ts";
 import { notFound, parseField } from "./errors.ts";
+import { bindLogContext } from "../observability/log-context.ts";
 
 const DEFAULT_SESSION_NAME = "New chat";
 
@@ -16,6 +17,7 @@ export class SessionService {
   async requireOwned(viewer: Viewer, sessionId: string): Promise<Session> {
     const session = await this.prisma.session.findFirst({ where: { id: sessionId, userId: viewer.userId } });
     if (!session) throw notFound("Session");
+    bindLogContext({ sessionId: session.id }); // this operation's log lines name the session from here on
     return session;
   }
 

@@ -64,7 +64,15 @@ export type AttemptOutcome = "success" | "transient" | "provider" | "request" | 
 /** Hooks for metrics. They run synchronously; an exception in one is swallowed, never failing a call. */
 export interface ModelCallObserver {
   attemptStarted?(event: { model: string; attempt: number }): void;
-  attemptFinished?(event: { model: string; attempt: number; durationMs: number; outcome: AttemptOutcome; reason?: string }): void;
+  /** `usage`: what the provider reported for a successful attempt (its final chunk), if anything. */
+  attemptFinished?(event: {
+    model: string;
+    attempt: number;
+    durationMs: number;
+    outcome: AttemptOutcome;
+    reason?: string;
+    usage?: { inputTokens: number; outputTokens: number };
+  }): void;
   retry?(event: { model: string; attempt: number; delayMs: number; reason: string }): void;
   /** Moving on from `from` (failed, or skipped with its circuit open) to `to`. */
   fallback?(event: { from: string; to: string; reason: string }): void;
@@ -193,6 +201,7 @@ export class ResilientChatModel {
     const ownAbort = new AbortController(); // closes the socket of a timed-out or failed stream
     const attemptSignal = AbortSignal.any([signal, ownAbort.signal]);
     let outcome: AttemptOutcome = "success";
+    let usage: { inputTokens: number; outputTokens: number } | undefined;
     try {
       // Re-bound on every candidate: each provider gets the tools in its own format.
       const runnable = tools.length > 0 && model.bindTools ? model.bindTools(tools) : model;
@@ -209,6 +218,7 @@ export class ResilientChatModel {
       if (expectFinishReason && !whole.response_metadata?.finish_reason) {
         throw new AttemptFailure("transient", "stream ended without a finish_reason");
       }
+      if (whole.usage_metadata) usage = { inputTokens: whole.usage_metadata.input_tokens, outputTokens: whole.usage_metadata.output_tokens };
       return toMessage(whole);
     } catch (error) {
       const waitableMs = this.policy.totalDeadlineMs - (performance.now() - record.startedAt);
@@ -220,7 +230,8 @@ export class ResilientChatModel {
     } finally {
       ownAbort.abort();
       const durationMs = performance.now() - started;
-      this.notify("attemptFinished", { model: name, attempt, durationMs, outcome, ...(outcome === "success" ? {} : { reason: failed.reason }) });
+      const details = outcome === "success" ? (usage ? { usage } : {}) : { reason: failed.reason };
+      this.notify("attemptFinished", { model: name, attempt, durationMs, outcome, ...details });
     }
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { GraphQLError, type ExecutionResult } from "graphql";
 import { handleStreamOrSingleExecutionResult, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
+import { bindLogContext } from "../../observability/log-context.ts";
 import type { Logger } from "../../observability/logger.ts";
 
 export interface RequestIdPluginOptions {
@@ -64,7 +65,10 @@ export function useRequestId({ logger, exposeErrorDetails = false }: RequestIdPl
   return {
     onEnveloped({ context, extendContext }) {
       // graphql-ws has no fetch Request: each of its operations gets an id of its own.
-      if (context) extendContext({ requestId: context.requestId ?? (context.request ? idOf(context.request) : randomUUID()) });
+      if (!context) return;
+      const requestId = context.requestId ?? (context.request ? idOf(context.request) : randomUUID());
+      bindLogContext({ requestId });
+      extendContext({ requestId });
     },
     onPluginInit({ registerContextErrorHandler }) {
       // Registered before Yoga's own handler, so a failing context factory is masked here, with the id.

@@ -1,5 +1,6 @@
 import type { Plugin } from "graphql-yoga";
 import { createGraphQLError } from "graphql-yoga";
+import { bindLogContext } from "../../observability/log-context.ts";
 import { InvalidTokenError } from "../../security/tokens.ts";
 import type { Viewer } from "../../security/viewer.ts";
 
@@ -27,6 +28,7 @@ export function useViewer({ logins }: ViewerPluginOptions): Plugin<TransportCont
       }
       try {
         const viewer: Viewer = await logins.authenticate(header);
+        bindLogContext({ userId: viewer.userId });
         extendContext({ viewer } as never);
       } catch (error) {
         if (!(error instanceof InvalidTokenError)) throw error;
