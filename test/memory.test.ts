@@ -2,7 +2,8 @@
 // Memories are written by the app's own MemoryService (what the reply pipeline calls after each turn), then
 // everything else goes over HTTP with real clients.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { graphql, signUp, type SignedUpUser } from "./support/clients.ts";
+import { DEV_RECALL_PREFIX } from "../src/agent/memory/dev-memory.ts";
+import { collectReply, createSession, graphql, signUp, type SignedUpUser, wsClient } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const MY_MEMORIES = `query($first: Int, $after: String, $query: String) {
@@ -119,5 +120,73 @@ describe("me.memories, deleteMemory, clearMemories", () => {
 
     expect((await graphql(app.graphqlUrl, CLEAR, {}, eve.token)).data.clearMemories.deletedCount).toBe(1);
     expect(await contentsOf(ada)).toEqual(["User lives in London"]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// NEEDS THE REPLY-PIPELINE INTEGRATION (not in the memory commit): ReplyService calls
+// `memories.afterUserTurn(userId, userMessage)` after each reply, and the graph's recall node puts
+// `memories.recall(userId, lastUserMessage)` into the system prompt, whose memory lines the offline dev model echoes
+// at the end of its reply ("I remember from earlier conversations: …"). Nothing here calls the service directly.
+// ---------------------------------------------------------------------------------------------------------------
+
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
+
+/** Sends a message and returns the completed reply's text. */
+async function converse(user: SignedUpUser, sessionId: string, content: string): Promise<string> {
+  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
+  expect(sent.errors).toBeUndefined();
+  const client = wsClient(app.wsUrl, user.token);
+  try {
+    const { reply, streamCursor } = sent.data.sendMessage;
+    const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
+    const last = events.at(-1)!;
+    expect(last.__typename).toBe("MessageCompleted");
+    return last.message!.content;
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** Polls until `check` passes: extraction runs in the background after the reply. */
+async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+describe("memory across sessions (needs the integration above)", () => {
+  it("remembers what the user said in one session and recalls it into another session's prompt", async () => {
+    const ada = await signUp(app.graphqlUrl);
+    const first = await createSession(app.graphqlUrl, ada.token, "Introductions");
+    const hello = await converse(ada, first, "Hi! My name is Ada and I live in Berlin.");
+    expect(hello).not.toContain(DEV_RECALL_PREFIX); // nothing was known before this turn
+
+    // INTEGRATION: afterUserTurn(userId, "Hi! My name is Ada and I live in Berlin.") after the reply.
+    await eventually(async () => expect(await contentsOf(ada)).toEqual(["User lives in Berlin", "User's name is Ada"]));
+
+    // INTEGRATION: the recall node feeds the system prompt of a new session; the dev model names what it got.
+    const second = await createSession(app.graphqlUrl, ada.token, "Travel");
+    const answer = await converse(ada, second, "Where do I live?");
+    expect(answer).toContain(`${DEV_RECALL_PREFIX} User lives in Berlin.`);
+    expect(answer).not.toContain("name is Ada"); // recall is ranked: only the fact the question is about
+
+    // A question adds no memory; a changed fact replaces the old one.
+    await converse(ada, second, "I moved to Hamburg.");
+    await eventually(async () => expect(await contentsOf(ada)).toEqual(["User lives in Hamburg", "User's name is Ada"]));
+    expect(await converse(ada, first, "Where do I live now?")).toContain(`${DEV_RECALL_PREFIX} User lives in Hamburg.`);
+
+    // Another user's prompt never gets Ada's memories.
+    const eve = await signUp(app.graphqlUrl);
+    const hers = await createSession(app.graphqlUrl, eve.token);
+    const eveAnswer = await converse(eve, hers, "Where do I live?");
+    expect(eveAnswer).not.toContain(DEV_RECALL_PREFIX);
+    expect(eveAnswer).not.toContain("Hamburg");
   });
 });

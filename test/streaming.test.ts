@@ -111,6 +111,25 @@ describe("sendMessage and messageStream", () => {
     expectWellFormedReply(events, reply.id);
   });
 
+  it("shows tool calls offline: the dev model asks current_time when asked the time", async () => {
+    const user = await signUp(app.graphqlUrl);
+    const sessionId = await createSession(app.graphqlUrl, user.token);
+    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "What time is it?" } }, user.token);
+    const { reply, streamCursor } = sent.data.sendMessage;
+    const client = wsClient(app.wsUrl, user.token);
+    const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
+    await client.dispose();
+    expect([...new Set(events.map((e) => e.__typename))]).toEqual([
+      "ToolCallStarted",
+      "ToolCallFinished",
+      "MessageDelta",
+      "MessageCompleted",
+    ]);
+    expect(events[0]).toMatchObject({ name: "current_time", arguments: { timeZone: "UTC" } });
+    expect(events[1]).toMatchObject({ name: "current_time", isError: false });
+    expect(events.at(-1)!.message!.content).toContain(`The current_time tool says: ${events[1]!.result}`);
+  });
+
   it("refuses sends while the session's reply streams with SESSION_BUSY, storing nothing for them", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);

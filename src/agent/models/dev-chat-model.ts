@@ -2,7 +2,8 @@
 // so the whole API (graph, streaming, storage) runs on a plane. It says what it is in every reply.
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import { BaseChatModel, type BaseChatModelParams } from "@langchain/core/language_models/chat_models";
-import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { AIMessage, AIMessageChunk, type BaseMessage, ToolMessage } from "@langchain/core/messages";
+import type { StructuredToolInterface } from "@langchain/core/tools";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { devMemoryExtractionAnswer, devRecallNote } from "../memory/dev-memory.ts";
@@ -11,17 +12,33 @@ import { estimateTokens } from "../token-estimate.ts";
 export interface DevChatModelParams extends BaseChatModelParams {
   /** Pause between streamed words, so streaming is visible in a UI. @default 15 */
   tokenDelayMs?: number;
+  /** Names of the tools bound with `bindTools` (the dev model calls `current_time` when asked the time). */
+  toolNames?: string[];
 }
+
+/** Questions the dev model answers through the current_time tool, so tool events can be seen offline. */
+const ASKS_FOR_TIME = /\b(what time|what's the time|what is the time|time is it|today's date|what day)\b/i;
 
 export const DEV_MODEL_NAME = "offline-dev-model";
 const QUOTE_LIMIT = 200;
 
 export class DevChatModel extends BaseChatModel {
   private readonly tokenDelayMs: number;
+  private readonly toolNames: string[];
 
-  constructor({ tokenDelayMs = 15, ...params }: DevChatModelParams = {}) {
+  constructor({ tokenDelayMs = 15, toolNames = [], ...params }: DevChatModelParams = {}) {
     super(params);
     this.tokenDelayMs = tokenDelayMs;
+    this.toolNames = toolNames;
+  }
+
+  override bindTools(tools: StructuredToolInterface[]) {
+    return new DevChatModel({ tokenDelayMs: this.tokenDelayMs, toolNames: tools.map((tool) => tool.name) });
+  }
+
+  private wantsTime(messages: BaseMessage[]): boolean {
+    const last = messages.at(-1);
+    return this.toolNames.includes("current_time") && last?.getType() === "human" && ASKS_FOR_TIME.test(last.text);
   }
 
   _llmType(): string {
@@ -39,6 +56,12 @@ export class DevChatModel extends BaseChatModel {
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
+    if (this.wantsTime(messages)) {
+      // A tool call, streamed the way providers do: the model asks, the graph runs the tool, the model answers.
+      const call = { name: "current_time", args: JSON.stringify({ timeZone: "UTC" }), id: `dev-call-${messages.length}`, index: 0 };
+      yield new ChatGenerationChunk({ text: "", message: new AIMessageChunk({ content: "", tool_call_chunks: [call] }) });
+      return;
+    }
     const reply = composeWithMemory(messages);
     for (const token of splitIntoTokens(reply)) {
       if (this.tokenDelayMs > 0) await sleep(this.tokenDelayMs, undefined, { signal: options.signal });
@@ -60,6 +83,10 @@ function devUsage(messages: BaseMessage[], reply: string) {
 
 /** Same conversation in, same reply out. */
 export function composeDevReply(messages: BaseMessage[]): string {
+  const last = messages.at(-1);
+  if (last instanceof ToolMessage) {
+    return `The ${last.name ?? "tool"} tool says: ${last.text} (This is the offline dev model; a real model would phrase it.)`;
+  }
   const lastUser = [...messages].reverse().find((message) => message.getType() === "human");
   const said = lastUser ? lastUser.text.trim().replace(/\s+/g, " ") : "";
   const quote = said.length > QUOTE_LIMIT ? `${said.slice(0, QUOTE_LIMIT)}…` : said;
