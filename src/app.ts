@@ -84,6 +84,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     agentName: config.agent.name,
     historyTokenBudget: config.llm.historyTokenBudget,
     toolTimeoutMs: config.agent.tools.timeoutMs,
+    memory: memories,
     checkpointer,
   });
   const agent = new LangGraphReplyAgent(graph, primaryModel);
@@ -110,7 +111,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, {
     callbacksFor: (job) => tracing.callbacksFor(job),
-    afterReply: ({ sessionId }) => {
+    afterReply: ({ userId, sessionId, userMessage }) => {
+      memories.afterUserTurn(userId, userMessage);
       // Only the latest checkpoint is read back; a few more are kept for debugging a thread.
       checkpointer
         .pruneThread(sessionId, CHECKPOINTS_KEPT_PER_SESSION)
