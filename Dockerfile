@@ -3,6 +3,8 @@
 #   build:   all dependencies, Prisma client generation, `tsc` → dist/
 #   runtime: production dependencies only, dist/ and prisma/migrations, non-root.
 # Build: docker build -t agent-graphql-api .     Run: see docker-compose.yml (no secrets are baked in).
+# Configuration comes from the environment only: no .env file of any kind enters the build context (.dockerignore),
+# so the image holds no secret and behaves the same wherever it runs. APP_ENV=production refuses unsafe settings.
 
 # Pinned to the Node version the project is developed and tested on (package.json engines: >=20.19).
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
@@ -59,9 +61,12 @@ USER node
 
 EXPOSE 4000
 
-# No curl in slim images: Node's fetch. /health answers 200 once the server listens (migrations are done by then).
+# No curl in slim images: Node's fetch. /health (liveness) answers 200 once the server listens, migrations done by
+# then; it stays 200 while draining, so Docker never kills a draining container early. Readiness is GET /ready.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# node directly (not npm) so SIGTERM reaches the app, which drains running replies before exiting.
+# node directly (not npm) so SIGTERM reaches the app: /ready turns 503, running replies get SHUTDOWN_GRACE_MS to
+# finish, WebSockets close with 1001, exit 0. Give the container longer than that before SIGKILL.
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/main.js"]

@@ -16,7 +16,7 @@ import type { AppConfig } from "./config/index.ts";
 import { PrismaCheckpointSaver } from "./persistence/checkpointer.ts";
 import { openDatabase } from "./persistence/database.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
-import { modelCallMetrics } from "./observability/agent-metrics.ts";
+import { modelCallMetrics, timedRecall } from "./observability/agent-metrics.ts";
 import { createMetrics, scrapeTimeGauge } from "./observability/metrics.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { PasswordHasher } from "./security/passwords.ts";
@@ -84,7 +84,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     agentName: config.agent.name,
     historyTokenBudget: config.llm.historyTokenBudget,
     toolTimeoutMs: config.agent.tools.timeoutMs,
-    memory: memories,
+    memory: timedRecall(memories, metrics),
     checkpointer,
   });
   const agent = new LangGraphReplyAgent(graph, primaryModel);

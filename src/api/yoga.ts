@@ -86,6 +86,11 @@ export function createYogaServer(deps: YogaDependencies) {
       useErrorCodes(),
       // After useErrorCodes (coded errors are not unexpected), before the limits (their refusals get an id too).
       useRequestId({ logger: deps.logger, exposeErrorDetails: deps.exposeErrorDetails }),
+      // After the two above (errors are counted and logged with their final codes), before every plugin that may
+      // refuse an operation (its after-hooks still see refusals: RATE_LIMITED, QUERY_LIMIT_EXCEEDED).
+      useGraphQLMetrics({ registry: deps.metrics.registry }),
+      useStreamMetrics({ metrics: deps.metrics }),
+      useOperationLog({ logger: deps.logger }),
       useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),
       useQueryCost({ limits: deps.rateLimits, maxCost: deps.limits.maxCost, trustedProxyHops: deps.trustedProxyHops }),
       EnvelopArmorPlugin({
@@ -99,9 +104,6 @@ export function createYogaServer(deps: YogaDependencies) {
         blockFieldSuggestion: { enabled: !(deps.introspection && deps.fieldSuggestions) },
       }),
       ...(deps.introspection ? [] : [useDisableIntrospection()]),
-      useGraphQLMetrics({ registry: deps.metrics.registry }),
-      useStreamMetrics({ metrics: deps.metrics }),
-      useOperationLog({ logger: deps.logger }),
     ],
   });
 }
