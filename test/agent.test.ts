@@ -46,11 +46,17 @@ async function converse(content: string, user?: Awaited<ReturnType<typeof signUp
   return { events, stored, user, sessionId };
 }
 
+/** Memory extraction after a reply calls the same fake model: let it finish so it cannot take a planned answer. */
+async function plan(model: string, steps: Parameters<FakeOpenAI["plan"]>[1]) {
+  await app.memories.idle();
+  fake.plan(model, steps);
+}
+
 const types = (events: StreamEvent[]) => [...new Set(events.map((e) => e.__typename))];
 
 describe("tools", () => {
   it("runs a web search the model asked for, streams it, keeps it with the reply, and answers from it", async () => {
-    fake.plan("primary-model", [{ kind: "toolCall", calls: [{ name: "web_search", args: { query: "graphql-ws protocol" } }] }, { kind: "echo" }]);
+    await plan("primary-model", [{ kind: "toolCall", calls: [{ name: "web_search", args: { query: "graphql-ws protocol" } }] }, { kind: "echo" }]);
     const { events, stored } = await converse("What is graphql-ws?");
     expect(types(events)).toEqual(["ToolCallStarted", "ToolCallFinished", "MessageDelta", "MessageCompleted"]);
     const started = events.find((e) => e.__typename === "ToolCallStarted")!;
@@ -71,7 +77,7 @@ describe("tools", () => {
   });
 
   it("hands a failing or slow tool's error to the model as a result instead of failing the reply", async () => {
-    fake.plan("primary-model", [
+    await plan("primary-model", [
       {
         kind: "toolCall",
         calls: [
@@ -93,7 +99,7 @@ describe("tools", () => {
   });
 
   it("answers the time in a zone with the current_time tool", async () => {
-    fake.plan("primary-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "Asia/Tokyo" } }] }, { kind: "echo" }]);
+    await plan("primary-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "Asia/Tokyo" } }] }, { kind: "echo" }]);
     const { stored } = await converse("What time is it in Tokyo?");
     expect(stored.toolCalls[0]).toMatchObject({ name: "current_time", isError: false });
     expect(stored.toolCalls[0].result).toContain("Asia/Tokyo");
@@ -103,7 +109,7 @@ describe("tools", () => {
 
 describe("model failures", () => {
   it("falls back to the next model when the primary keeps failing, with tools bound there too", async () => {
-    fake.plan("primary-model", [{ kind: "status", status: 500 }, { kind: "status", status: 503 }]);
+    await plan("primary-model", [{ kind: "status", status: 500 }, { kind: "status", status: 503 }]);
     const { events, stored } = await converse("Hello?");
     expect(events.at(-1)!.__typename).toBe("MessageCompleted");
     expect(stored).toMatchObject({ status: "COMPLETE", model: "fallback-model", content: FAKE_REPLY_TOKENS.join("") });
@@ -113,7 +119,7 @@ describe("model failures", () => {
   });
 
   it("starts over after a stream breaks mid-reply, telling the client to discard the partial text", async () => {
-    fake.plan("primary-model", [{ kind: "cut", afterTokens: 3 }]);
+    await plan("primary-model", [{ kind: "cut", afterTokens: 3 }]);
     const { events, stored } = await converse("Tell me something");
     const restart = events.findIndex((e) => e.__typename === "MessageRestarted");
     expect(restart).toBeGreaterThan(0);
@@ -126,8 +132,8 @@ describe("model failures", () => {
   it("ends with LLM_UNAVAILABLE when no model can answer, keeping the user's message", async () => {
     // LLM_MAX_RETRIES=1: two attempts per model.
     const failing = Array.from({ length: 2 }, () => ({ kind: "status" as const, status: 500 }));
-    fake.plan("primary-model", failing);
-    fake.plan("fallback-model", failing);
+    await plan("primary-model", failing);
+    await plan("fallback-model", failing);
     const { events, stored, user, sessionId } = await converse("Anyone there?");
     expect(events.at(-1)).toMatchObject({ __typename: "MessageFailed", code: "LLM_UNAVAILABLE" });
     expect(stored).toMatchObject({ status: "FAILED", errorCode: "LLM_UNAVAILABLE" });
@@ -140,7 +146,7 @@ describe("model failures", () => {
 
 describe("cancelGeneration", () => {
   it("stops a streaming reply within a second, keeping its partial text as CANCELLED", async () => {
-    fake.plan("primary-model", [{ kind: "reply", tokens: Array.from({ length: 100 }, (_, i) => `w${i} `), tokenDelayMs: 50 }]);
+    await plan("primary-model", [{ kind: "reply", tokens: Array.from({ length: 100 }, (_, i) => `w${i} `), tokenDelayMs: 50 }]);
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "Talk for a while" } }, user.token);

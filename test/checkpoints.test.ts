@@ -59,6 +59,7 @@ describe("checkpointed conversations", () => {
   it("keep tool calls in the agent's history, across a restart", { timeout: 60_000 }, async () => {
     const user = await signUp(urls().http);
     const sessionId = await createSession(urls().http, user.token);
+    await app.memories.idle();
     fake.plan("checkpoint-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "UTC" } }] }, { kind: "echo" }]);
     await turn(user.token, sessionId, "What time is it?");
     await turn(user.token, sessionId, "Thanks!");
@@ -76,6 +77,8 @@ describe("checkpointed conversations", () => {
     const user = await signUp(urls().http);
     const sessionId = await createSession(urls().http, user.token);
     await turn(user.token, sessionId, "Hello");
+    // Memory extraction of "Hello" calls the same fake model: let it finish before planning the next answer.
+    await app.memories.idle();
     // The search hangs; cancelling leaves the checkpoint ending in a tool call that never got its result.
     fake.plan("checkpoint-model", [{ kind: "toolCall", calls: [{ name: "web_search", args: { query: "[slow] x" } }] }]);
     const sent = await graphql(urls().http, SEND, { input: { sessionId, content: "Search something" } }, user.token);
