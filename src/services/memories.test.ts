@@ -87,8 +87,8 @@ describe("extraction in the background", () => {
     const memories = service();
     const userId = await newUser();
     memories.afterUserTurn(userId, "Hi! My name is Ada Lovelace and I live in London. I like green tea. What's the weather?");
+    // Returned without waiting: the job is still queued or running (what is stored meanwhile is a race).
     expect(memories.stats().running + memories.stats().queued).toBe(1);
-    expect(await contents(memories, userId)).toEqual([]);
     await memories.idle();
     expect((await contents(memories, userId)).sort()).toEqual([
       "User likes green tea",
