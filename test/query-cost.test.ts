@@ -46,6 +46,16 @@ describe("query cost", () => {
     expect(costOf(send)).toMatchObject({ requestedQueryCost: 13, actualQueryCost: 13 });
   });
 
+  it("prices a plain list by the bound its field declares: a page of history with tool calls stays cheap", async () => {
+    const { token } = await signUp(app.graphqlUrl);
+    const sessionId = await createSession(app.graphqlUrl, token);
+    const history = `query($id: ID!) { session(id: $id) { messages(last: 50) { edges { node { content toolCalls { name } } } } } }`;
+    // session 1 + messages 1 + 50 × (edge 1 + node 1 + toolCalls at most 10 × 1)
+    const result = await graphql(app.graphqlUrl, history, { id: sessionId }, token);
+    expect(result.errors).toBeUndefined();
+    expect(costOf(result).requestedQueryCost).toBe(1 + 1 + 50 * (1 + 1 + 10));
+  });
+
   it("charges what the result held: fewer items than `first` cost less, and the rest comes back", async () => {
     const { token } = await signUp(app.graphqlUrl);
     await createSession(app.graphqlUrl, token);

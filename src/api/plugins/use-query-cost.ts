@@ -153,7 +153,11 @@ function estimator(schema: GraphQLSchema): ComplexityEstimator {
       return 1 + childComplexity + (pageSize(args.first ?? args.last) - 1) * perItem;
     }
     const surcharge = type === schema.getMutationType() ? MUTATION_COST : 0;
-    const count = isListType(returns) ? pageSize(Array.isArray(args.ids) ? args.ids.length : undefined) : 1;
+    // A plain list counts as `ids.length` for nodes(ids:), else as the `maxItems` its field declares, else a page.
+    const declared = field.extensions?.maxItems;
+    const count = isListType(returns)
+      ? pageSize(Array.isArray(args.ids) ? args.ids.length : typeof declared === "number" ? declared : undefined)
+      : 1;
     return surcharge + count * (1 + childComplexity);
   };
 }

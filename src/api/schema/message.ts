@@ -32,7 +32,11 @@ export const Message = builder.prismaNode("Message", {
     }),
     outputTokens: t.exposeInt("outputTokens", { nullable: true, description: "Generated tokens a reply cost." }),
     session: t.relation("session"),
-    toolCalls: t.relation("toolCalls", { query: { orderBy: { startedAt: "asc" } } }),
+    toolCalls: t.relation("toolCalls", {
+      query: { orderBy: { startedAt: "asc" } },
+      // Priced as at most this many per reply (query cost), so a page of history with its tool calls stays cheap.
+      extensions: { maxItems: 10 },
+    }),
   }),
 });
 
