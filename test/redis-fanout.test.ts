@@ -1,8 +1,6 @@
 // Several instances behind a load balancer: a reply generated on one reaches subscribers on another.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient } from "graphql-ws";
-import WebSocket from "ws";
-import { collectReply, createSession, graphql, MESSAGE_STREAM, signUp, wsClient } from "./support/clients.ts";
+import { collectReply, createSession, graphql, signUp, wsClient, watchSubscription } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const enabled = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
@@ -41,19 +39,8 @@ describe.skipIf(!enabled)("two instances sharing PostgreSQL and Redis", () => {
   it("closes the login's sockets on instance B at once when it logs out on instance A", { timeout: 15_000 }, async () => {
     const user = await signUp(a.graphqlUrl);
     const sessionId = await createSession(a.graphqlUrl, user.token);
-    let connected!: () => void;
-    const isConnected = new Promise<void>((resolve) => (connected = resolve));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-      const client = createClient({
-        url: b.wsUrl,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${user.token}` },
-        retryAttempts: 0,
-        on: { connected: () => connected(), closed: (event) => resolve(event as { code: number; reason: string }) },
-      });
-      client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
-    });
-    await isConnected;
+    const { connected, closed } = watchSubscription(b.wsUrl, user.token, sessionId);
+    await connected;
     await graphql(a.graphqlUrl, `mutation { logout { revokedLogins } }`, {}, user.token);
     expect(await closed).toMatchObject({ code: 4401, reason: "Access token revoked" });
     expect((await graphql(b.graphqlUrl, `{ me { id } }`, {}, user.token)).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");

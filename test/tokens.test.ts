@@ -2,11 +2,9 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LogoutDocument, MeDocument, RefreshTokenDocument } from "./generated/graphql.ts";
-import { createSession, firstSubscriptionResult, graphql, MESSAGE_STREAM, signUp, wsClient } from "./support/clients.ts";
+import { createSession, firstSubscriptionResult, graphql, MESSAGE_STREAM, signUp, wsClient, watchSubscription } from "./support/clients.ts";
 import { sseSubscribe } from "./support/sse.ts";
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from "./support/test-app.ts";
-import { createClient } from "graphql-ws";
-import WebSocket from "ws";
 
 let app: TestApp;
 beforeAll(async () => {
@@ -97,19 +95,8 @@ describe("logout", () => {
   it("closes the login's graphql-ws sockets with 4401 'Access token revoked'", { timeout: 15_000 }, async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    let connected!: () => void;
-    const isConnected = new Promise<void>((resolve) => (connected = resolve));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-      const client = createClient({
-        url: app.wsUrl,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${user.token}` },
-        retryAttempts: 0,
-        on: { connected: () => connected(), closed: (event) => resolve(event as { code: number; reason: string }) },
-      });
-      client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
-    });
-    await isConnected;
+    const { connected, closed } = watchSubscription(app.wsUrl, user.token, sessionId);
+    await connected;
     await graphql(app.graphqlUrl, LogoutDocument, {}, user.token);
     expect(await closed).toMatchObject({ code: 4401, reason: "Access token revoked" });
   });

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient } from "graphql-ws";
-import WebSocket from "ws";
-import { createSession, MESSAGE_STREAM, signUp } from "./support/clients.ts";
+import { createSession, signUp, watchSubscription } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 let app: TestApp;
@@ -17,16 +15,7 @@ describe("graphql-ws connections and token lifetime", () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const openedAt = Date.now();
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-      const client = createClient({
-        url: app.wsUrl,
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${user.token}` },
-        retryAttempts: 0,
-        on: { closed: (event) => resolve(event as { code: number; reason: string }) },
-      });
-      client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
-    });
+    const { closed } = watchSubscription(app.wsUrl, user.token, sessionId);
     const event = await closed;
     expect(event.code).toBe(4401);
     expect(event.reason).toBe("Access token expired");

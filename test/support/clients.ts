@@ -130,3 +130,23 @@ export async function firstSubscriptionResult(
     await iterator.return?.();
   }
 }
+
+/**
+ * A graphql-ws connection holding one messageStream subscription, for watching the server end it:
+ * `connected` once acknowledged, `closed` with the close code and reason.
+ */
+export function watchSubscription(wsUrl: string, token: string, sessionId: string) {
+  let connected!: () => void;
+  const isConnected = new Promise<void>((resolve) => (connected = resolve));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+      on: { connected: () => connected(), closed: (event) => resolve(event as { code: number; reason: string }) },
+    });
+    client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
+  });
+  return { connected: isConnected, closed };
+}
