@@ -149,7 +149,6 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     graphiql: config.server.graphiql,
     allowedOrigins: config.server.allowedOrigins,
     maxRequestBodyBytes: config.server.maxRequestBodyBytes,
-    isProduction: config.env === "production",
     exposeErrorDetails: config.env === "development" || config.env === "test",
     limits: config.limits,
     introspection: config.schema.introspection,

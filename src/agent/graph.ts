@@ -4,7 +4,8 @@ import { AIMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { type BaseCheckpointSaver, END, START, StateGraph } from "@langchain/langgraph";
 import { callModel, type ChatStream } from "./nodes/call-model.ts";
-import { type MemoryRecall, recallMemories } from "./nodes/recall-memories.ts";
+import type { MemoryRecall } from "./memory/recall.ts";
+import { recallMemories } from "./nodes/recall-memories.ts";
 import { runTools } from "./nodes/run-tools.ts";
 import { AgentState, type AgentStateType } from "./state.ts";
 

@@ -34,7 +34,6 @@ export interface YogaDependencies {
   graphiql: boolean;
   allowedOrigins: string[];
   maxRequestBodyBytes: number;
-  isProduction: boolean;
   /** Unexpected errors show their original message (development/test only). */
   exposeErrorDetails: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };

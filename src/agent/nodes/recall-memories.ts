@@ -1,9 +1,5 @@
+import type { MemoryRecall } from "../memory/recall.ts";
 import type { AgentStateType } from "../state.ts";
-
-/** Long-term memory as the graph sees it (services/memories.ts stores and searches it). */
-export interface MemoryRecall {
-  recall(userId: string, query: string): Promise<string[]>;
-}
 
 /** Before answering: what the agent remembers about this user that bears on their latest message. */
 export function recallMemories(memory: MemoryRecall) {
