@@ -1,4 +1,7 @@
+import { getIntrospectionQuery } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { introspectionPrices } from "../src/api/plugins/use-query-cost.ts";
+import { schema } from "../src/api/schema/index.ts";
 import { MySessionsDocument, SendMessageDocument, SessionHistoryDocument } from "./generated/graphql.ts";
 import { createSession, firstSubscriptionResult, graphql, signUp, wsClient, MESSAGE_STREAM } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
@@ -142,9 +145,14 @@ describe("query cost", () => {
     expect(costOf(JSON.parse(data!.slice("data: ".length)))).toMatchObject({ requestedQueryCost: 9, actualQueryCost: 3 });
   });
 
-  it("keeps introspection free", async () => {
-    const result = await graphql(app.graphqlUrl, `{ __schema { types { name fields { name type { name } } } } }`);
-    expect(result.data.__schema.types.length).toBeGreaterThan(20);
-    expect(costOf(result)).toMatchObject({ requestedQueryCost: 1, actualQueryCost: 1 });
+  it("prices introspection by the schema's size: one full introspection query fits, however much it selects", async () => {
+    const prices = introspectionPrices(schema);
+    const full = await graphql(app.graphqlUrl, getIntrospectionQuery());
+    expect(full.data.__schema.types.length).toBeGreaterThan(20);
+    expect(costOf(full)).toMatchObject({ requestedQueryCost: prices.schema, actualQueryCost: prices.schema });
+    expect(prices.schema).toBeLessThan(1000 / 2); // room for the schema to grow before GRAPHQL_MAX_COST bites
+
+    const small = await graphql(app.graphqlUrl, `{ __schema { queryType { name } } __type(name: "User") { name } __typename }`);
+    expect(costOf(small)).toMatchObject({ requestedQueryCost: prices.schema + prices.type, actualQueryCost: prices.schema + prices.type });
   });
 });

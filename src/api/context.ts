@@ -10,4 +10,6 @@ export interface GraphQLContext {
   services: AppServices;
   /** Also in the `x-request-id` response header and every error's `extensions.requestId`; one per graphql-ws operation. */
   requestId?: string;
+  /** The client's address (TRUSTED_PROXY_HOPS applied), set by useRateLimits: what per-address limits key on. */
+  clientAddress?: string;
 }

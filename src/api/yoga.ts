@@ -19,6 +19,7 @@ import { useRateLimits } from "./plugins/use-rate-limits.ts";
 import { useRequestId } from "./plugins/use-request-id.ts";
 import { useStrictRequests } from "./plugins/use-strict-requests.ts";
 import { useStreamMetrics } from "./plugins/use-stream-metrics.ts";
+import { useSubscriptionLimits } from "./plugins/use-subscription-limits.ts";
 import { useCredentialLifetime } from "./plugins/use-credential-lifetime.ts";
 import { useViewer } from "./plugins/use-viewer.ts";
 import { schema } from "./schema/index.ts";
@@ -37,6 +38,8 @@ export interface YogaDependencies {
   /** Unexpected errors show their original message (development/test only). */
   exposeErrorDetails: boolean;
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
+  /** Subscriptions held at once on this instance (SUBSCRIPTION_LIMIT_EXCEEDED beyond). */
+  subscriptions: { maxPerUser: number; maxPerConnection: number; maxSseStreamsPerUser: number };
   /** `__schema` / `__type` allowed; off refuses them with INTROSPECTION_DISABLED. */
   introspection: boolean;
   /** "Did you mean …?" in validation errors; always off when introspection is. */
@@ -90,6 +93,9 @@ export function createYogaServer(deps: YogaDependencies) {
       useGraphQLMetrics({ registry: deps.metrics.registry }),
       useStreamMetrics({ metrics: deps.metrics }),
       useOperationLog({ logger: deps.logger }),
+      // After useCredentialLifetime (its stream wrapper must be the outermost, see the plugin), before the rate
+      // limits and the cost, so a subscription refused here takes nothing from them.
+      useSubscriptionLimits({ ...deps.subscriptions, trustedProxyHops: deps.trustedProxyHops }),
       useRateLimits({ limits: deps.rateLimits, trustedProxyHops: deps.trustedProxyHops }),
       useQueryCost({ limits: deps.rateLimits, maxCost: deps.limits.maxCost, trustedProxyHops: deps.trustedProxyHops }),
       EnvelopArmorPlugin({

@@ -10,6 +10,9 @@ import { getDatamodel } from "../../generated/pothos-types.ts";
 import type { Viewer } from "../../security/viewer.ts";
 import type { GraphQLContext } from "../context.ts";
 
+/** Most ids one `nodes(ids:)` call takes; more are refused before anything runs (QUERY_LIMIT_EXCEEDED, `limit: "ids"`). */
+export const MAX_NODE_IDS = 100;
+
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   PrismaTypes: PrismaTypes;
@@ -54,6 +57,11 @@ export const builder = new SchemaBuilder<{
     cursorType: "String",
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
+    nodesQueryOptions: {
+      description: `The objects with these global ids, in order (null for an unknown or foreign id); at most ${MAX_NODE_IDS} ids.`,
+      // Read by the query cost (use-query-cost.ts): priced per id, and refused beyond this many.
+      extensions: { maxItems: MAX_NODE_IDS },
+    },
     // Every row id is a UUID. Anything else inside a well-formed global id (say, a NUL that PostgreSQL would
     // choke on) cannot name a row, so it is treated as an id that matches nothing: the unknown-id answer.
     decodeGlobalID: (globalID) => {
