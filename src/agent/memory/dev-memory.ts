@@ -3,7 +3,7 @@
 // "I like …", "I work as/at …", "my favorite … is …"); questions are ignored.
 import type { BaseMessage } from "@langchain/core/messages";
 import { MEMORY_EXTRACTION_MARKER, type MemoryUpdate, normalizeMemory } from "./extraction.ts";
-import { memoriesInPrompt } from "./recall.ts";
+import { memoriesInNote } from "../prompts/system-prompt.ts";
 
 interface Rule {
   pattern: RegExp;
@@ -129,10 +129,13 @@ export function devMemoryExtractionAnswer(messages: BaseMessage[]): string | und
 /** How the dev model's reply names recalled memories: `${DEV_RECALL_PREFIX} fact; fact.` */
 export const DEV_RECALL_PREFIX = "I remember from earlier conversations:";
 
-/** What the dev model says about the memories recalled into its system prompt ("" when there are none). */
+/** Whether `message` is the memory note the agent sends before the user's latest message (not a user turn). */
+export function isMemoryNote(message: BaseMessage): boolean {
+  return message.getType() === "human" && memoriesInNote(message.text).length > 0;
+}
+
+/** What the dev model says about the memories recalled into its memory note ("" when there are none). */
 export function devRecallNote(messages: BaseMessage[]): string {
-  const facts = messages
-    .filter((message) => message.getType() === "system")
-    .flatMap((message) => memoriesInPrompt(message.text));
+  const facts = messages.filter(isMemoryNote).flatMap((message) => memoriesInNote(message.text));
   return facts.length > 0 ? `${DEV_RECALL_PREFIX} ${facts.join("; ")}.` : "";
 }

@@ -6,7 +6,7 @@ import { AIMessage, AIMessageChunk, type BaseMessage, ToolMessage } from "@langc
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { devMemoryExtractionAnswer, devRecallNote } from "../memory/dev-memory.ts";
+import { devMemoryExtractionAnswer, devRecallNote, isMemoryNote } from "../memory/dev-memory.ts";
 import { estimateTokens } from "../token-estimate.ts";
 
 export interface DevChatModelParams extends BaseChatModelParams {
@@ -87,10 +87,11 @@ export function composeDevReply(messages: BaseMessage[]): string {
   if (last instanceof ToolMessage) {
     return `The ${last.name ?? "tool"} tool says: ${last.text} (This is the offline dev model; a real model would phrase it.)`;
   }
-  const lastUser = [...messages].reverse().find((message) => message.getType() === "human");
-  const said = lastUser ? lastUser.text.trim().replace(/\s+/g, " ") : "";
+  // The memory note is sent as a user-role message, but the user did not type it.
+  const userMessages = messages.filter((message) => message.getType() === "human" && !isMemoryNote(message));
+  const said = userMessages.at(-1)?.text.trim().replace(/\s+/g, " ") ?? "";
   const quote = said.length > QUOTE_LIMIT ? `${said.slice(0, QUOTE_LIMIT)}…` : said;
-  const userTurns = messages.filter((message) => message.getType() === "human").length;
+  const userTurns = userMessages.length;
   return [
     `This is the offline dev model, not a real LLM: this reply is canned and deterministic.`,
     `You said: "${quote}" (turn ${userTurns} of this conversation).`,
@@ -107,7 +108,7 @@ export function splitIntoTokens(text: string): string[] {
 
 /**
  * Memory extraction requests get a rule-based answer, and replies end by naming the memories recalled into the
- * system prompt, so extraction and recall can be seen (and tested end to end) offline.
+ * memory note (see prompts/system-prompt.ts), so extraction and recall can be seen (and tested end to end) offline.
  */
 export function composeWithMemory(messages: BaseMessage[]): string {
   const extraction = devMemoryExtractionAnswer(messages);

@@ -1,18 +1,19 @@
 import { tool } from "@langchain/core/tools";
 import { z } from "zod";
+import { ToolError } from "./tool-error.ts";
 
 /** The date and time now in an IANA time zone; models otherwise guess from their training cut-off. */
 export function createCurrentTimeTool(now: () => Date = () => new Date()) {
   return tool(
     async ({ timeZone }) => {
       const zone = timeZone ?? "UTC";
-      // Throws RangeError for an unknown zone; the tools node hands that back to the model as an error result.
-      const format = new Intl.DateTimeFormat("en-CA", {
-        timeZone: zone,
-        dateStyle: "full",
-        timeStyle: "long",
-        hourCycle: "h23",
-      });
+      let format: Intl.DateTimeFormat;
+      try {
+        format = new Intl.DateTimeFormat("en-CA", { timeZone: zone, dateStyle: "full", timeStyle: "long", hourCycle: "h23" });
+      } catch (error) {
+        // The model's own argument: the tools node hands this back to it, so it can try another zone.
+        throw new ToolError(`unknown time zone "${zone}"`, { cause: error });
+      }
       return `${format.format(now())} (${zone})`;
     },
     {
