@@ -3,11 +3,13 @@
 import { AIMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { type BaseCheckpointSaver, END, START, StateGraph } from "@langchain/langgraph";
-import { callModel, type ChatStream } from "./nodes/call-model.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { ChatStream } from "./models/model-call.ts";
+import { callModel } from "./nodes/call-model.ts";
 import type { MemoryRecall } from "./memory/recall.ts";
 import { recallMemories } from "./nodes/recall-memories.ts";
 import { runTools } from "./nodes/run-tools.ts";
-import { AgentState, type AgentStateType } from "./state.ts";
+import { AgentContext, AgentState, type AgentStateType } from "./state.ts";
 
 export interface AgentGraphDependencies {
   chat: ChatStream;
@@ -17,6 +19,8 @@ export interface AgentGraphDependencies {
   agentName: string;
   historyTokenBudget: number;
   toolTimeoutMs: number;
+  /** Hears what clients are told only in general terms: tool failures, why a reply restarted. */
+  logger?: Pick<Logger, "warn">;
 }
 
 export const RECALL_NODE = "recallMemories";
@@ -30,10 +34,13 @@ export function routeAfterAgent(state: AgentStateType): typeof TOOLS_NODE | type
 }
 
 export function buildAgentGraph({ chat, tools = [], memory, checkpointer, ...options }: AgentGraphDependencies) {
-  return new StateGraph(AgentState)
+  return new StateGraph(AgentState, AgentContext)
     .addNode(RECALL_NODE, memory ? recallMemories(memory) : async () => ({ memories: [] }))
-    .addNode(AGENT_NODE, callModel({ chat, tools, agentName: options.agentName, historyTokenBudget: options.historyTokenBudget }))
-    .addNode(TOOLS_NODE, runTools(tools, options.toolTimeoutMs))
+    .addNode(
+      AGENT_NODE,
+      callModel({ chat, tools, agentName: options.agentName, historyTokenBudget: options.historyTokenBudget, logger: options.logger }),
+    )
+    .addNode(TOOLS_NODE, runTools(tools, { timeoutMs: options.toolTimeoutMs, logger: options.logger }))
     .addEdge(START, RECALL_NODE)
     .addEdge(RECALL_NODE, AGENT_NODE)
     .addConditionalEdges(AGENT_NODE, routeAfterAgent, [TOOLS_NODE, END])

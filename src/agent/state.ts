@@ -1,4 +1,5 @@
 import { Annotation, MessagesAnnotation } from "@langchain/langgraph";
+import type { ModelUsage } from "./models/model-call.ts";
 
 export const AgentState = Annotation.Root({
   ...MessagesAnnotation.spec,
@@ -16,3 +17,18 @@ export type AgentStreamEvent =
   | { type: "restart"; model: string; reason: string }
   | { type: "toolStarted"; callId: string; name: string; arguments: Record<string, unknown> }
   | { type: "toolFinished"; callId: string; name: string; result: string; isError: boolean };
+
+/** Meters a run's model calls for whoever pays for them (the reply's user). */
+export interface ModelMeter {
+  /** Before each model call; throws (ending the run) when no more may be spent. */
+  beforeModelCall(): Promise<void>;
+  /** Each request a provider answered, as it ends (see ModelCallOptions.onUsage). Synchronous; never throws. */
+  record(usage: ModelUsage): void;
+}
+
+/** Per-run dependencies (LangGraph's runtime context): handed to every node, never checkpointed. */
+export const AgentContext = Annotation.Root({
+  meter: Annotation<ModelMeter | undefined>(),
+});
+
+export type AgentContextType = typeof AgentContext.State;

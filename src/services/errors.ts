@@ -2,7 +2,13 @@
 // anything else is an unexpected error and gets masked.
 import type { z } from "zod";
 
-export type ErrorCode = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "NOT_FOUND" | "QUOTA_EXCEEDED" | "SESSION_BUSY";
+export type ErrorCode =
+  | "BAD_USER_INPUT"
+  | "UNAUTHENTICATED"
+  | "NOT_FOUND"
+  | "QUOTA_EXCEEDED"
+  | "REPLY_LIMIT_EXCEEDED"
+  | "SESSION_BUSY";
 
 export class AppError extends Error {
   constructor(

@@ -5,6 +5,7 @@ import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DevChatModel } from "../agent/models/dev-chat-model.ts";
+import { ResilientChatModel } from "../agent/models/resilient-chat.ts";
 import { loadConfig } from "../config/index.ts";
 import { createLogger } from "../observability/logger.ts";
 import { openDatabase, type Database } from "../persistence/database.ts";
@@ -65,7 +66,10 @@ async function newUser(): Promise<string> {
 }
 
 function service(model: BaseChatModel = new DevChatModel({ tokenDelayMs: 0 }), options: Partial<MemoryServiceOptions> = {}) {
-  return new MemoryService(database.prisma, model, logger, { extractionQueueMax: 100, recallLimit: 5, ...options });
+  // Extraction goes through the resilient model path, as in the app; no retries, so a failure fails at once.
+  const policy = { attemptTimeoutMs: 60_000, totalDeadlineMs: 60_000, maxRetries: 0, breaker: { failureThreshold: 1000, cooldownMs: 1000 } };
+  const chat = new ResilientChatModel([{ name: "scripted", model }], policy);
+  return new MemoryService(database.prisma, chat, logger, { extractionQueueMax: 100, recallLimit: 5, ...options });
 }
 
 /** Stores facts directly, one second apart (oldest first), so order and recency are known. */

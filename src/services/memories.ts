@@ -1,10 +1,11 @@
 // Long-term memory of each user across sessions: facts extracted from the user's own messages in the background,
 // stored per user, and recalled before answering. Recall is PostgreSQL full-text search everywhere (offline too);
 // with EMBEDDINGS_MODEL on a database that has pgvector it is vector similarity instead.
-import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { ConfiguredEmbeddings } from "../agent/memory/embeddings.ts";
 import { extractMemoryUpdates, type MemoryUpdate } from "../agent/memory/extraction.ts";
 import type { MemoryRecall } from "../agent/memory/recall.ts";
+import type { ChatStream } from "../agent/models/model-call.ts";
 import { Prisma, type Memory, type PrismaClient } from "../generated/prisma/client.ts";
 import type { Logger } from "../observability/logger.ts";
 import {
@@ -15,6 +16,8 @@ import {
   saveEmbedding,
 } from "../persistence/memory-vectors.ts";
 import { AppError, notFound } from "./errors.ts";
+import { QuotaSpentError, UsageMeter } from "./metering.ts";
+import type { UsageService } from "./usage.ts";
 
 export interface MemoryServiceOptions {
   /** MEMORY_EXTRACTION_QUEUE_MAX: waiting extractions; when full the oldest is dropped (and counted). */
@@ -27,6 +30,16 @@ export interface MemoryServiceOptions {
   concurrency?: number;
   /** One extraction (model call and writes) is abandoned after this long. */
   extractionTimeoutMs?: number;
+  /** Set: extraction calls are charged to the user's daily quota, and skipped once it is spent. */
+  usage?: UsageService;
+  /** Tracing handlers for one extraction (Langfuse), if any. */
+  callbacksFor?: (job: { userId: string; sessionId: string; messageId: string }) => BaseCallbackHandler[];
+}
+
+/** Where the message came from: the reply it was answered by (extraction is traced under it). */
+export interface TurnOrigin {
+  sessionId: string;
+  messageId: string;
 }
 
 export interface MemoryListOptions {
@@ -52,6 +65,8 @@ export interface MemoryStats {
   failed: number;
   /** Extractions never run: pushed out of a full queue, or still queued (or arriving) at shutdown. */
   dropped: number;
+  /** Extractions not run because the user's daily token quota was spent. */
+  skipped: number;
   created: number;
   updated: number;
 }
@@ -59,6 +74,7 @@ export interface MemoryStats {
 interface ExtractionJob {
   userId: string;
   userMessage: string;
+  origin?: TurnOrigin;
 }
 
 interface StoredFact {
@@ -78,7 +94,7 @@ export class MemoryService implements MemoryRecall {
   private readonly queue: ExtractionJob[] = [];
   private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly idleWaiters: Array<() => void> = [];
-  private readonly counters = { processed: 0, failed: 0, dropped: 0, created: 0, updated: 0 };
+  private readonly counters = { processed: 0, failed: 0, dropped: 0, skipped: 0, created: 0, updated: 0 };
   private readonly concurrency: number;
   private readonly extractionTimeoutMs: number;
   private accepting = true;
@@ -86,7 +102,8 @@ export class MemoryService implements MemoryRecall {
 
   constructor(
     private readonly prisma: PrismaClient,
-    private readonly model: BaseChatModel,
+    /** The same model path as replies: retries, fallbacks, breakers and model metrics. */
+    private readonly chat: ChatStream,
     private readonly logger: Logger,
     private readonly options: MemoryServiceOptions,
   ) {
@@ -113,13 +130,13 @@ export class MemoryService implements MemoryRecall {
   }
 
   /** Queues extraction from the user's new message and returns at once. */
-  afterUserTurn(userId: string, userMessage: string): void {
+  afterUserTurn(userId: string, userMessage: string, origin?: TurnOrigin): void {
     if (!this.accepting) {
       this.counters.dropped += 1;
       return;
     }
     if (userMessage.trim() === "") return;
-    this.queue.push({ userId, userMessage });
+    this.queue.push({ userId, userMessage, ...(origin ? { origin } : {}) });
     if (this.queue.length > this.options.extractionQueueMax) {
       // The oldest turn loses: its user has most likely moved on, and restating a fact brings it back.
       const dropped = this.queue.shift()!;
@@ -230,14 +247,24 @@ export class MemoryService implements MemoryRecall {
     }
   }
 
-  private async extract({ userId, userMessage }: ExtractionJob, signal: AbortSignal): Promise<void> {
+  private async extract({ userId, userMessage, origin }: ExtractionJob, signal: AbortSignal): Promise<void> {
+    // A model call like any other: charged to the user as it ends, and not made once their day is spent.
+    const meter = this.options.usage ? new UsageMeter(this.options.usage, userId, this.logger, { admitted: false }) : undefined;
+    try {
+      await meter?.beforeModelCall();
+    } catch (error) {
+      if (!(error instanceof QuotaSpentError)) throw error;
+      this.counters.skipped += 1;
+      return;
+    }
     const known = await this.relevant(userId, userMessage, this.options.recallLimit);
     signal.throwIfAborted();
+    const callbacks = origin ? this.options.callbacksFor?.({ userId, ...origin }) : undefined;
     const updates = await extractMemoryUpdates(
-      this.model,
+      this.chat,
       { userMessage, known: known.map((fact) => fact.content) },
-      signal,
-    );
+      { signal, onUsage: (usage) => meter?.record(usage), ...(callbacks ? { callbacks } : {}) },
+    ).finally(() => meter?.settled());
     for (const update of updates) {
       signal.throwIfAborted();
       await this.apply(userId, update, known);

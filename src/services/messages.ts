@@ -39,10 +39,10 @@ export class MessageService {
   async send(viewer: Viewer, sessionId: string, rawContent: string): Promise<SentMessage> {
     const content = parseField(this.contentRule, "input.content", rawContent);
     await this.sessions.requireOwned(viewer, sessionId);
-    await this.usage.requireQuota(viewer.userId);
     const { message, reply } = await this.prisma.$transaction(async (tx) => {
-      // The session row lock makes "is a reply still streaming?" and the inserts one step, across instances.
-      await tx.$executeRaw`SELECT 1 FROM "Session" WHERE "id" = ${sessionId} FOR UPDATE`;
+      // The user's row lock makes "is a reply still streaming here?", "may the user start one more?" and the
+      // inserts one step, across instances: only the owner sends to a session.
+      const spending = await this.usage.lockForReply(tx, viewer.userId);
       if (this.settings.sendWhileStreaming === "reject") {
         const streaming = await tx.message.findFirst({
           where: { sessionId, role: "ASSISTANT", status: "STREAMING" },
@@ -54,14 +54,15 @@ export class MessageService {
           });
         }
       }
+      const reservedTokens = this.usage.admitReply(spending);
       const message = await tx.message.create({ data: { sessionId, role: "USER", content } });
       const reply = await tx.message.create({
-        data: { sessionId, role: "ASSISTANT", content: "", status: "STREAMING", model: this.settings.modelName },
+        data: { sessionId, role: "ASSISTANT", content: "", status: "STREAMING", model: this.settings.modelName, reservedTokens },
       });
       await tx.session.update({ where: { id: sessionId }, data: { updatedAt: new Date() } });
       return { message, reply };
     });
-    const streamCursor = await this.bus.head();
+    const streamCursor = await this.bus.head(sessionId);
     this.replies.start({ userId: viewer.userId, sessionId, messageId: reply.id });
     return { message, reply, streamCursor };
   }

@@ -1,12 +1,13 @@
 // Runs agent replies in the background: streams their events onto the bus and stores the result.
 // A reply row is STREAMING while it runs and always ends COMPLETE, FAILED, CANCELLED or INTERRUPTED.
 import type { PrismaClient } from "../generated/prisma/client.ts";
-import type { ConversationTurn, ReplyAgent, ReplyChunk, TokenUsage } from "../agent/reply-agent.ts";
-import { estimateTokens } from "../agent/token-estimate.ts";
+import { ModelUnavailableError } from "../agent/models/model-errors.ts";
+import type { ConversationTurn, ReplyAgent, ReplyChunk } from "../agent/reply-agent.ts";
 import { withLogContext } from "../observability/log-context.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Broadcast } from "../persistence/broadcast.ts";
+import { QuotaSpentError, UsageMeter } from "./metering.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
 import type { UsageService } from "./usage.ts";
 
@@ -14,6 +15,7 @@ export const ReplyFailure = {
   llmError: { code: "LLM_ERROR", reason: "The model could not produce a reply. Try again." },
   llmUnavailable: { code: "LLM_UNAVAILABLE", reason: "No model is available right now. Try again in a minute." },
   interrupted: { code: "INTERRUPTED", reason: "The server stopped while this reply was being generated." },
+  quotaSpent: { code: "QUOTA_EXCEEDED", reason: "Today's token quota ran out while this reply was being written." },
 } as const;
 
 /** How often partial text is written while streaming, so a crash loses at most this much of it. */
@@ -35,6 +37,8 @@ export interface ReplyHooks {
   callbacksFor?: (job: ReplyJob) => Parameters<ReplyAgent["streamReply"]>[0]["callbacks"];
   /** After a reply completed: e.g. extract memories from the user's message. */
   afterReply?: (job: ReplyJob & { userMessage: string }) => void;
+  /** After every reply, however it ended (and after its final event): e.g. prune the session's checkpoints. */
+  afterEnd?: (job: ReplyJob) => Promise<void>;
 }
 
 export class ReplyService {
@@ -109,20 +113,18 @@ export class ReplyService {
     const { userId, sessionId, messageId } = job;
     const startedAt = performance.now();
     this.metrics.activeReplies.inc();
+    // Every model call of the run is charged as it ends; the first was admitted with the reply's reservation.
+    const meter = new UsageMeter(this.usage, userId, this.logger, { admitted: true });
     let content = "";
-    let history: ConversationTurn[] = [];
-    let usage: TokenUsage | undefined;
     let model: string | undefined;
-    let charged = false;
     let status: "COMPLETE" | "FAILED" | "INTERRUPTED" | "CANCELLED" = "COMPLETE";
     try {
       signal.throwIfAborted();
-      history = await this.historyBefore(sessionId, messageId);
+      const history = await this.historyBefore(sessionId, messageId);
       let lastFlush = Date.now();
       const callbacks = this.hooks.callbacksFor?.(job);
-      for await (const chunk of this.agent.streamReply({ userId, sessionId, history, signal, callbacks })) {
-        if (chunk.type === "usage") usage = { inputTokens: chunk.inputTokens, outputTokens: chunk.outputTokens };
-        else if (chunk.type === "model") model = chunk.name;
+      for await (const chunk of this.agent.streamReply({ userId, sessionId, history, signal, meter, callbacks })) {
+        if (chunk.type === "model") model = chunk.name;
         else if (chunk.type === "text") {
           if (content === "") this.metrics.timeToFirstToken.observe((performance.now() - startedAt) / 1000);
           content += chunk.text;
@@ -133,31 +135,31 @@ export class ReplyService {
           await this.prisma.message.update({ where: { id: messageId }, data: { content } });
         }
       }
-      usage ??= estimateUsage(history, content);
+      // Charged before the final event, so a client reading `me.usage` after it sees this reply counted.
+      await meter.settled();
       await this.prisma.message.update({
         where: { id: messageId },
-        data: { content, status, completedAt: new Date(), ...usage, ...(model ? { model } : {}) },
+        data: { content, status, completedAt: new Date(), ...tokensOf(meter), ...(model ? { model } : {}) },
       });
-      // Charged before the final event, so a client reading `me.usage` after it sees this reply counted.
-      await this.charge(userId, usage);
-      charged = true;
       await this.bus.publish(sessionId, { type: "completed", messageId });
       const userMessage = history.findLast((turn) => turn.role === "user")?.content;
       if (userMessage !== undefined) this.hooks.afterReply?.({ ...job, userMessage });
     } catch (error) {
       const reason = signal.aborted ? signal.reason : undefined;
       status = reason instanceof Cancelled ? "CANCELLED" : reason ? "INTERRUPTED" : "FAILED";
-      if (status === "FAILED") this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
-      // A failed call that streamed something was paid for; one that never started was not.
-      if (content !== "") usage ??= estimateUsage(history, content);
-      if (!charged) await this.charge(userId, usage);
-      await this.end(job, content, status, failureOf(error, status), usage);
+      if (status === "FAILED" && !(error instanceof QuotaSpentError)) {
+        this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
+      }
+      await meter.settled();
+      await this.end(job, content, status, failureOf(error, status), tokensOf(meter));
     } finally {
       const seconds = (performance.now() - startedAt) / 1000;
       this.metrics.activeReplies.dec();
       this.metrics.replies.inc({ status });
       this.metrics.replyDuration.observe({ status }, seconds);
-      this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...usage }, "reply finished");
+      this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...tokensOf(meter) }, "reply finished");
+      // Part of the run, so shutdown waits for it; the client already has its final event.
+      await this.hooks.afterEnd?.(job);
     }
   }
 
@@ -195,19 +197,12 @@ export class ReplyService {
     }
   }
 
-  private async charge(userId: string, usage: TokenUsage | undefined): Promise<void> {
-    if (!usage) return;
-    await this.usage
-      .charge(userId, usage.inputTokens + usage.outputTokens)
-      .catch((error: unknown) => this.logger.error({ err: error, userId }, "could not record token usage"));
-  }
-
   private async end(
     { sessionId, messageId }: ReplyJob,
     partialContent: string,
     status: "FAILED" | "INTERRUPTED" | "CANCELLED",
     failure: { code: string; reason: string } | undefined,
-    usage: TokenUsage | undefined,
+    tokens: ReturnType<typeof tokensOf>,
   ): Promise<void> {
     try {
       await this.prisma.message.update({
@@ -218,7 +213,7 @@ export class ReplyService {
           errorCode: failure?.code ?? null,
           errorReason: failure?.reason ?? null,
           completedAt: new Date(),
-          ...usage,
+          ...tokens,
         },
       });
     } catch (error) {
@@ -247,12 +242,11 @@ export class ReplyService {
 function failureOf(error: unknown, status: "FAILED" | "INTERRUPTED" | "CANCELLED") {
   if (status === "CANCELLED") return undefined;
   if (status === "INTERRUPTED") return ReplyFailure.interrupted;
-  return error instanceof Error && error.name === "ModelUnavailableError" ? ReplyFailure.llmUnavailable : ReplyFailure.llmError;
+  if (error instanceof QuotaSpentError) return ReplyFailure.quotaSpent;
+  return error instanceof ModelUnavailableError ? ReplyFailure.llmUnavailable : ReplyFailure.llmError;
 }
 
-function estimateUsage(history: ConversationTurn[], output: string): TokenUsage {
-  return {
-    inputTokens: estimateTokens(history.map((turn) => turn.content).join("\n")),
-    outputTokens: estimateTokens(output),
-  };
+/** What the reply's model calls cost, for its row; nothing when no call was answered. */
+function tokensOf(meter: UsageMeter): { inputTokens?: number; outputTokens?: number } {
+  return meter.calls > 0 ? { inputTokens: meter.inputTokens, outputTokens: meter.outputTokens } : {};
 }

@@ -37,6 +37,14 @@ export interface FakeOpenAI {
   requests: FakeRequest[];
   /** Queues steps for requests naming `model` (or any model, "*", after that model's own steps), one per request. */
   plan(model: string, steps: FakeStep[]): void;
+  /**
+   * Queues steps for requests whose messages contain `marker` (a conversation's unique text), one per request, ahead
+   * of any model plan: tests running side by side cannot take each other's steps. Unused steps are dropped by
+   * `clearPlans`.
+   */
+  planFor(marker: string, steps: FakeStep[]): void;
+  /** Drops the steps still planned (a test that stopped a run early leaves some). */
+  clearPlans(): void;
   close(): Promise<void>;
 }
 
@@ -47,11 +55,15 @@ export const FAKE_USAGE = { prompt_tokens: 42, completion_tokens: FAKE_REPLY_TOK
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const requests: FakeRequest[] = [];
   const plans = new Map<string, FakeStep[]>();
+  const markedPlans = new Map<string, FakeStep[]>();
   // Unique across servers too: LangGraph's message reducer merges messages that share an id (stack notes Q7).
   const idPrefix = `chatcmpl-${randomBytes(4).toString("hex")}`;
   let completions = 0;
 
   const nextStep = (body: FakeRequest): FakeStep => {
+    for (const [marker, steps] of markedPlans) {
+      if (steps.length > 0 && body.messages.some((message) => String(message.content).includes(marker))) return steps.shift()!;
+    }
     const planned = plans.get(body.model)?.shift() ?? plans.get("*")?.shift();
     if (planned) return planned;
     const lastUser = [...body.messages].reverse().find((m) => m.role === "user");
@@ -75,6 +87,11 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
     plan: (model, steps) => plans.set(model, [...(plans.get(model) ?? []), ...steps]),
+    planFor: (marker, steps) => markedPlans.set(marker, [...(markedPlans.get(marker) ?? []), ...steps]),
+    clearPlans: () => {
+      plans.clear();
+      markedPlans.clear();
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

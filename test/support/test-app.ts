@@ -37,6 +37,7 @@ export async function testEnvironment(overrides: Record<string, string> = {}) {
     RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: "100000",
     RATE_LIMIT_SEND_PER_MIN: "100000",
     RATE_LIMIT_QUERY_COST_PER_MIN: "1000000",
+    MAX_CONCURRENT_REPLIES_PER_USER: "1000",
     REDIS_KEY_PREFIX: `test-${randomUUID()}`,
     LOG_LEVEL: "silent",
     ...(database ? { DATABASE_URL: database.url } : {}),

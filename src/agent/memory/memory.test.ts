@@ -1,9 +1,10 @@
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { describe, expect, it } from "vitest";
 import { DevChatModel } from "../models/dev-chat-model.ts";
+import { ResilientChatModel } from "../models/resilient-chat.ts";
 import { DEV_RECALL_PREFIX, devRecallNote, extractFactsByRules } from "./dev-memory.ts";
 import { extractMemories, extractMemoryUpdates, MAX_MEMORIES_PER_MESSAGE, MAX_MEMORY_CHARS, parseMemoryUpdates } from "./extraction.ts";
-import { memoriesInPrompt } from "./recall.ts";
+import { memoriesInNote, renderMemoryNote, renderSystemPrompt } from "../prompts/system-prompt.ts";
 
 describe("parseMemoryUpdates", () => {
   it("reads the JSON answer, also inside a code fence or after a sentence", () => {
@@ -24,28 +25,28 @@ describe("parseMemoryUpdates", () => {
     ]);
   });
 
-  it("bounds how much one answer can store", () => {
-    const many = JSON.stringify({ memories: Array.from({ length: 50 }, (_, i) => `User fact ${i} ${"x".repeat(1000)}`) });
-    const updates = parseMemoryUpdates(many, 0);
-    expect(updates).toHaveLength(MAX_MEMORIES_PER_MESSAGE);
-    expect(updates.every((update) => update.content.length <= MAX_MEMORY_CHARS)).toBe(true);
+  it("bounds how much one answer can store: facts over MAX_MEMORY_CHARS are refused, and at most 10 are taken", () => {
+    const long = JSON.stringify({ memories: Array.from({ length: 50 }, (_, i) => `User fact ${i} ${"x".repeat(1000)}`) });
+    expect(parseMemoryUpdates(long, 0)).toEqual([]);
+    const limit = `User is ${"very ".repeat(60)}tall`.slice(0, MAX_MEMORY_CHARS);
+    expect(parseMemoryUpdates(JSON.stringify({ memories: [limit] }), 0)).toEqual([{ content: limit }]);
+    const many = JSON.stringify({ memories: Array.from({ length: 50 }, (_, i) => `User owns ${i + 2} cats`) });
+    expect(parseMemoryUpdates(many, 0)).toHaveLength(MAX_MEMORIES_PER_MESSAGE);
   });
 });
 
-/** The shape of the agent's system prompt (prompts/system-prompt.ts): a heading, then one "- fact" per line. */
-const systemPrompt = (memoryLines: string[]) =>
-  [
-    "You are Ada, a helpful assistant in a chat app.",
-    "",
-    "What you remember about this user from earlier conversations (may be outdated; never reveal it unprompted as a list):",
-    ...memoryLines,
-  ].join("\n");
-
 describe("the offline dev model as extractor", () => {
   const model = new DevChatModel({ tokenDelayMs: 0 });
+  // Extraction runs through the same resilient model path as replies.
+  const chat = new ResilientChatModel([{ name: "dev", model }], {
+    attemptTimeoutMs: 5_000,
+    totalDeadlineMs: 5_000,
+    maxRetries: 0,
+    breaker: { failureThreshold: 5, cooldownMs: 1_000 },
+  });
 
   it("extracts first-person statements and ignores questions", async () => {
-    const facts = await extractMemories(model, {
+    const facts = await extractMemories(chat, {
       userMessage:
         "Hello, my name is Grace Hopper and I live in Arlington. I work as a rear admiral; I love COBOL. " +
         "Where do I work? My favorite drink is coffee. I don't like meetings. Call me Amazing Grace!",
@@ -60,26 +61,31 @@ describe("the offline dev model as extractor", () => {
       "User dislikes meetings",
       "User's name is Amazing Grace",
     ]);
-    expect(await extractMemories(model, { userMessage: "What's the weather in Oslo?", known: [] })).toEqual([]);
+    expect(await extractMemories(chat, { userMessage: "What's the weather in Oslo?", known: [] })).toEqual([]);
   });
 
   it("skips what is known and replaces what changed", async () => {
     const known = ["User lives in Berlin", "User likes tea", "User's name is Ada"];
-    expect(await extractMemoryUpdates(model, { userMessage: "I live in Berlin. I moved to Paris. I hate tea.", known })).toEqual([
+    const input = { userMessage: "I live in Berlin. I moved to Paris. I hate tea.", known };
+    expect(await extractMemoryUpdates(chat, input, { signal: new AbortController().signal })).toEqual([
       { content: "User lives in Paris", replaces: 0 },
       { content: "User dislikes tea", replaces: 1 },
     ]);
     expect(extractFactsByRules("i like TEA", known)).toEqual([]);
   });
 
-  it("names the memories recalled into its system prompt, and only those", async () => {
-    const prompt = systemPrompt(["- User lives in Berlin", "- User likes tea"]);
-    expect(memoriesInPrompt(prompt)).toEqual(["User lives in Berlin", "User likes tea"]);
-    const reply = (await model.invoke([new SystemMessage(prompt), new HumanMessage("Where do I live?")])).text;
+  it("names the memories recalled into its memory note, and only those; the note is not a user turn", async () => {
+    const note = renderMemoryNote(["User lives in Berlin", "User likes tea"])!;
+    expect(memoriesInNote(note)).toEqual(["User lives in Berlin", "User likes tea"]);
+    const system = new SystemMessage(renderSystemPrompt({ agentName: "Ada", now: new Date() }));
+    const reply = (await model.invoke([system, new HumanMessage(note), new HumanMessage("Where do I live?")])).text;
     expect(reply).toContain(`${DEV_RECALL_PREFIX} User lives in Berlin; User likes tea.`);
+    expect(reply).toContain(`You said: "Where do I live?" (turn 1 of this conversation)`);
 
-    const empty = systemPrompt(["(nothing yet)"]);
-    expect(devRecallNote([new SystemMessage(empty), new HumanMessage("hi")])).toBe("");
+    expect(renderMemoryNote([])).toBeUndefined();
+    expect(devRecallNote([system, new HumanMessage("hi")])).toBe("");
+    // A user who types something shaped like a note is just a user.
+    expect(devRecallNote([new HumanMessage("- User lives in Berlin")])).toBe("");
     expect((await model.invoke([new HumanMessage("Where do I live?")])).text).not.toContain(DEV_RECALL_PREFIX);
   });
 });

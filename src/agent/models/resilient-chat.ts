@@ -14,6 +14,7 @@
 //   `attemptTimeoutMs`; a long stream that keeps flowing is never cut. `totalDeadlineMs` caps the whole call
 //   (attempts, backoffs, fallbacks) and ends in ModelUnavailableError.
 // - The caller's abort stops everything at once (in-flight request included) and throws an AbortError.
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
@@ -37,7 +38,11 @@ import {
   type ResiliencePolicy,
 } from "./policies.ts";
 
+import type { ChatStream, ModelCallEvent, ModelCallOptions, ModelUsage } from "./model-call.ts";
+import { estimateUsage } from "../token-estimate.ts";
+
 export { ModelUnavailableError, type FailedModel } from "./model-errors.ts";
+export type { ModelCallEvent, ModelUsage } from "./model-call.ts";
 export type { BreakerState, ResiliencePolicy } from "./policies.ts";
 
 export interface ModelCandidate {
@@ -51,27 +56,19 @@ export interface ModelCandidate {
   expectFinishReason?: boolean;
 }
 
-export type ModelCallEvent =
-  /** Before every attempt except the very first; consumers discard partial text of the previous attempt. */
-  | { type: "attempt"; model: string; attempt: number; reason: string }
-  /** Text and tool-call chunks as they stream. */
-  | { type: "chunk"; chunk: AIMessageChunk }
-  /** The whole message (tool_calls, usage_metadata) of the successful attempt. */
-  | { type: "done"; message: AIMessage; model: string };
-
 export type AttemptOutcome = "success" | "transient" | "provider" | "request" | "cancelled";
 
 /** Hooks for metrics. They run synchronously; an exception in one is swallowed, never failing a call. */
 export interface ModelCallObserver {
   attemptStarted?(event: { model: string; attempt: number }): void;
-  /** `usage`: what the provider reported for a successful attempt (its final chunk), if anything. */
+  /** `usage`: what an attempt the provider answered used (reported, else estimated); absent when it never answered. */
   attemptFinished?(event: {
     model: string;
     attempt: number;
     durationMs: number;
     outcome: AttemptOutcome;
     reason?: string;
-    usage?: { inputTokens: number; outputTokens: number };
+    usage?: ModelUsage;
   }): void;
   retry?(event: { model: string; attempt: number; delayMs: number; reason: string }): void;
   /** Moving on from `from` (failed, or skipped with its circuit open) to `to`. */
@@ -91,9 +88,11 @@ interface CallRecord {
   attemptsSent: number;
   lastReason: string;
   failures: FailedModel[];
+  onUsage?: (usage: ModelUsage) => void;
+  callbacks?: BaseCallbackHandler[];
 }
 
-export class ResilientChatModel {
+export class ResilientChatModel implements ChatStream {
   private readonly chain: Chain[];
   private readonly idle;
   private readonly deadline;
@@ -124,17 +123,14 @@ export class ResilientChatModel {
     return Object.fromEntries(this.chain.map(({ candidate, breaker }) => [candidate.name, breakerStateName(breaker.state)]));
   }
 
-  async *stream(
-    messages: BaseMessage[],
-    { tools = [], signal }: { tools?: StructuredToolInterface[]; signal: AbortSignal },
-  ): AsyncGenerator<ModelCallEvent> {
+  async *stream(messages: BaseMessage[], { tools = [], signal, onUsage, callbacks }: ModelCallOptions): AsyncGenerator<ModelCallEvent> {
     if (signal.aborted) throw abortErrorFrom(signal);
     // The policies run the call to completion on their own; events reach this generator through a buffer.
     const events = new EventEmitter();
     events.on("error", () => {}); // a consumer that left early must not turn a late failure into a crash
     const received = on(events, "event", { close: ["end"] });
     const consumerLeft = new AbortController();
-    const record: CallRecord = { startedAt: performance.now(), attemptsSent: 0, lastReason: "", failures: [] };
+    const record: CallRecord = { startedAt: performance.now(), attemptsSent: 0, lastReason: "", failures: [], onUsage, callbacks };
     const emit = (event: ModelCallEvent) => events.emit("event", event);
 
     this.deadline
@@ -201,13 +197,13 @@ export class ResilientChatModel {
     const ownAbort = new AbortController(); // closes the socket of a timed-out or failed stream
     const attemptSignal = AbortSignal.any([signal, ownAbort.signal]);
     let outcome: AttemptOutcome = "success";
-    let usage: { inputTokens: number; outputTokens: number } | undefined;
+    let whole: AIMessageChunk | undefined;
     try {
       // Re-bound on every candidate: each provider gets the tools in its own format.
       const runnable = tools.length > 0 && model.bindTools ? model.bindTools(tools) : model;
-      const stream = await this.withinIdleTimeout(() => runnable.stream(messages, { signal: attemptSignal }), attemptSignal);
+      const options = { signal: attemptSignal, ...(record.callbacks ? { callbacks: record.callbacks } : {}) };
+      const stream = await this.withinIdleTimeout(() => runnable.stream(messages, options), attemptSignal);
       const iterator = stream[Symbol.asyncIterator]();
-      let whole: AIMessageChunk | undefined;
       for (;;) {
         const next = await this.withinIdleTimeout(() => iterator.next(), attemptSignal);
         if (next.done) break;
@@ -218,7 +214,6 @@ export class ResilientChatModel {
       if (expectFinishReason && !whole.response_metadata?.finish_reason) {
         throw new AttemptFailure("transient", "stream ended without a finish_reason");
       }
-      if (whole.usage_metadata) usage = { inputTokens: whole.usage_metadata.input_tokens, outputTokens: whole.usage_metadata.output_tokens };
       return toMessage(whole);
     } catch (error) {
       const waitableMs = this.policy.totalDeadlineMs - (performance.now() - record.startedAt);
@@ -230,8 +225,20 @@ export class ResilientChatModel {
     } finally {
       ownAbort.abort();
       const durationMs = performance.now() - started;
-      const details = outcome === "success" ? (usage ? { usage } : {}) : { reason: failed.reason };
+      // Once the provider streams, the request is paid for however it ends (cut, cancelled, timed out); an attempt
+      // refused before its first chunk (HTTP 4xx/5xx, connection refused) cost nothing.
+      const usage = whole ? usageOf(name, messages, whole) : undefined;
+      if (usage) this.report(record, usage);
+      const details = { ...(outcome === "success" ? {} : { reason: failed.reason }), ...(usage ? { usage } : {}) };
       this.notify("attemptFinished", { model: name, attempt, durationMs, outcome, ...details });
+    }
+  }
+
+  private report(record: CallRecord, usage: ModelUsage): void {
+    try {
+      record.onUsage?.(usage);
+    } catch {
+      // Metering is the caller's; it must never fail the call it meters.
     }
   }
 
@@ -264,6 +271,15 @@ export class ResilientChatModel {
       // Metrics must never fail a model call.
     }
   }
+}
+
+/** What the provider reported in its final chunk; an estimate when it reported nothing (or was cut off first). */
+function usageOf(model: string, messages: BaseMessage[], whole: AIMessageChunk): ModelUsage {
+  const reported = whole.usage_metadata;
+  if (reported) return { model, inputTokens: reported.input_tokens, outputTokens: reported.output_tokens, estimated: false };
+  // Tool calls are output too: their names and arguments count like text.
+  const calls = (whole.tool_call_chunks ?? []).map((call) => `${call.name ?? ""}${call.args ?? ""}`).join("");
+  return { model, ...estimateUsage(messages, whole.text + calls), estimated: true };
 }
 
 function toMessage(chunk: AIMessageChunk): AIMessage {

@@ -1,20 +1,12 @@
 import type { BaseMessage } from "@langchain/core/messages";
-import { type AIMessage, type AIMessageChunk, SystemMessage, trimMessages } from "@langchain/core/messages";
+import { type AIMessage, HumanMessage, SystemMessage, trimMessages } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { renderSystemPrompt } from "../prompts/system-prompt.ts";
-import type { AgentStateType, AgentStreamEvent } from "../state.ts";
+import type { ChatStream } from "../models/model-call.ts";
+import type { Logger } from "../../observability/logger.ts";
+import { renderMemoryNote, renderSystemPrompt } from "../prompts/system-prompt.ts";
+import type { AgentContextType, AgentStateType, AgentStreamEvent } from "../state.ts";
 import { estimateTokens } from "../token-estimate.ts";
-
-export type ModelCallEvent =
-  | { type: "attempt"; model: string; attempt: number; reason: string }
-  | { type: "chunk"; chunk: AIMessageChunk }
-  | { type: "done"; message: AIMessage; model: string };
-
-/** A model call that streams, retries and falls back on its own (see models/resilient-chat.ts). */
-export interface ChatStream {
-  stream(messages: BaseMessage[], options: { tools?: StructuredToolInterface[]; signal: AbortSignal }): AsyncIterable<ModelCallEvent>;
-}
 
 export interface CallModelOptions {
   chat: ChatStream;
@@ -23,16 +15,26 @@ export interface CallModelOptions {
   /** History sent to the model is trimmed to this budget; the output limit is the model's own setting. */
   historyTokenBudget: number;
   now?: () => Date;
+  /** Hears why a reply started over (the client is told only that it did). */
+  logger?: Pick<Logger, "warn">;
 }
 
-export function callModel({ chat, tools, agentName, historyTokenBudget, now = () => new Date() }: CallModelOptions) {
-  return async (state: AgentStateType, config: LangGraphRunnableConfig) => {
+/** What MessageRestarted says: the provider's error (addresses, hosts) stays in the log. */
+export const RESTART_REASON = "The connection to the model failed; the reply starts over.";
+
+export function callModel({ chat, tools, agentName, historyTokenBudget, now = () => new Date(), logger }: CallModelOptions) {
+  return async (state: AgentStateType, config: LangGraphRunnableConfig<AgentContextType>) => {
     const emit = (event: AgentStreamEvent) => config.writer?.(event);
-    const history = await trimHistory(state.messages, historyTokenBudget);
-    const system = new SystemMessage(renderSystemPrompt({ agentName, now: now(), memories: state.memories }));
+    // Recalled memories are data, not instructions: never in the system message (see withMemoryNote).
+    const history = withMemoryNote(await trimHistory(state.messages, historyTokenBudget), state.memories);
+    const system = new SystemMessage(renderSystemPrompt({ agentName, now: now() }));
     let final: AIMessage | undefined;
     let streamedText = false;
-    for await (const event of chat.stream([system, ...history], { tools, signal: config.signal ?? new AbortController().signal })) {
+    const meter = config.context?.meter;
+    // Every call is metered as it ends; one the caller can no longer pay for is never made.
+    await meter?.beforeModelCall();
+    const signal = config.signal ?? new AbortController().signal;
+    for await (const event of chat.stream([system, ...history], { tools, signal, onUsage: (usage) => meter?.record(usage) })) {
       if (event.type === "chunk") {
         const text = event.chunk.text;
         if (text) {
@@ -41,7 +43,10 @@ export function callModel({ chat, tools, agentName, historyTokenBudget, now = ()
         }
       } else if (event.type === "attempt") {
         // What the consumer already showed of the failed attempt is void; it starts over with this one.
-        if (streamedText) emit({ type: "restart", model: event.model, reason: event.reason });
+        if (streamedText) {
+          logger?.warn({ model: event.model, attempt: event.attempt, reason: event.reason }, "model stream broke: reply restarted");
+          emit({ type: "restart", model: event.model, reason: RESTART_REASON });
+        }
         streamedText = false;
       } else {
         final = event.message;
@@ -51,6 +56,19 @@ export function callModel({ chat, tools, agentName, historyTokenBudget, now = ()
     if (!final) throw new Error("The model stream ended without a message");
     return { messages: [final] };
   };
+}
+
+/**
+ * `history` with the recalled memories as a delimited user-role note just before the latest user message (where
+ * they bear on it, and in the user's trust level: they come from the user's own words). Built for each model call
+ * and never returned from the node, so it is in neither the checkpoint nor the stored messages.
+ */
+export function withMemoryNote(history: BaseMessage[], memories: string[]): BaseMessage[] {
+  const note = renderMemoryNote(memories);
+  if (!note) return history;
+  const lastUser = history.findLastIndex((message) => message.getType() === "human");
+  const at = lastUser >= 0 ? lastUser : history.length;
+  return [...history.slice(0, at), new HumanMessage(note), ...history.slice(at)];
 }
 
 /**
