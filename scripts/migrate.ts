@@ -1,5 +1,7 @@
 // Offline stand-in for `prisma migrate deploy` and `prisma migrate dev --create-only` (src/persistence/migrate.ts).
 //   npx tsx scripts/migrate.ts deploy             -> DATABASE_URL if set, else the embedded PGlite in <DATA_DIR>/pglite
+//     (read like the app does: the real environment over the .env files of APP_ENV, which defaults to production
+//     as for `npm run start:prod`; `--default-app-env=development` reads the files `npm start` reads)
 //   npx tsx scripts/migrate.ts dev --name <name>  -> prisma/migrations/<UTC timestamp>_<name>/migration.sql
 import { access, mkdir, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
@@ -8,7 +10,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { loadEnvFiles } from "../src/config/env-files.ts";
-import { loadConfig } from "../src/config/index.ts";
+import { type AppEnv, isAppEnv, loadDatabaseConfig } from "../src/config/index.ts";
 import {
   applyMigrations,
   defaultMigrationsDir,
@@ -16,9 +18,12 @@ import {
   migrationLockToml,
 } from "../src/persistence/migrate.ts";
 
-async function deploy(): Promise<void> {
-  // The same files and precedence as the app (src/config/env-files.ts), so it migrates the database the app uses.
-  const config = loadConfig(loadEnvFiles().env);
+async function deploy(defaultAppEnv: AppEnv | undefined): Promise<void> {
+  // The same files and precedence as the app (src/config/env-files.ts), so it migrates the database the app uses;
+  // only the database settings are read, so no secret is needed to migrate.
+  const { env, appEnv } = loadEnvFiles({ defaultAppEnv });
+  const config = loadDatabaseConfig(env);
+  console.log(`Migrating ${config.database.url ? "DATABASE_URL" : `the embedded database in ${config.dataDir}`} (APP_ENV=${appEnv})`);
   let applied: string[];
   if (config.database.url) {
     // The adapter creates (and, via applyMigrations, ends) its own pool.
@@ -55,10 +60,15 @@ async function dev(name: string): Promise<void> {
   console.log(`Wrote ${relative(process.cwd(), join(dir, "migration.sql"))}`);
 }
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { name: { type: "string" } } });
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { name: { type: "string" }, "default-app-env": { type: "string" } },
+});
 const command = positionals[0];
+const defaultAppEnv = values["default-app-env"];
 try {
-  if (command === "deploy") await deploy();
+  if (defaultAppEnv !== undefined && !isAppEnv(defaultAppEnv)) throw new Error(`--default-app-env: unknown "${defaultAppEnv}"`);
+  if (command === "deploy") await deploy(defaultAppEnv);
   else if (command === "dev" && values.name) await dev(values.name);
   else throw new Error("usage: migrate.ts deploy | migrate.ts dev --name <name>");
 } catch (error) {

@@ -67,27 +67,39 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const tokens = new TokenService(jwtSecret, config.auth.accessTokenTtlSeconds);
   const models = createChatModel(config.llm);
   const primaryModel = models[0]!.name;
-  const memories = new MemoryService(prisma, models[0]!.model, logger, {
+  const tracing = createTracing(config.langfuse, logger);
+  const usage = new UsageService(prisma, {
+    dailyTokenLimit: config.llm.dailyTokenLimit,
+    // About one full model call: the history budget in, the output limit out.
+    reservationPerReply: config.llm.historyTokenBudget + config.llm.maxOutputTokens,
+    maxConcurrentReplies: config.llm.maxConcurrentRepliesPerUser,
+  });
+  const modelObserver = modelCallMetrics(metrics, Object.fromEntries(models.map(({ name }) => [name, "closed" as const])));
+  // One model path for replies and memory extraction alike: the same breakers, retries, fallbacks and metrics.
+  const chat = new ResilientChatModel(models, resiliencePolicy(config.llm), modelObserver);
+  const memories = new MemoryService(prisma, chat, logger, {
     extractionQueueMax: config.memory.extractionQueueMax,
     recallLimit: config.memory.recallLimit,
     embeddings: createEmbeddings({ ...config.llm, model: config.memory.embeddingsModel }),
+    usage,
+    callbacksFor: (job) => tracing.callbacksFor(job),
   });
   if (config.memory.embeddingsModel) logger.info({ recall: await memories.prepare() }, "memory recall");
   const checkpointer = new PrismaCheckpointSaver(prisma);
-  const tracing = createTracing(config.langfuse, logger);
   const tools = createTools(config.agent.tools);
   metrics.setKnownTools(tools.map((tool) => tool.name));
-  const modelObserver = modelCallMetrics(metrics, Object.fromEntries(models.map(({ name }) => [name, "closed" as const])));
   const graph = buildAgentGraph({
-    chat: new ResilientChatModel(models, resiliencePolicy(config.llm), modelObserver),
+    chat,
     tools,
     agentName: config.agent.name,
     historyTokenBudget: config.llm.historyTokenBudget,
     toolTimeoutMs: config.agent.tools.timeoutMs,
     memory: timedRecall(memories, metrics),
     checkpointer,
+    // Provider and tool failures reach clients as generic text; the detail goes here.
+    logger,
   });
-  const agent = new LangGraphReplyAgent(graph, primaryModel);
+  const agent = new LangGraphReplyAgent(graph);
 
   const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
   // ioredis reconnects by itself; without a listener it prints every failed attempt to stderr as unhandled.
@@ -108,13 +120,13 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   });
   const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
-  const usage = new UsageService(prisma, config.llm.dailyTokenLimit);
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, {
     callbacksFor: (job) => tracing.callbacksFor(job),
-    afterReply: ({ userId, sessionId, userMessage }) => {
-      memories.afterUserTurn(userId, userMessage);
-      // Only the latest checkpoint is read back; a few more are kept for debugging a thread.
-      checkpointer
+    afterReply: ({ userId, sessionId, messageId, userMessage }) => memories.afterUserTurn(userId, userMessage, { sessionId, messageId }),
+    // Whatever the ending (failed and cancelled runs write checkpoints too): only the latest checkpoint is read
+    // back; a few more are kept for debugging a thread.
+    afterEnd: async ({ sessionId }) => {
+      await checkpointer
         .pruneThread(sessionId, CHECKPOINTS_KEPT_PER_SESSION)
         .catch((error: unknown) => logger.warn({ err: error, sessionId }, "could not prune checkpoints"));
     },
@@ -151,6 +163,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     maxRequestBodyBytes: config.server.maxRequestBodyBytes,
     exposeErrorDetails: config.env === "development" || config.env === "test",
     limits: config.limits,
+    subscriptions: config.subscriptions,
     introspection: config.schema.introspection,
     fieldSuggestions: config.schema.fieldSuggestions,
   });
@@ -180,8 +193,22 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       if (stats) for (const [state, value] of Object.entries(stats)) set({ state }, value);
     },
   });
-  const httpServer = createHttpServer(yoga, { registry: metrics.registry, metricsToken: config.metricsToken, readiness, isDraining });
-  const ws = attachGraphQLWs(httpServer, yoga, { metrics, logins, revocations, isDraining });
+  const httpServer = createHttpServer(yoga, {
+    registry: metrics.registry,
+    metricsToken: config.metricsToken,
+    metricsOpenWithoutToken: config.metricsOpenWithoutToken,
+    readiness,
+    isDraining,
+  });
+  const ws = attachGraphQLWs(httpServer, yoga, {
+    metrics,
+    logins,
+    revocations,
+    isDraining,
+    maxPayloadBytes: config.server.maxRequestBodyBytes,
+    trustedProxyHops,
+    ...config.graphqlWs,
+  });
   httpServer.listen(config.server.port, config.server.host);
   await once(httpServer, "listening");
   const { port } = httpServer.address() as AddressInfo;

@@ -1,14 +1,30 @@
 // The process: configuration files → config → logger → app, and the signals that stop it.
+//   node dist/main.js                              APP_ENV from the environment or the files, else production
+//   tsx src/main.ts --default-app-env=development  what `npm start` / `npm run dev` run: development unless set
+import { parseArgs } from "node:util";
 import { startApp } from "./app.ts";
 import { loadEnvFiles } from "./config/env-files.ts";
-import { ConfigError, loadConfig } from "./config/index.ts";
+import { type AppEnv, ConfigError, isAppEnv, loadConfig } from "./config/index.ts";
 import { createLogger } from "./observability/logger.ts";
 
 /** Beyond the grace period, the rest of shutdown (sockets, Langfuse flush, database) gets this long. */
 const SHUTDOWN_OVERRUN_MS = 15_000;
 
+/**
+ * The environment to assume when neither APP_ENV nor NODE_ENV names one. A flag rather than a variable, so the npm
+ * scripts declare it the same way on every shell (Windows cmd has no `VAR=value command`).
+ */
+function defaultAppEnvFromArgs(): AppEnv | undefined {
+  const { values } = parseArgs({ options: { "default-app-env": { type: "string" } } });
+  const value = values["default-app-env"];
+  if (value !== undefined && !isAppEnv(value)) {
+    throw new ConfigError([`--default-app-env: "${value}" is not one of development, test, staging, production`]);
+  }
+  return value;
+}
+
 async function main(): Promise<void> {
-  const { env, appEnv, files } = loadEnvFiles();
+  const { env, appEnv, files } = loadEnvFiles({ defaultAppEnv: defaultAppEnvFromArgs() });
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel, { pretty: config.logPretty });
   logger.info({ appEnv, envFiles: files }, "configuration loaded");

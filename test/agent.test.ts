@@ -123,7 +123,9 @@ describe("model failures", () => {
     const { events, stored } = await converse("Tell me something");
     const restart = events.findIndex((e) => e.__typename === "MessageRestarted");
     expect(restart).toBeGreaterThan(0);
-    expect(events.slice(0, restart).filter((e) => e.__typename === "MessageDelta")).toHaveLength(3);
+    // Three tokens before the cut (merged into one delta when they are replayed to this late subscriber).
+    const before = events.slice(0, restart).filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("");
+    expect(before).toBe(FAKE_REPLY_TOKENS.slice(0, 3).join(""));
     const after = events.slice(restart + 1).filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("");
     expect(after).toBe(stored.content);
     expect(stored).toMatchObject({ status: "COMPLETE", content: FAKE_REPLY_TOKENS.join("") });

@@ -19,7 +19,8 @@ afterAll(async () => {
 function expectWellFormedReply(events: StreamEvent[], replyId: string) {
   const deltas = events.filter((e) => e.__typename === "MessageDelta");
   const last = events.at(-1)!;
-  expect(deltas.length).toBeGreaterThanOrEqual(2);
+  // At least one: a subscriber that comes late gets what was already published as one merged delta (a replay).
+  expect(deltas.length).toBeGreaterThanOrEqual(1);
   expect(last.__typename).toBe("MessageCompleted");
   expect(events.every((e) => e.messageId === replyId)).toBe(true);
   expect(last.message!.id).toBe(replyId);
@@ -81,6 +82,8 @@ describe("sendMessage and messageStream", () => {
     await done;
     await client.dispose();
     expectWellFormedReply(events, sent.data.sendMessage.reply.id);
+    // Listening from the start: every token came live, as its own delta.
+    expect(events.filter((e) => e.__typename === "MessageDelta").length).toBeGreaterThan(2);
   });
 
   it("streams over Yoga's SSE transport too", async () => {
@@ -173,10 +176,10 @@ describe("sendMessage and messageStream", () => {
     expect(history.data.session.messages.totalCount).toBe(0);
   });
 
-  it("accepts exactly MAX_MESSAGE_CHARS characters after trimming, counting emoji as one", async () => {
+  it("accepts exactly MAX_MESSAGE_CHARS characters as sent, surrounding spaces included, counting emoji as one", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const content = `  ${"🚀".repeat(10_000)}  `;
+    const content = `  ${"🚀".repeat(9_996)}  `;
     const result = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
     expect(result.errors).toBeUndefined();
     expect(result.data.sendMessage.message.content).toBe(content);

@@ -9,6 +9,12 @@ export interface HttpServerOptions {
   registry: Registry;
   /** Set: /metrics answers only `Authorization: Bearer <metricsToken>` (401 otherwise). */
   metricsToken?: string;
+  /**
+   * Without `metricsToken`: /metrics open to anyone (development/test), or refused with 403 (staging/production:
+   * metrics name users' activity and the deployment's internals).
+   * @default false
+   */
+  metricsOpenWithoutToken?: boolean;
   /** The dependencies /ready checks, each `"ok"` or why not (see readiness.ts). */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   /** True once shutdown began: /ready answers 503 and new work is refused with 503. */
@@ -23,7 +29,7 @@ const RETRY_AFTER_SECONDS = "5";
  * Every request runs in its own log context, so log lines written while serving it carry its ids.
  */
 export function createHttpServer(yoga: YogaServer, options: HttpServerOptions): Server {
-  const { registry, metricsToken, readiness, isDraining } = options;
+  const { registry, metricsToken, metricsOpenWithoutToken = false, readiness, isDraining } = options;
   const metricsAllowed = metricsToken ? bearerCheck(metricsToken) : () => true;
   return createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -44,6 +50,12 @@ export function createHttpServer(yoga: YogaServer, options: HttpServerOptions): 
       return;
     }
     if (path === "/metrics" && req.method === "GET") {
+      if (!metricsToken && !metricsOpenWithoutToken) {
+        // No token can open it: say so to the operator, who sees the same advice in the startup warning.
+        res.writeHead(403, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+        res.end("/metrics is off: set METRICS_TOKEN and scrape with Authorization: Bearer <token>\n");
+        return;
+      }
       if (!metricsAllowed(req)) {
         res.writeHead(401, { "www-authenticate": 'Bearer realm="metrics"', "cache-control": "no-store" }).end();
         return;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadEnvFiles } from "./env-files.ts";
-import { ConfigError, jwtSecretWeakness, loadConfig } from "./index.ts";
+import { ConfigError, jwtSecretWeakness, loadConfig, loadDatabaseConfig } from "./index.ts";
 
 /** What `openssl rand -base64 48` prints. */
 const SECRET = "u7J0q2sVYb9kX4WmZ3cR8tLhN1pGfD6yQeA5oHwKiTnBvC0xSjUzMr2lPgE9dF1a";
@@ -11,8 +11,8 @@ const SECRET = "u7J0q2sVYb9kX4WmZ3cR8tLhN1pGfD6yQeA5oHwKiTnBvC0xSjUzMr2lPgE9dF1a
 const PRODUCTION = { APP_ENV: "production", JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" };
 
 describe("loadConfig", () => {
-  it("runs on embedded defaults with nothing set", () => {
-    const config = loadConfig({});
+  it("runs development on embedded defaults with nothing else set", () => {
+    const config = loadConfig({ APP_ENV: "development" });
     expect(config).toMatchObject({
       env: "development",
       server: { port: 4000, graphiql: true },
@@ -22,6 +22,29 @@ describe("loadConfig", () => {
       llm: { apiKey: undefined, model: "gpt-4o-mini" },
       messages: { maxChars: 10_000 },
     });
+  });
+
+  it("fails closed when no environment is named: production, refusing to start without its secrets", () => {
+    for (const env of [{}, { NODE_ENV: "" }, { NODE_ENV: "prod" }] as Array<Record<string, string>>) {
+      expect(() => loadConfig(env)).toThrowError(/^Refusing to start with APP_ENV=production; fix these settings:/);
+      expect(refusedVariables(env)).toEqual(["JWT_SECRET", "OPENAI_API_KEY"]);
+    }
+    const config = loadConfig({ JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" });
+    expect(config).toMatchObject({ env: "production", server: { graphiql: false, allowedOrigins: [] }, metricsOpenWithoutToken: false });
+    expect(config.schema.fieldSuggestions).toBe(false);
+  });
+
+  it("takes the environment from NODE_ENV when APP_ENV is unset and NODE_ENV names one", () => {
+    expect(loadConfig({ NODE_ENV: "development" }).env).toBe("development");
+    expect(loadConfig({ NODE_ENV: "test" }).env).toBe("test");
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" }).env).toBe("production");
+    expect(loadConfig({ APP_ENV: "development", NODE_ENV: "production" }).env).toBe("development");
+  });
+
+  it("reads only the database settings for migrations, needing no secrets", () => {
+    expect(loadDatabaseConfig({})).toEqual({ dataDir: "./.data", database: { url: undefined, poolSize: 10 } });
+    expect(loadDatabaseConfig({ DATABASE_URL: "postgresql://db/agent", JWT_SECRET: "short" }).database.url).toBe("postgresql://db/agent");
+    expect(() => loadDatabaseConfig({ DATABASE_POOL_SIZE: "none" })).toThrowError(ConfigError);
   });
 
   it("refuses production without a strong JWT_SECRET, naming the variable", () => {
@@ -46,7 +69,7 @@ describe("loadConfig", () => {
   });
 
   it("treats empty values as unset", () => {
-    expect(loadConfig({ DATABASE_URL: "", OPENAI_API_KEY: " " })).toMatchObject({
+    expect(loadConfig({ APP_ENV: "development", DATABASE_URL: "", OPENAI_API_KEY: " " })).toMatchObject({
       database: { url: undefined },
       llm: { apiKey: undefined },
     });
@@ -125,12 +148,24 @@ describe("unsafe settings in staging and production", () => {
   });
 
   it("refuses a short METRICS_TOKEN anywhere and reads the lifecycle settings", () => {
-    expect(refusedVariables({ METRICS_TOKEN: "short" })).toEqual(["METRICS_TOKEN"]);
-    expect(loadConfig({ METRICS_TOKEN: "a-long-enough-token", SHUTDOWN_GRACE_MS: "2500" })).toMatchObject({
+    expect(refusedVariables({ APP_ENV: "development", METRICS_TOKEN: "short" })).toEqual(["METRICS_TOKEN"]);
+    expect(refusedVariables({ ...PRODUCTION, METRICS_TOKEN: "short" })).toEqual(["METRICS_TOKEN"]);
+    expect(loadConfig({ APP_ENV: "development", METRICS_TOKEN: "a-long-enough-token", SHUTDOWN_GRACE_MS: "2500" })).toMatchObject({
       metricsToken: "a-long-enough-token",
       lifecycle: { shutdownGraceMs: 2500 },
     });
-    expect(loadConfig({}).lifecycle.shutdownGraceMs).toBe(10_000);
+    expect(loadConfig({ APP_ENV: "development" }).lifecycle.shutdownGraceMs).toBe(10_000);
+  });
+
+  it("closes /metrics without METRICS_TOKEN in staging and production, and says how to open it", () => {
+    for (const env of [PRODUCTION, { ...PRODUCTION, APP_ENV: "staging" }]) {
+      const config = loadConfig(env);
+      expect(config.metricsOpenWithoutToken).toBe(false);
+      expect(config.warnings.join("\n")).toMatch(/METRICS_TOKEN is not set: \/metrics is refused \(403\).*set METRICS_TOKEN.*Authorization: Bearer/);
+    }
+    for (const appEnv of ["development", "test"]) {
+      expect(loadConfig({ APP_ENV: appEnv })).toMatchObject({ metricsOpenWithoutToken: true, warnings: [] });
+    }
   });
 });
 
@@ -165,7 +200,19 @@ describe("loadEnvFiles", () => {
     expect(loadEnvFiles({ dir: cwd, env: { APP_ENV: "production" } })).toMatchObject({ appEnv: "production", env: { FROM: "production" } });
     const bare = await write({ ".env.production": "FROM=production\n" });
     expect(loadEnvFiles({ dir: bare, env: { NODE_ENV: "production" } }).env).toMatchObject({ APP_ENV: "production", FROM: "production" });
-    expect(loadEnvFiles({ dir: bare, env: {} })).toMatchObject({ appEnv: "development", files: [] });
+  });
+
+  it("fails closed to production when nothing names the environment, unless the command asks for another", async () => {
+    const bare = await write({ ".env.production": "FROM=production\n", ".env.development": "FROM=development\n" });
+    expect(loadEnvFiles({ dir: bare, env: {} })).toMatchObject({ appEnv: "production", env: { APP_ENV: "production", FROM: "production" } });
+    // `npm start` / `npm run dev`: --default-app-env=development (main.ts).
+    const asked = { dir: bare, defaultAppEnv: "development" } as const;
+    expect(loadEnvFiles({ ...asked, env: {} })).toMatchObject({ appEnv: "development", env: { FROM: "development" } });
+    expect(loadEnvFiles({ ...asked, env: { APP_ENV: "production" } }).appEnv).toBe("production");
+    expect(loadEnvFiles({ ...asked, env: { NODE_ENV: "production" } }).appEnv).toBe("production");
+    expect(loadEnvFiles({ ...asked, env: { NODE_ENV: "banana" } }).appEnv).toBe("development");
+    const declared = await write({ ".env": "APP_ENV=staging\n" });
+    expect(loadEnvFiles({ dir: declared, env: {}, defaultAppEnv: "development" }).appEnv).toBe("staging");
   });
 
   it("skips .env.local in test and never turns an unknown APP_ENV into a file name", async () => {

@@ -3,8 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
-
-const APP_ENVS = new Set(["development", "test", "staging", "production"]);
+import { type AppEnv, defaultAppEnv, isAppEnv } from "./index.ts";
 
 export interface LoadedEnv {
   /** The real environment over the files: what `loadConfig` should read. */
@@ -21,11 +20,11 @@ export interface LoadedEnv {
  * do not depend on one developer's machine. Parsed by Node's own `util.parseEnv` (dotenv syntax: `KEY=value`,
  * quotes, `export`, `#` comments; no `${VAR}` expansion).
  *
- * APP_ENV itself comes from the real environment, else from `.env.local` or `.env`, else from NODE_ENV
- * (production → production), else development, as in `loadConfig`.
+ * APP_ENV itself comes from the real environment, else from `.env.local` or `.env`, else from NODE_ENV when it
+ * names an environment, else `defaultAppEnv`: production unless the command asked for another (fail closed).
  */
 export function loadEnvFiles(
-  options: { dir?: string; env?: Record<string, string | undefined> } = {},
+  options: { dir?: string; env?: Record<string, string | undefined>; defaultAppEnv?: AppEnv } = {},
 ): LoadedEnv {
   const { dir = process.cwd(), env = process.env } = options;
   const files: string[] = [];
@@ -45,9 +44,9 @@ export function loadEnvFiles(
   // Peeked at only to learn APP_ENV; read for real (in its place in the order) below.
   const local = peek(dir, ".env.local");
   const nodeEnv = env.NODE_ENV ?? local.NODE_ENV ?? base.NODE_ENV;
-  const appEnv = env.APP_ENV || local.APP_ENV || base.APP_ENV || (nodeEnv === "production" ? "production" : "development");
+  const appEnv = env.APP_ENV || local.APP_ENV || base.APP_ENV || defaultAppEnv(nodeEnv, options.defaultAppEnv);
   // Only known names become file names: APP_ENV must never point the loader at an arbitrary path.
-  const known = APP_ENVS.has(appEnv);
+  const known = isAppEnv(appEnv);
   const merged = {
     ...base,
     ...(known ? read(`.env.${appEnv}`) : {}),

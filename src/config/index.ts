@@ -4,6 +4,19 @@ import { z } from "zod";
 const appEnvs = ["development", "test", "staging", "production"] as const;
 export type AppEnv = (typeof appEnvs)[number];
 
+/**
+ * The environment when APP_ENV is not set: NODE_ENV when it names one, else `fallback`, which is production unless
+ * the command asked for another (`npm start` and `npm run dev` pass `--default-app-env=development`, read by
+ * main.ts). An environment nobody named fails closed: secrets required, errors masked, no GraphiQL, no CORS "*".
+ */
+export function defaultAppEnv(nodeEnv: string | undefined, fallback: AppEnv = "production"): AppEnv {
+  return isAppEnv(nodeEnv) ? nodeEnv : fallback;
+}
+
+export function isAppEnv(value: string | undefined): value is AppEnv {
+  return (appEnvs as readonly string[]).includes(value ?? "");
+}
+
 const optionalString = z
   .string()
   .trim()
@@ -34,6 +47,7 @@ const envSchema = z.object({
   LLM_MAX_OUTPUT_TOKENS: positiveInt(1024),
   LLM_TIMEOUT_MS: positiveInt(60_000),
   LLM_DAILY_TOKEN_LIMIT: positiveInt(200_000),
+  MAX_CONCURRENT_REPLIES_PER_USER: positiveInt(3),
   LLM_FALLBACK_MODELS: optionalString,
   LLM_FALLBACK_API_KEY: optionalString,
   LLM_TOTAL_DEADLINE_MS: positiveInt(120_000),
@@ -62,6 +76,14 @@ const envSchema = z.object({
   GRAPHQL_MAX_COST: positiveInt(1000),
   GRAPHQL_MAX_TOKENS: positiveInt(2000),
   GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
+  MAX_SUBSCRIPTIONS_PER_USER: positiveInt(20),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt(10),
+  MAX_SSE_STREAMS_PER_USER: positiveInt(5),
+  WS_CONNECTION_INIT_TIMEOUT_MS: positiveInt(3_000),
+  WS_ANONYMOUS_TIMEOUT_MS: positiveInt(30_000),
+  WS_IDLE_TIMEOUT_MS: positiveInt(300_000),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: positiveInt(100),
+  WS_MAX_CONNECTIONS: positiveInt(20_000),
   RATE_LIMIT_AUTH_PER_15_MIN: positiveInt(20),
   RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: positiveInt(10),
   RATE_LIMIT_SEND_PER_MIN: positiveInt(20),
@@ -108,6 +130,8 @@ export interface AppConfig {
     devModelTokenDelayMs: number;
     /** Model tokens (input + output) one user may spend per UTC day. */
     dailyTokenLimit: number;
+    /** Replies one user may have running or queued at once (REPLY_LIMIT_EXCEEDED beyond). */
+    maxConcurrentRepliesPerUser: number;
     /** Tried in order after the primary model fails (each entry its own circuit breaker). */
     fallbacks: Array<{ model: string; baseUrl: string | undefined; apiKey: string | undefined }>;
     /** All attempts of one model call together, retries and fallbacks included. */
@@ -145,6 +169,20 @@ export interface AppConfig {
     trustedProxyHops: number;
   };
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
+  /** Subscriptions held at once, per instance (SUBSCRIPTION_LIMIT_EXCEEDED beyond). */
+  subscriptions: { maxPerUser: number; maxPerConnection: number; maxSseStreamsPerUser: number };
+  /** graphql-ws connections: frames are capped at `server.maxRequestBodyBytes` too (close 1009 beyond). */
+  graphqlWs: {
+    /** No `connection_init` by then: closed with 4408. */
+    connectionInitTimeoutMs: number;
+    /** Not authenticated by its `connection_init` (no or a bad token): closed with 4401 after this long. */
+    anonymousTimeoutMs: number;
+    /** No subscription running and no operation sent for this long: closed with 1000. */
+    idleTimeoutMs: number;
+    /** Open connections per client address (429 at the upgrade beyond) and in all (503 beyond). */
+    maxConnectionsPerAddress: number;
+    maxConnections: number;
+  };
   schema: {
     /** Partners rely on introspection, so it is on unless turned off. */
     introspection: boolean;
@@ -156,6 +194,8 @@ export interface AppConfig {
   logPretty: boolean;
   /** Set: `/metrics` answers only `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** Without a token: `/metrics` open to anyone (development/test) or refused (staging/production). */
+  metricsOpenWithoutToken: boolean;
   lifecycle: {
     /** On SIGTERM, running replies get this long to finish before they are cut off (INTERRUPTED). */
     shutdownGraceMs: number;
@@ -182,7 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const e = parsed.data;
-  const appEnv: AppEnv = e.APP_ENV ?? (e.NODE_ENV === "production" ? "production" : "development");
+  const appEnv: AppEnv = e.APP_ENV ?? defaultAppEnv(e.NODE_ENV);
   const problems: string[] = [];
   const warnings: string[] = [];
   const generatedSecretAllowed = appEnv === "development" || appEnv === "test";
@@ -220,7 +260,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.METRICS_TOKEN && e.METRICS_TOKEN.length < 16) problems.push("METRICS_TOKEN: must be at least 16 characters");
   if (deployed && !e.METRICS_TOKEN) {
-    warnings.push("METRICS_TOKEN is not set: /metrics is readable by anyone who can reach the port");
+    warnings.push(
+      `METRICS_TOKEN is not set: /metrics is refused (403) in ${appEnv}; to scrape it, set METRICS_TOKEN ` +
+        "(at least 16 random characters, e.g. `openssl rand -hex 24`) and send `Authorization: Bearer <token>`",
+    );
   }
   if (deployed && e.GRAPHIQL === "true") warnings.push(`GRAPHIQL=true in ${appEnv}: the GraphiQL IDE is served on GET /graphql`);
   if (appEnv === "production" && !e.DATABASE_URL) {
@@ -264,6 +307,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: e.LLM_TIMEOUT_MS,
       devModelTokenDelayMs: e.DEV_MODEL_TOKEN_DELAY_MS,
       dailyTokenLimit: e.LLM_DAILY_TOKEN_LIMIT,
+      maxConcurrentRepliesPerUser: e.MAX_CONCURRENT_REPLIES_PER_USER,
       fallbacks: parseFallbacks(e.LLM_FALLBACK_MODELS, e.LLM_FALLBACK_API_KEY ?? e.OPENAI_API_KEY),
       totalDeadlineMs: e.LLM_TOTAL_DEADLINE_MS,
       maxRetries: e.LLM_MAX_RETRIES,
@@ -299,6 +343,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
     },
+    subscriptions: {
+      maxPerUser: e.MAX_SUBSCRIPTIONS_PER_USER,
+      maxPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxSseStreamsPerUser: e.MAX_SSE_STREAMS_PER_USER,
+    },
+    graphqlWs: {
+      connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+      anonymousTimeoutMs: e.WS_ANONYMOUS_TIMEOUT_MS,
+      idleTimeoutMs: e.WS_IDLE_TIMEOUT_MS,
+      maxConnectionsPerAddress: e.WS_MAX_CONNECTIONS_PER_ADDRESS,
+      maxConnections: e.WS_MAX_CONNECTIONS,
+    },
     schema: {
       introspection: e.GRAPHQL_INTROSPECTION === "true",
       fieldSuggestions: e.GRAPHQL_FIELD_SUGGESTIONS
@@ -308,9 +364,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY ? e.LOG_PRETTY === "true" : appEnv === "development",
     metricsToken: e.METRICS_TOKEN,
+    metricsOpenWithoutToken: generatedSecretAllowed,
     lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
     warnings,
   };
+}
+
+/**
+ * Only where the data lives, for `scripts/migrate.ts`: applying migrations needs no secrets, so it works wherever
+ * the database is reachable, whatever the environment's other settings.
+ */
+export function loadDatabaseConfig(env: Record<string, string | undefined> = process.env): Pick<AppConfig, "dataDir" | "database"> {
+  const parsed = envSchema.pick({ DATA_DIR: true, DATABASE_URL: true, DATABASE_POOL_SIZE: true }).safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  return { dataDir: e.DATA_DIR, database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } };
 }
 
 /** Values people paste from docs and examples; a secret containing one of these was not generated. */

@@ -33,11 +33,14 @@ export const sessionNameRule = storable(
   z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
 );
 
-/** Content is checked on its trimmed length but stored exactly as sent. */
+/**
+ * Content is stored and sent to the model exactly as typed, so its whole length counts, whitespace included (trimmed,
+ * 200,000 ideographic spaces around "hi" would pass as two characters); whitespace alone is refused.
+ */
 export function messageContentRule(maxChars: number) {
   return storable(z.string())
     .refine((value) => value.trim().length > 0, "must not be empty")
-    .refine((value) => characterCount(value.trim()) <= maxChars, `must be at most ${maxChars} characters`);
+    .refine((value) => value.length <= maxChars || characterCount(value) <= maxChars, `must be at most ${maxChars} characters`);
 }
 
 /** Counts code points, so an emoji is one character, as a user would count it. */

@@ -83,6 +83,11 @@ export class RateLimits {
     return this.toStatus(bucket, await this.limiters[bucket].reward(key, points));
   }
 
+  /** Forgets everything `key` spent in `bucket` (e.g. failed logins, once the password was right). */
+  async reset(bucket: RateLimitBucket, key: string): Promise<void> {
+    await this.limiters[bucket].delete(key);
+  }
+
   async status(bucket: RateLimitBucket, key: string): Promise<BucketStatus> {
     const res = await this.limiters[bucket].get(key);
     return res ? this.toStatus(bucket, res) : { limit: this.limit(bucket), remaining: this.limit(bucket), resetsAt: Date.now() };

@@ -30,6 +30,7 @@ class CountingHasher extends PasswordHasher {
 }
 
 const FAST = { memoryCost: 8192, timeCost: 2, parallelism: 1 };
+const HERE = { address: "192.0.2.1" };
 const PASSWORD = "Correct-Horse-9";
 let database: Database;
 let cleanup: () => Promise<void>;
@@ -57,9 +58,9 @@ describe("AccountService.login", () => {
     const email = `known-${Date.now()}@example.com`;
     await accounts.register({ email, password: PASSWORD });
 
-    const wrongPassword = await failure(accounts.login({ email, password: "Wrong-Horse-9" }));
-    const unknownEmail = await failure(accounts.login({ email: `nobody-${Date.now()}@example.com`, password: PASSWORD }));
-    const malformedEmail = await failure(accounts.login({ email: "not an email", password: PASSWORD }));
+    const wrongPassword = await failure(accounts.login({ email, password: "Wrong-Horse-9" }, HERE));
+    const unknownEmail = await failure(accounts.login({ email: `nobody-${Date.now()}@example.com`, password: PASSWORD }, HERE));
+    const malformedEmail = await failure(accounts.login({ email: "not an email", password: PASSWORD }, HERE));
     expect(hasher.verifications).toBe(3);
     for (const error of [unknownEmail, malformedEmail]) {
       expect(error).toMatchObject({ code: wrongPassword.code, message: wrongPassword.message });
@@ -71,11 +72,38 @@ describe("AccountService.login", () => {
     await new AccountService(database.prisma, new PasswordHasher(FAST), logins, limits).register({ email, password: PASSWORD });
     const stronger = { ...FAST, timeCost: 3 };
     const accounts = new AccountService(database.prisma, new PasswordHasher(stronger), logins, limits);
-    await accounts.login({ email, password: PASSWORD });
+    await accounts.login({ email, password: PASSWORD }, HERE);
     const { passwordHash } = await database.prisma.user.findUniqueOrThrow({ where: { email } });
     expect(passwordHash).toContain("t=3");
     expect(new PasswordHasher(stronger).needsRehash(passwordHash)).toBe(false);
     // And the upgraded hash still signs in.
-    await expect(accounts.login({ email, password: PASSWORD })).resolves.toMatchObject({ user: { email } });
+    await expect(accounts.login({ email, password: PASSWORD }, HERE)).resolves.toMatchObject({ user: { email } });
+  });
+});
+
+describe("AccountService.login attempt limit", () => {
+  const LIMIT = 2;
+  const limited = () =>
+    new RateLimits({ auth: unlimited, loginEmail: { points: LIMIT, windowSeconds: 900 }, send: unlimited, cost: unlimited }, { keyPrefix: "t" });
+
+  it("counts failures per account and address, so a stranger's guesses never lock the owner out", async () => {
+    const accounts = new AccountService(database.prisma, new PasswordHasher(FAST), logins, limited());
+    const email = `owner-${Date.now()}@example.com`;
+    await accounts.register({ email, password: PASSWORD });
+    const stranger = { address: "203.0.113.9" };
+    for (let i = 0; i < LIMIT; i++) expect((await failure(accounts.login({ email, password: `Guess-${i}-Aa1!` }, stranger))).code).toBe("UNAUTHENTICATED");
+    // Refused before the password is checked, so the right one teaches the stranger nothing.
+    await expect(accounts.login({ email: ` ${email.toUpperCase()}`, password: PASSWORD }, stranger)).rejects.toMatchObject({ bucket: "loginEmail" });
+    await expect(accounts.login({ email, password: PASSWORD }, { address: "198.51.100.7" })).resolves.toMatchObject({ user: { email } });
+  });
+
+  it("forgets an address's failures once the password was right there", async () => {
+    const accounts = new AccountService(database.prisma, new PasswordHasher(FAST), logins, limited());
+    const email = `typo-${Date.now()}@example.com`;
+    await accounts.register({ email, password: PASSWORD });
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < LIMIT - 1; i++) await failure(accounts.login({ email, password: "Wrong-Horse-9" }, HERE));
+      await expect(accounts.login({ email, password: PASSWORD }, HERE)).resolves.toMatchObject({ user: { email } });
+    }
   });
 });

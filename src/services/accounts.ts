@@ -49,15 +49,22 @@ export class AccountService {
     return { user, ...(await this.logins.start(user.id)) };
   }
 
-  async login(input: Credentials): Promise<AuthResult> {
+  /**
+   * `client.address` is where the attempt comes from (the same address the per-address limits use). Failed
+   * attempts are counted per account *and* address: a stranger's wrong guesses run out for the stranger only, never
+   * locking the owner out from elsewhere, and the owner's own failures are forgotten once the password is right.
+   */
+  async login(input: Credentials, client: { address: string }): Promise<AuthResult> {
     // Login never explains which half was wrong; a malformed email is simply an unknown one.
     const email = emailRule.safeParse(input.email);
-    // Guessing one account's password from many addresses still runs out, per account.
-    if (email.success) await this.limits.consume("loginEmail", email.data);
+    // Taken before the check, not after a failure: parallel guesses cannot all pass a nearly spent allowance.
+    const attempts = email.success ? JSON.stringify([email.data, client.address]) : undefined;
+    if (attempts) await this.limits.consume("loginEmail", attempts);
     const user = email.success ? await this.prisma.user.findUnique({ where: { email: email.data } }) : null;
     const hash = user?.passwordHash ?? (await this.decoyHash);
     const valid = await this.passwords.verify(hash, input.password);
     if (!user || !valid) throw new AppError("UNAUTHENTICATED", WRONG_CREDENTIALS);
+    if (attempts) await this.limits.reset("loginEmail", attempts);
     if (this.passwords.needsRehash(user.passwordHash)) {
       // ARGON2_* changed since this hash was made: the password is at hand now, so move it to the new cost.
       const passwordHash = await this.passwords.hash(input.password);

@@ -1,18 +1,42 @@
 // The reply event bus across instances: Redis pub/sub carries live events to every instance, a capped list per
-// session keeps the tail for `after:` replay, and one Redis counter orders all cursors. A Lua script does all
-// three atomically, so the replay order and the live order can never disagree.
+// session keeps the tail for `after:` replay, and a per-session meta hash (the log's generation and sequence) numbers
+// the cursors. A Lua script does all of it atomically, so the replay order and the live order can never disagree.
 import { EventEmitter, on } from "node:events";
 import { Redis } from "ioredis";
 import { type PublishedReplyEvent, type ReplyEvent, type ReplyEventBus, replayThenLive, unwrapFirst } from "./reply-events.ts";
 
-const PUBLISH = `
-local seq = redis.call('INCR', KEYS[1])
-local payload = string.format('{"cursor":"%d",%s', seq, string.sub(ARGV[1], 2))
+// KEYS[1] the session's meta hash {gen, seq}, KEYS[2] its event list. A missing meta means a new log: it gets a
+// generation from the server clock (a log started again after expiry never continues an old cursor), and any list
+// left without its meta is dropped. Both keys share one TTL, refreshed on every publish.
+const START_LOG = `
+local function start_log()
+  local t = redis.call('TIME')
+  local gen = string.format('%x%05x', tonumber(t[1]), tonumber(t[2]))
+  redis.call('HSET', KEYS[1], 'gen', gen, 'seq', 0)
+  redis.call('DEL', KEYS[2])
+  return gen
+end`;
+
+// ARGV: the event as a JSON object, the retention, the TTL in seconds. KEYS[3] is the live channel.
+const PUBLISH = `${START_LOG}
+local gen = redis.call('HGET', KEYS[1], 'gen') or start_log()
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local payload = string.format('{"cursor":"%s:%d",%s', gen, seq, string.sub(ARGV[1], 2))
 redis.call('RPUSH', KEYS[2], payload)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 redis.call('PUBLISH', KEYS[3], payload)
 return payload`;
+
+// ARGV: the TTL in seconds (for a log started here).
+const HEAD = `${START_LOG}
+local gen = redis.call('HGET', KEYS[1], 'gen')
+if not gen then
+  gen = start_log()
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+end
+return gen .. ':' .. redis.call('HGET', KEYS[1], 'seq')`;
 
 const LOG_TTL_SECONDS = 15 * 60;
 
@@ -39,8 +63,8 @@ export class RedisReplyEventBus implements ReplyEventBus {
     const payload = (await this.redis.eval(
       PUBLISH,
       3,
-      `${this.prefix}:seq`,
-      `${this.prefix}:log:${sessionId}`,
+      this.metaKey(sessionId),
+      this.eventsKey(sessionId),
       this.channel(sessionId),
       JSON.stringify({ ...event, sessionId }),
       this.retentionPerSession,
@@ -49,8 +73,8 @@ export class RedisReplyEventBus implements ReplyEventBus {
     return JSON.parse(payload) as PublishedReplyEvent;
   }
 
-  async head(): Promise<string> {
-    return (await this.redis.get(`${this.prefix}:seq`)) ?? "0";
+  async head(sessionId: string): Promise<string> {
+    return (await this.redis.eval(HEAD, 2, this.metaKey(sessionId), this.eventsKey(sessionId), LOG_TTL_SECONDS)) as string;
   }
 
   async *subscribe(sessionId: string, options: { after?: string | null } = {}): AsyncGenerator<PublishedReplyEvent> {
@@ -59,10 +83,9 @@ export class RedisReplyEventBus implements ReplyEventBus {
     const live = on(this.local, channel, { signal: abort.signal }) as AsyncIterableIterator<[PublishedReplyEvent]>;
     await this.retain(channel);
     yield* replayThenLive({
-      afterSeq: options.after ? Number(options.after) || 0 : undefined,
-      seqOf: (event) => Number(event.cursor),
+      after: options.after,
       replay: async () =>
-        (await this.redis.lrange(`${this.prefix}:log:${sessionId}`, 0, -1)).map((raw) => JSON.parse(raw) as PublishedReplyEvent),
+        (await this.redis.lrange(this.eventsKey(sessionId), 0, -1)).map((raw) => JSON.parse(raw) as PublishedReplyEvent),
       live: unwrapFirst(live),
       stop: async () => {
         abort.abort();
@@ -74,6 +97,15 @@ export class RedisReplyEventBus implements ReplyEventBus {
   async close(): Promise<void> {
     this.local.removeAllListeners();
     await Promise.allSettled([this.subscriber.quit(), this.redis.quit()]);
+  }
+
+  private metaKey(sessionId: string): string {
+    return `${this.prefix}:meta:${sessionId}`;
+  }
+
+  /** Not the older `log:` list (global cursors), which instances of the previous version may still write. */
+  private eventsKey(sessionId: string): string {
+    return `${this.prefix}:events:${sessionId}`;
   }
 
   private channel(sessionId: string): string {

@@ -1,7 +1,9 @@
 // The reply event path: agent run → bus → subscriptions. Events carry ids and text, never GraphQL shapes.
-// Every event gets a per-session cursor, and the bus keeps a bounded tail per session, so a client that
-// subscribes late (or reconnects) can ask for everything after the cursor it last saw.
-import { randomUUID } from "node:crypto";
+// Each session has its own event log: a bounded tail of its events, numbered by a per-session sequence, so a client
+// that subscribes late (or reconnects) can ask for everything after the cursor it last saw. A cursor names the log's
+// generation and the event's number in it (`<generation>:<seq>`): it counts that session's events only, and a log
+// that is dropped and started again (idle, restart) gets a new generation, so an old cursor never names a new event.
+import { randomBytes } from "node:crypto";
 import { EventEmitter, on } from "node:events";
 
 export type ReplyEvent =
@@ -17,28 +19,50 @@ export type PublishedReplyEvent = ReplyEvent & { sessionId: string; cursor: stri
 
 export interface ReplyEventBus {
   publish(sessionId: string, event: ReplyEvent): Promise<PublishedReplyEvent>;
-  /** Cursor of the newest event published (a starting point for `subscribe({ after })` on any session). */
-  head(): Promise<string>;
-  /** Live events of one session; with `after`, the retained events after that cursor come first. */
+  /**
+   * Cursor of the session's newest event (starting its log when there is none), so `subscribe({ after })` from it
+   * receives everything the session publishes later.
+   */
+  head(sessionId: string): Promise<string>;
+  /**
+   * Live events of one session; with `after`, the retained events after that cursor come first (all of them when
+   * the cursor names another generation of the log or cannot be read), runs of one message's deltas merged.
+   */
   subscribe(sessionId: string, options?: { after?: string | null }): AsyncGenerator<PublishedReplyEvent>;
   close(): Promise<void>;
 }
 
+/** Where an event sits: its session log's generation and its number in that generation (from 1). */
+export interface EventPosition {
+  generation: string;
+  seq: number;
+}
+
+export function formatCursor({ generation, seq }: EventPosition): string {
+  return `${generation}:${seq}`;
+}
+
+/** Undefined when the text is not a cursor of this format (an older format, or made up). */
+export function parseCursor(cursor: string): EventPosition | undefined {
+  const colon = cursor.lastIndexOf(":");
+  const seq = Number(cursor.slice(colon + 1));
+  if (colon <= 0 || !/^\d+$/.test(cursor.slice(colon + 1)) || !Number.isSafeInteger(seq)) return undefined;
+  return { generation: cursor.slice(0, colon), seq };
+}
+
 interface SessionLog {
+  generation: string;
+  seq: number;
   events: PublishedReplyEvent[];
-  lastPublishedAt: number;
+  lastUsedAt: number;
 }
 
 const IDLE_LOG_TTL_MS = 15 * 60_000;
 
 /** In-process bus for a single instance (the embedded default). */
 export class MemoryReplyEventBus implements ReplyEventBus {
-  /** Cursors from a previous process must not replay this process's unrelated events. */
-  private readonly epoch = randomUUID().slice(0, 8);
   private readonly emitter = new EventEmitter().setMaxListeners(0);
   private readonly logs = new Map<string, SessionLog>();
-  /** One sequence for all sessions: a swept and recreated log can never reuse a cursor. */
-  private seq = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly retentionPerSession: number) {
@@ -47,17 +71,16 @@ export class MemoryReplyEventBus implements ReplyEventBus {
 
   async publish(sessionId: string, event: ReplyEvent): Promise<PublishedReplyEvent> {
     const log = this.logFor(sessionId);
-    this.seq += 1;
-    log.lastPublishedAt = Date.now();
-    const published = { ...event, sessionId, cursor: this.cursor(this.seq) };
+    log.seq += 1;
+    const published = { ...event, sessionId, cursor: formatCursor(log) };
     log.events.push(published);
     if (log.events.length > this.retentionPerSession) log.events.shift();
     this.emitter.emit(sessionId, published);
     return published;
   }
 
-  async head(): Promise<string> {
-    return this.cursor(this.seq);
+  async head(sessionId: string): Promise<string> {
+    return formatCursor(this.logFor(sessionId));
   }
 
   async *subscribe(sessionId: string, options: { after?: string | null } = {}): AsyncGenerator<PublishedReplyEvent> {
@@ -65,9 +88,8 @@ export class MemoryReplyEventBus implements ReplyEventBus {
     // Listen before replaying so nothing published in between is missed.
     const live = on(this.emitter, sessionId, { signal: abort.signal }) as AsyncIterableIterator<[PublishedReplyEvent]>;
     yield* replayThenLive({
-      afterSeq: this.seqOf(options.after),
-      seqOf: (event) => this.seqOf(event.cursor) ?? 0,
-      replay: async () => this.logs.get(sessionId)?.events ?? [],
+      after: options.after,
+      replay: async () => [...(this.logs.get(sessionId)?.events ?? [])],
       live: unwrapFirst(live),
       stop: async () => abort.abort(),
     });
@@ -81,67 +103,88 @@ export class MemoryReplyEventBus implements ReplyEventBus {
   private logFor(sessionId: string): SessionLog {
     let log = this.logs.get(sessionId);
     if (!log) {
-      log = { events: [], lastPublishedAt: Date.now() };
+      // Random, so a log started again after the sweep (or in another process) never continues an old cursor.
+      log = { generation: randomBytes(6).toString("base64url"), seq: 0, events: [], lastUsedAt: 0 };
       this.logs.set(sessionId, log);
     }
+    log.lastUsedAt = Date.now();
     return log;
-  }
-
-  private cursor(seq: number): string {
-    return `${this.epoch}:${seq}`;
-  }
-
-  /** Undefined for "no cursor"; a cursor from another epoch replays from the start of what is retained. */
-  private seqOf(cursor: string | null | undefined): number | undefined {
-    if (!cursor) return undefined;
-    const [epoch, seq] = cursor.split(":");
-    if (epoch !== this.epoch) return 0;
-    const parsed = Number(seq);
-    return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : 0;
   }
 
   private sweep(): void {
     const cutoff = Date.now() - IDLE_LOG_TTL_MS;
     for (const [sessionId, log] of this.logs) {
-      if (log.lastPublishedAt < cutoff && this.emitter.listenerCount(sessionId) === 0) this.logs.delete(sessionId);
+      if (log.lastUsedAt < cutoff && this.emitter.listenerCount(sessionId) === 0) this.logs.delete(sessionId);
     }
   }
 }
 
+/** An event's position. An event of the older, global format (a bare number, from an instance not yet updated). */
+function positionOf(event: PublishedReplyEvent): EventPosition {
+  return parseCursor(event.cursor) ?? { generation: "", seq: Number(event.cursor) || 0 };
+}
+
+/** What an unreadable `after` stands for: a generation no event has, so every retained event comes after it. */
+const NO_GENERATION: EventPosition = { generation: "\u0000", seq: 0 };
+
+/** Whether `at` comes after `last`: later in the same generation, or in another one (the log was started again). */
+function isAfter(at: EventPosition, last: EventPosition): boolean {
+  return at.generation !== last.generation || at.seq > last.seq;
+}
+
 /**
  * The subscribe side shared by every bus: retained events after the cursor, then live ones, each exactly once
- * (a live event already replayed is skipped by its sequence number). `live` must be listening before this starts.
+ * (a live event already replayed is skipped by its position). `live` must be listening before this starts.
+ * A replay merges each run of one message's deltas into one event (see `coalesceDeltas`).
  */
 export async function* replayThenLive({
-  afterSeq,
-  seqOf,
+  after,
   replay,
   live,
   stop,
 }: {
-  afterSeq: number | undefined;
-  seqOf: (event: PublishedReplyEvent) => number;
-  replay: () => Promise<Iterable<PublishedReplyEvent>>;
+  after: string | null | undefined;
+  /** The session log's retained events, oldest first (one generation). */
+  replay: () => Promise<PublishedReplyEvent[]>;
   live: AsyncIterable<PublishedReplyEvent>;
   stop: () => Promise<void>;
 }): AsyncGenerator<PublishedReplyEvent> {
   try {
-    let lastSeq = afterSeq;
-    if (lastSeq !== undefined) {
-      for (const event of await replay()) {
-        if (seqOf(event) > lastSeq) {
-          lastSeq = seqOf(event);
-          yield event;
-        }
+    let last = after ? (parseCursor(after) ?? NO_GENERATION) : undefined;
+    if (last) {
+      const from = last;
+      for (const event of coalesceDeltas((await replay()).filter((event) => isAfter(positionOf(event), from)))) {
+        last = positionOf(event);
+        yield event;
       }
     }
     for await (const event of live) {
-      if (lastSeq !== undefined && seqOf(event) <= lastSeq) continue;
+      const at = positionOf(event);
+      if (last && !isAfter(at, last)) continue;
+      last = at;
       yield event;
     }
   } finally {
     await stop();
   }
+}
+
+/**
+ * Merges each run of consecutive deltas of one message into one delta carrying the run's last cursor, so a replay
+ * costs a few events per reply however many tokens it had. Nothing else is merged or reordered (a restart, a tool
+ * call or another message ends a run), so the concatenated deltas still equal the stored text.
+ */
+export function coalesceDeltas(events: Iterable<PublishedReplyEvent>): PublishedReplyEvent[] {
+  const merged: PublishedReplyEvent[] = [];
+  for (const event of events) {
+    const previous = merged.at(-1);
+    if (event.type === "delta" && previous?.type === "delta" && previous.messageId === event.messageId) {
+      merged[merged.length - 1] = { ...previous, delta: previous.delta + event.delta, cursor: event.cursor };
+    } else {
+      merged.push(event);
+    }
+  }
+  return merged;
 }
 
 export async function* unwrapFirst<T>(iterator: AsyncIterable<[T]>): AsyncGenerator<T> {

@@ -73,7 +73,8 @@ builder.mutationField("login", (t) =>
     type: AuthPayload,
     skipTypeScopes: true,
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    resolve: (_root, { input }, context) => context.services.accounts.login(input),
+    resolve: (_root, { input }, context) =>
+      context.services.accounts.login(input, { address: context.clientAddress ?? "unknown" }),
   }),
 );
 

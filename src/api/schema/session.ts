@@ -1,4 +1,5 @@
 import { builder } from "./builder.ts";
+import { idCursorQuery } from "./id-cursor.ts";
 
 export const Session = builder.prismaNode("Session", {
   id: { field: "id" },
@@ -14,8 +15,10 @@ export const Session = builder.prismaNode("Session", {
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
     messages: t.relatedConnection("messages", {
       description: "The conversation, oldest message first.",
-      cursor: "position",
-      query: { orderBy: { position: "asc" } },
+      // Ordered by the global insertion order, but the cursor is the message's own id: `position` would tell every
+      // client how many messages the whole platform holds. Prisma pages from the id's row in `position` order.
+      cursor: "id",
+      query: idCursorQuery({ orderBy: { position: "asc" } }),
       totalCount: true,
     }, { name: "MessageConnection" }, { name: "MessageEdge" }),
   }),

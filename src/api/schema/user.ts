@@ -1,4 +1,5 @@
 import { builder } from "./builder.ts";
+import { idCursorQuery } from "./id-cursor.ts";
 
 export const User = builder.prismaNode("User", {
   id: { field: "id" },
@@ -14,7 +15,7 @@ export const User = builder.prismaNode("User", {
     sessions: t.relatedConnection("sessions", {
       description: "The user's chat sessions, most recently created first.",
       cursor: "id",
-      query: { orderBy: [{ createdAt: "desc" }, { id: "desc" }] },
+      query: idCursorQuery({ orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] }),
       totalCount: true,
     }, { name: "SessionConnection" }, { name: "SessionEdge" }),
   }),
