@@ -32,6 +32,7 @@ import { MessageService } from "./services/messages.ts";
 import { connectRedis, RedisReplyEventBus } from "./services/redis-reply-events.ts";
 import { MemoryReplyEventBus, type ReplyEventBus } from "./services/reply-events.ts";
 import { ReplyService } from "./services/replies.ts";
+import { ReplySlots } from "./services/reply-slots.ts";
 import { SessionService } from "./services/sessions.ts";
 import { UsageService } from "./services/usage.ts";
 
@@ -85,7 +86,13 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     callbacksFor: (job) => tracing.callbacksFor(job),
   });
   if (config.memory.embeddingsModel) logger.info({ recall: await memories.prepare() }, "memory recall");
-  const checkpointer = new PrismaCheckpointSaver(prisma);
+  // Only the latest checkpoint is read back; a few more are kept for debugging a thread.
+  const checkpointer = new PrismaCheckpointSaver(prisma, {
+    prune: {
+      keep: CHECKPOINTS_KEPT_PER_SESSION,
+      onError: (error, sessionId) => logger.warn({ err: error, sessionId }, "could not prune checkpoints"),
+    },
+  });
   const tools = createTools(config.agent.tools);
   metrics.setKnownTools(tools.map((tool) => tool.name));
   const graph = buildAgentGraph({
@@ -120,16 +127,14 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   });
   const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
-  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, {
+  const slots = new ReplySlots({
+    ...config.replies,
+    onChange: ({ waiting }) => metrics.repliesWaiting.set(waiting),
+  });
+  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, {
     callbacksFor: (job) => tracing.callbacksFor(job),
-    afterReply: ({ userId, sessionId, messageId, userMessage }) => memories.afterUserTurn(userId, userMessage, { sessionId, messageId }),
-    // Whatever the ending (failed and cancelled runs write checkpoints too): only the latest checkpoint is read
-    // back; a few more are kept for debugging a thread.
-    afterEnd: async ({ sessionId }) => {
-      await checkpointer
-        .pruneThread(sessionId, CHECKPOINTS_KEPT_PER_SESSION)
-        .catch((error: unknown) => logger.warn({ err: error, sessionId }, "could not prune checkpoints"));
-    },
+    afterReply: ({ userId, sessionId, messageId, userMessage, dayTotal }) =>
+      memories.afterUserTurn(userId, userMessage, { sessionId, messageId, dayTotal }),
   });
   const interrupted = await replies.markInterrupted();
   if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");

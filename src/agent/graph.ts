@@ -1,4 +1,4 @@
-// The agent graph: recall memories → agent (model with tools bound) ⇄ tools → done. It is handed its model,
+// The agent graph: sync the conversation → recall memories → agent (model with tools bound) ⇄ tools → done. It is handed its model,
 // tools, memory and checkpointer; it creates none of them.
 import { AIMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
@@ -9,6 +9,7 @@ import { callModel } from "./nodes/call-model.ts";
 import type { MemoryRecall } from "./memory/recall.ts";
 import { recallMemories } from "./nodes/recall-memories.ts";
 import { runTools } from "./nodes/run-tools.ts";
+import { syncConversation } from "./nodes/sync-conversation.ts";
 import { AgentContext, AgentState, type AgentStateType } from "./state.ts";
 
 export interface AgentGraphDependencies {
@@ -23,6 +24,7 @@ export interface AgentGraphDependencies {
   logger?: Pick<Logger, "warn">;
 }
 
+export const SYNC_NODE = "syncConversation";
 export const RECALL_NODE = "recallMemories";
 export const AGENT_NODE = "agent";
 export const TOOLS_NODE = "tools";
@@ -35,13 +37,15 @@ export function routeAfterAgent(state: AgentStateType): typeof TOOLS_NODE | type
 
 export function buildAgentGraph({ chat, tools = [], memory, checkpointer, ...options }: AgentGraphDependencies) {
   return new StateGraph(AgentState, AgentContext)
+    .addNode(SYNC_NODE, syncConversation)
     .addNode(RECALL_NODE, memory ? recallMemories(memory) : async () => ({ memories: [] }))
     .addNode(
       AGENT_NODE,
       callModel({ chat, tools, agentName: options.agentName, historyTokenBudget: options.historyTokenBudget, logger: options.logger }),
     )
     .addNode(TOOLS_NODE, runTools(tools, { timeoutMs: options.toolTimeoutMs, logger: options.logger }))
-    .addEdge(START, RECALL_NODE)
+    .addEdge(START, SYNC_NODE)
+    .addEdge(SYNC_NODE, RECALL_NODE)
     .addEdge(RECALL_NODE, AGENT_NODE)
     .addConditionalEdges(AGENT_NODE, routeAfterAgent, [TOOLS_NODE, END])
     .addEdge(TOOLS_NODE, AGENT_NODE)

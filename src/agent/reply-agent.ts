@@ -2,7 +2,7 @@
 // What the run costs is reported per model call, as it happens, to the request's meter.
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import { type ConversationTurn, runInput, toMessage } from "./conversation-sync.ts";
+import type { ConversationTurn } from "./conversation-sync.ts";
 import { AGENT_NODE, type AgentGraph } from "./graph.ts";
 import type { AgentStreamEvent, ModelMeter } from "./state.ts";
 
@@ -31,22 +31,28 @@ export interface ReplyAgent {
   streamReply(request: ReplyRequest): AsyncIterable<ReplyChunk>;
 }
 
-/** Bounds model ⇄ tools loops: a runaway tool loop ends in an error, not a bill. */
-const RECURSION_LIMIT = 12;
+/** Bounds model ⇄ tools loops (sync, recall, then at most 6 model calls): a runaway loop ends in an error, not a bill. */
+const RECURSION_LIMIT = 13;
 
 export class LangGraphReplyAgent implements ReplyAgent {
   constructor(private readonly graph: AgentGraph) {}
 
   async *streamReply({ userId, sessionId, history, signal, meter, callbacks }: ReplyRequest): AsyncGenerator<ReplyChunk> {
-    // One checkpointed thread per chat session: tool calls and results stay in the agent's history.
-    const configurable = { thread_id: sessionId };
-    const checkpointed = this.graph.checkpointer
-      ? ((await this.graph.getState({ configurable })).values.messages ?? [])
-      : [];
-    const messages = this.graph.checkpointer ? runInput(history, checkpointed) : history.map(toMessage);
+    // One checkpointed thread per chat session: tool calls and results stay in the agent's history. The graph
+    // reconciles it with `history` (the record) in its first node.
     const stream = await this.graph.stream(
-      { messages, userId },
-      { configurable, context: { meter }, streamMode: ["custom", "updates"], signal, recursionLimit: RECURSION_LIMIT, callbacks },
+      { turns: history, userId },
+      {
+        configurable: { thread_id: sessionId },
+        context: { meter },
+        streamMode: ["custom", "updates"],
+        signal,
+        recursionLimit: RECURSION_LIMIT,
+        callbacks,
+        // One checkpoint per run, written as it ends (completed, failed or cancelled): the stored messages are the
+        // record a crashed run is rebuilt from, so per-step checkpoints would buy nothing but writes.
+        durability: "exit",
+      },
     );
     let answeredBy: string | undefined;
     for await (const [mode, payload] of stream) {

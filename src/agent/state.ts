@@ -1,8 +1,15 @@
 import { Annotation, MessagesAnnotation } from "@langchain/langgraph";
+import { UntrackedValueChannel } from "@langchain/langgraph/channels";
+import type { ConversationTurn } from "./conversation-sync.ts";
 import type { ModelUsage } from "./models/model-call.ts";
 
 export const AgentState = Annotation.Root({
   ...MessagesAnnotation.spec,
+  /**
+   * The run's input: the stored conversation (the record) ending with the message to answer. The first node
+   * reconciles the checkpointed messages with it; never checkpointed itself.
+   */
+  turns: new UntrackedValueChannel<ConversationTurn[]>(),
   /** Whose conversation this is: memories are recalled for this user only. */
   userId: Annotation<string>(),
   /** What the agent remembers about the user that bears on this turn; replaced every turn. */

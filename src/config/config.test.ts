@@ -42,7 +42,7 @@ describe("loadConfig", () => {
   });
 
   it("reads only the database settings for migrations, needing no secrets", () => {
-    expect(loadDatabaseConfig({})).toEqual({ dataDir: "./.data", database: { url: undefined, poolSize: 10 } });
+    expect(loadDatabaseConfig({})).toEqual({ dataDir: "./.data", database: { url: undefined, poolSize: 20 } });
     expect(loadDatabaseConfig({ DATABASE_URL: "postgresql://db/agent", JWT_SECRET: "short" }).database.url).toBe("postgresql://db/agent");
     expect(() => loadDatabaseConfig({ DATABASE_POOL_SIZE: "none" })).toThrowError(ConfigError);
   });

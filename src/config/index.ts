@@ -32,7 +32,7 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   DATA_DIR: z.string().trim().min(1).default("./.data"),
   DATABASE_URL: optionalString,
-  DATABASE_POOL_SIZE: positiveInt(10),
+  DATABASE_POOL_SIZE: positiveInt(20),
   REDIS_URL: optionalString,
   JWT_SECRET: optionalString,
   ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
@@ -48,6 +48,8 @@ const envSchema = z.object({
   LLM_TIMEOUT_MS: positiveInt(60_000),
   LLM_DAILY_TOKEN_LIMIT: positiveInt(200_000),
   MAX_CONCURRENT_REPLIES_PER_USER: positiveInt(3),
+  REPLIES_MAX_RUNNING: positiveInt(1000),
+  REPLIES_MAX_QUEUED: z.coerce.number().int().min(0).default(2000),
   LLM_FALLBACK_MODELS: optionalString,
   LLM_FALLBACK_API_KEY: optionalString,
   LLM_TOTAL_DEADLINE_MS: positiveInt(120_000),
@@ -110,6 +112,8 @@ export interface AppConfig {
   };
   dataDir: string;
   database: { url: string | undefined; poolSize: number };
+  /** Admission control per instance: replies generating at once, and waiting for a slot (OVERLOADED beyond). */
+  replies: { maxRunning: number; maxQueued: number };
   /** Set: reply events fan out through Redis to every instance. Unset: in-process (one instance). */
   redis: { url: string | undefined; keyPrefix: string };
   auth: {
@@ -291,6 +295,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     dataDir: e.DATA_DIR,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    replies: { maxRunning: e.REPLIES_MAX_RUNNING, maxQueued: e.REPLIES_MAX_QUEUED },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     auth: {
       jwtSecret: e.JWT_SECRET,

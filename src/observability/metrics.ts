@@ -28,7 +28,7 @@ export function createMetrics() {
     }),
     replyFailures: new Counter({
       name: "agent_reply_failures_total",
-      help: "Replies that ended with a MessageFailed event, by code (LLM_ERROR, LLM_UNAVAILABLE, INTERRUPTED)",
+      help: "Replies that ended with a MessageFailed event, by code (LLM_ERROR, LLM_UNAVAILABLE, INTERRUPTED, QUOTA_EXCEEDED, STORAGE_ERROR)",
       labelNames: ["code"] as const,
       registers,
     }),
@@ -46,6 +46,11 @@ export function createMetrics() {
       registers,
     }),
     activeReplies: new Gauge({ name: "agent_active_replies", help: "Replies being generated now", registers }),
+    repliesWaiting: new Gauge({
+      name: "agent_replies_waiting",
+      help: "Replies waiting for a run slot (REPLIES_MAX_RUNNING are busy); beyond REPLIES_MAX_QUEUED sends are OVERLOADED",
+      registers,
+    }),
 
     // --- Model calls (ResilientChatModel's observer) ------------------------------------------------------------
     modelCallDuration: new Histogram({

@@ -51,7 +51,7 @@ async function createBackend(kind: (typeof backends)[number]) {
     };
   }
   return {
-    open: () => openDatabase({ url, poolSize: 4, dataDir }),
+    open: (onQuery?: (sql: string) => void) => openDatabase({ url, poolSize: 4, dataDir, ...(onQuery ? { onQuery } : {}) }),
     async destroy() {
       await drop();
       await rm(dataDir, { recursive: true, force: true });
@@ -319,6 +319,39 @@ describe.each(backends)("PrismaCheckpointSaver on %s", (kind) => {
 
       await restarted.invoke({ messages: [new HumanMessage("three")] }, config);
       expect((await restarted.getState(config)).values.messages).toHaveLength(6);
+    });
+
+    it("reads a thread's latest checkpoint in one query, stores one in one statement, and prunes itself when asked", async () => {
+      const statements: string[] = [];
+      await database.close();
+      database = await backend.open((sql) => statements.push(sql));
+      try {
+        const keep = 2;
+        const counted = new PrismaCheckpointSaver(database.prisma, { prune: { keep } });
+        const graph = echoGraph(counted);
+        const config = { configurable: { thread_id: randomUUID() } };
+        // One checkpoint per run (written as it exits), as the app runs its agent.
+        const run = (text: string) => graph.invoke({ messages: [new HumanMessage(text)] }, { ...config, durability: "exit" });
+        await run("one");
+
+        statements.length = 0;
+        const tuple = await counted.getTuple(config);
+        expect(statements).toHaveLength(1);
+        expect(tuple?.checkpoint.channel_values.messages).toHaveLength(2);
+
+        statements.length = 0;
+        await run("two");
+        // The latest checkpoint read, then the new one with its blobs written: two statements for a whole run.
+        expect(statements).toHaveLength(2);
+
+        for (let i = 0; i < 2 * keep + 3; i++) await run(`more ${i}`);
+        expect((await rowsOf(config.configurable.thread_id)).checkpoints).toBeLessThanOrEqual(2 * keep + 1);
+        expect((await graph.getState(config)).values.messages).toHaveLength(2 * (2 * keep + 5));
+      } finally {
+        await database.close();
+        database = await backend.open();
+        saver = new PrismaCheckpointSaver(database.prisma);
+      }
     });
 
     it("forks from an earlier checkpoint without picking up the original branch's values", async () => {

@@ -23,12 +23,19 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import { Prisma, type AgentCheckpoint, type PrismaClient } from "../generated/prisma/client.ts";
+import { withDatabaseRetry } from "./database-errors.ts";
 
 export interface PrismaCheckpointSaverOptions {
   /** @default JsonPlusSerializer (the base class's) */
   serde?: SerializerProtocol;
   /** Checkpoints `list()` loads per query while it iterates. @default 50 */
   pageSize?: number;
+  /**
+   * Keeps threads short without a pass of its own: once a put leaves a thread with more than twice `keep` root
+   * checkpoints, the put prunes it to the latest `keep` (pruneThread), so each thread holds at most 2 × keep + 1
+   * whatever ends its runs. `onError` hears of a prune that failed (the put itself succeeded). Unset: never.
+   */
+  prune?: { keep: number; onError?: (error: unknown, threadId: string) => void };
 }
 
 /** What `pruneThread` deleted. */
@@ -39,6 +46,13 @@ export interface PruneResult {
 }
 
 type StoredCheckpoint = Omit<Checkpoint, "channel_values"> & { channel_values?: Record<string, unknown> };
+
+/** getTuple's one-query row: the checkpoint with the blobs it names and its pending writes (values in base64). */
+type JoinedCheckpointRow = CheckpointRow & {
+  hasVersions: boolean;
+  blobs: Array<{ channel: string; type: string; value: string | null }>;
+  writes: Array<{ taskId: string; idx: number; channel: string; taskPath: string; type: string; value: string }>;
+};
 type CheckpointRow = Pick<
   AgentCheckpoint,
   | "threadId"
@@ -75,19 +89,50 @@ const keysPerQuery = 500;
 export class PrismaCheckpointSaver extends BaseCheckpointSaver {
   readonly #prisma: PrismaClient;
   readonly #pageSize: number;
+  readonly #prune: PrismaCheckpointSaverOptions["prune"];
 
-  constructor(prisma: PrismaClient, { serde, pageSize = 50 }: PrismaCheckpointSaverOptions = {}) {
+  constructor(prisma: PrismaClient, { serde, pageSize = 50, prune }: PrismaCheckpointSaverOptions = {}) {
     super(serde);
     if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError("pageSize must be a positive integer");
+    if (prune && (!Number.isInteger(prune.keep) || prune.keep < 1)) throw new RangeError("prune.keep must be a positive integer");
     this.#prisma = prisma;
     this.#pageSize = pageSize;
+    this.#prune = prune;
   }
 
+  /**
+   * One query for the common case (a checkpoint stored with its channel versions, format v4 and later): the row, the
+   * blobs it names and its pending writes together. Older rows take the general path (#toTuples).
+   */
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
     const threadId = config.configurable?.thread_id;
     if (threadId === undefined || threadId === null) return undefined;
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? "");
     const checkpointId = getCheckpointId(config);
+    // Reads and the idempotent writes below are retried through a moment's outage (a killed connection).
+    const [joined] = await withDatabaseRetry(() => this.#prisma.$queryRaw<JoinedCheckpointRow[]>`
+      SELECT c."threadId", c."checkpointNs", c."checkpointId", c."parentCheckpointId", c."checkpointType", c."checkpoint",
+        c."metadataType", c."metadata", c."channelVersions" IS NOT NULL AS "hasVersions",
+        COALESCE((
+          SELECT json_agg(json_build_object('channel', b."channel", 'type', b."type", 'value', encode(b."value", 'base64')))
+          FROM jsonb_each_text(c."channelVersions") v
+          JOIN "AgentCheckpointBlob" b ON b."threadId" = c."threadId" AND b."checkpointNs" = c."checkpointNs"
+            AND b."channel" = v.key AND b."version" = v.value
+        ), '[]') AS "blobs",
+        COALESCE((
+          SELECT json_agg(json_build_object('taskId', w."taskId", 'idx', w."idx", 'channel', w."channel",
+            'taskPath', w."taskPath", 'type', w."type", 'value', encode(w."value", 'base64')))
+          FROM "AgentCheckpointWrite" w
+          WHERE w."threadId" = c."threadId" AND w."checkpointNs" = c."checkpointNs" AND w."checkpointId" = c."checkpointId"
+        ), '[]') AS "writes"
+      FROM "AgentCheckpoint" c
+      WHERE c."threadId" = ${String(threadId)} AND c."checkpointNs" = ${checkpointNs}
+        ${checkpointId ? Prisma.sql`AND c."checkpointId" = ${checkpointId}` : Prisma.empty}
+      ORDER BY c."checkpointId" DESC
+      LIMIT 1`);
+    if (!joined) return undefined;
+    const stored = (await this.serde.loadsTyped(joined.checkpointType, joined.checkpoint)) as StoredCheckpoint;
+    if (joined.hasVersions && stored.v >= 4) return this.#joinedTuple(joined, stored);
     const row = checkpointId
       ? await this.#prisma.agentCheckpoint.findUnique({
           where: { threadId_checkpointNs_checkpointId: { threadId: String(threadId), checkpointNs, checkpointId } },
@@ -152,8 +197,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
   }
 
   /**
-   * Stores the checkpoint and, for the channels in `newVersions`, their values at those versions. The other
-   * channels keep pointing at the blobs an earlier checkpoint stored.
+   * Stores the checkpoint and, for the channels in `newVersions`, their values at those versions, in one statement.
+   * The other channels keep pointing at the blobs an earlier checkpoint stored.
    */
   async put(
     config: RunnableConfig,
@@ -188,15 +233,34 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
       metadata: bytes(metadataBytes),
       metadataJson: toJson(metadata),
     };
-    await this.#prisma.$transaction([
-      // A version's value never changes: a blob another checkpoint already stored is left alone.
-      ...(blobs.length > 0 ? [this.#prisma.agentCheckpointBlob.createMany({ data: blobs, skipDuplicates: true })] : []),
-      this.#prisma.agentCheckpoint.upsert({
-        where: { threadId_checkpointNs_checkpointId: key },
-        create: { ...key, parentCheckpointId: parentCheckpointId ? String(parentCheckpointId) : null, ...stored },
-        update: stored,
-      }),
-    ]);
+    // The versions as strings, exactly as blobs store them, so a read can join the two in SQL.
+    const channelVersions = JSON.stringify(
+      Object.fromEntries(Object.entries(checkpoint.channel_versions).map(([channel, version]) => [channel, String(version)])),
+    );
+    // A version's value never changes: a blob another checkpoint already stored is left alone.
+    const storeBlobs =
+      blobs.length > 0
+        ? Prisma.sql`WITH "stored" AS (
+            INSERT INTO "AgentCheckpointBlob" ("threadId", "checkpointNs", "channel", "version", "type", "value")
+            VALUES ${Prisma.join(blobs.map((b) => Prisma.sql`(${b.threadId}, ${b.checkpointNs}, ${b.channel}, ${b.version}, ${b.type}, ${b.value})`))}
+            ON CONFLICT DO NOTHING)`
+        : Prisma.empty;
+    const [{ checkpoints }] = await withDatabaseRetry(() => this.#prisma.$queryRaw<[{ checkpoints: number }]>`
+      ${storeBlobs}
+      INSERT INTO "AgentCheckpoint" ("threadId", "checkpointNs", "checkpointId", "parentCheckpointId", "checkpointType",
+        "checkpoint", "metadataType", "metadata", "metadataJson", "channelVersions")
+      VALUES (${key.threadId}, ${key.checkpointNs}, ${key.checkpointId}, ${parentCheckpointId ? String(parentCheckpointId) : null},
+        ${stored.checkpointType}, ${stored.checkpoint}, ${stored.metadataType}, ${stored.metadata},
+        ${JSON.stringify(stored.metadataJson)}::jsonb, ${channelVersions}::jsonb)
+      ON CONFLICT ("threadId", "checkpointNs", "checkpointId") DO UPDATE SET
+        "checkpointType" = EXCLUDED."checkpointType", "checkpoint" = EXCLUDED."checkpoint",
+        "metadataType" = EXCLUDED."metadataType", "metadata" = EXCLUDED."metadata",
+        "metadataJson" = EXCLUDED."metadataJson", "channelVersions" = EXCLUDED."channelVersions"
+      RETURNING (SELECT count(*) FROM "AgentCheckpoint" WHERE "threadId" = ${threadId} AND "checkpointNs" = '')::int AS "checkpoints"`);
+    // The count was read before this insert: one more is stored now.
+    if (this.#prune && checkpointNs === "" && checkpoints + 1 > 2 * this.#prune.keep) {
+      await this.pruneThread(threadId, this.#prune.keep).catch((error: unknown) => this.#prune?.onError?.(error, threadId));
+    }
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
 
@@ -228,10 +292,10 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
       }),
     );
     if (!writes.every(([channel]) => channel in WRITES_IDX_MAP)) {
-      await this.#prisma.agentCheckpointWrite.createMany({ data: rows, skipDuplicates: true });
+      await withDatabaseRetry(() => this.#prisma.agentCheckpointWrite.createMany({ data: rows, skipDuplicates: true }));
       return;
     }
-    await this.#prisma.$transaction(
+    await withDatabaseRetry(() => this.#prisma.$transaction(
       rows.map(({ threadId, checkpointNs, checkpointId, idx, ...value }) =>
         this.#prisma.agentCheckpointWrite.upsert({
           where: {
@@ -241,7 +305,7 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
           update: value,
         }),
       ),
-    );
+    ));
   }
 
   /** Every checkpoint, blob and write of the thread, in all namespaces (for a deleted chat session). */
@@ -310,6 +374,37 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
    */
   override getNextVersion(current: number | undefined): number {
     return Math.floor(current ?? 0) + 1 + randomInt(1, 2 ** 32) / 2 ** 32;
+  }
+
+  /** The tuple of getTuple's one-query row: blobs and writes came with it, base64 in JSON. */
+  async #joinedTuple(row: JoinedCheckpointRow, stored: StoredCheckpoint): Promise<CheckpointTuple> {
+    const channelValues: Record<string, unknown> = {};
+    for (const blob of row.blobs) {
+      if (blob.type !== "empty" && blob.value !== null) {
+        channelValues[blob.channel] = await this.serde.loadsTyped(blob.type, Buffer.from(blob.value, "base64"));
+      }
+    }
+    const pendingWrites: CheckpointPendingWrite[] = await Promise.all(
+      inReplayOrder(row.writes).map(async (write): Promise<CheckpointPendingWrite> => [
+        write.taskId,
+        write.channel,
+        await this.serde.loadsTyped(write.type, Buffer.from(write.value, "base64")),
+      ]),
+    );
+    const configurable = { thread_id: row.threadId, checkpoint_ns: row.checkpointNs };
+    const tuple: CheckpointTuple = {
+      config: { configurable: { ...configurable, checkpoint_id: row.checkpointId } },
+      checkpoint: {
+        ...stored,
+        channel_values: channelValues,
+        channel_versions: { ...stored.channel_versions },
+        versions_seen: stored.versions_seen ?? {},
+      },
+      metadata: (await this.serde.loadsTyped(row.metadataType, row.metadata)) as CheckpointMetadata,
+      pendingWrites,
+    };
+    if (row.parentCheckpointId) tuple.parentConfig = { configurable: { ...configurable, checkpoint_id: row.parentCheckpointId } };
+    return tuple;
   }
 
   /** Rows → tuples, with their channel values and pending writes loaded in one query each for the whole batch. */

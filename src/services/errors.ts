@@ -8,6 +8,7 @@ export type ErrorCode =
   | "NOT_FOUND"
   | "QUOTA_EXCEEDED"
   | "REPLY_LIMIT_EXCEEDED"
+  | "OVERLOADED"
   | "SESSION_BUSY";
 
 export class AppError extends Error {

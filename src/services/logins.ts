@@ -5,6 +5,7 @@ import type { PrismaClient } from "../generated/prisma/client.ts";
 import type { RevocationFeed } from "../security/revocations.ts";
 import { InvalidTokenError, type IssuedToken, type TokenService } from "../security/tokens.ts";
 import type { Viewer } from "../security/viewer.ts";
+import { BoundedCache } from "./bounded-cache.ts";
 import { AppError } from "./errors.ts";
 
 export interface Credentials extends IssuedToken {
@@ -16,15 +17,27 @@ export interface Credentials extends IssuedToken {
 export type RevokeReason = "LOGOUT" | "LOGOUT_EVERYWHERE" | "REFRESH_TOKEN_REUSE";
 
 const REFRESH_TOKEN_PREFIX = "rt_";
+/**
+ * Logins seen valid are not re-read for this long. A revocation drops its logins from every instance's cache at once
+ * (the revoking instance before it answers, the others by the broadcast); this only bounds how long a revocation
+ * whose broadcast was lost (Redis down) could go unnoticed.
+ */
+const VALID_LOGIN_CACHE_MS = 30_000;
+const VALID_LOGIN_CACHE_ENTRIES = 100_000;
 const INVALID_REFRESH_TOKEN = "The refresh token is invalid, expired or already used; sign in again.";
 
 export class LoginService {
+  /** loginId → its user, for logins known to be valid (see VALID_LOGIN_CACHE_MS). */
+  private readonly validLogins = new BoundedCache<string, string>(VALID_LOGIN_CACHE_ENTRIES, VALID_LOGIN_CACHE_MS);
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly tokens: TokenService,
     private readonly revocations: RevocationFeed,
     private readonly refreshTokenTtlSeconds: number,
-  ) {}
+  ) {
+    revocations.subscribe((loginId) => this.validLogins.delete(loginId));
+  }
 
   /** A new login for a user who just proved who they are. */
   async start(userId: string): Promise<Credentials> {
@@ -68,16 +81,20 @@ export class LoginService {
   /** Checks an `Authorization` value: a valid signature, not expired, and its login not revoked. */
   async authenticate(authorization: string): Promise<Viewer> {
     const claims = await this.tokens.verifyBearer(authorization);
-    const login = await this.prisma.login.findUnique({
-      where: { id: claims.loginId },
-      select: { userId: true, revokedAt: true },
-    });
-    if (!login || login.revokedAt || login.userId !== claims.userId) throw new InvalidTokenError("revoked");
+    let userId = this.validLogins.get(claims.loginId);
+    if (userId === undefined) {
+      const login = await this.prisma.login.findUnique({ where: { id: claims.loginId }, select: { userId: true, revokedAt: true } });
+      if (!login || login.revokedAt) throw new InvalidTokenError("revoked");
+      userId = login.userId;
+      this.validLogins.set(claims.loginId, userId);
+    }
+    if (userId !== claims.userId) throw new InvalidTokenError("revoked");
     return { userId: claims.userId, loginId: claims.loginId, expiresAt: claims.expiresAt };
   }
 
   private async revoke(loginIds: string[], reason: RevokeReason): Promise<number> {
     if (loginIds.length === 0) return 0;
+    for (const loginId of loginIds) this.validLogins.delete(loginId); // before the answer, not when the broadcast returns
     const { count } = await this.prisma.login.updateMany({
       where: { id: { in: loginIds }, revokedAt: null },
       data: { revokedAt: new Date(), revokedReason: reason },

@@ -16,6 +16,7 @@ import {
   saveEmbedding,
 } from "../persistence/memory-vectors.ts";
 import { AppError, notFound } from "./errors.ts";
+import { BoundedCache } from "./bounded-cache.ts";
 import { QuotaSpentError, UsageMeter } from "./metering.ts";
 import type { UsageService } from "./usage.ts";
 
@@ -40,6 +41,8 @@ export interface MemoryServiceOptions {
 export interface TurnOrigin {
   sessionId: string;
   messageId: string;
+  /** The user's model tokens today right after that reply, when known (spares a read before extracting). */
+  dayTotal?: number;
 }
 
 export interface MemoryListOptions {
@@ -99,6 +102,11 @@ export class MemoryService implements MemoryRecall {
   private readonly extractionTimeoutMs: number;
   private accepting = true;
   private recallMode: Promise<RecallMode> | undefined;
+  /**
+   * What recall found for each user's latest message: extraction for that message, moments later, starts from the
+   * same facts instead of searching again.
+   */
+  private readonly lastRecall = new BoundedCache<string, { text: string; facts: StoredFact[] }>(10_000, 60_000);
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -152,7 +160,9 @@ export class MemoryService implements MemoryRecall {
   /** Facts relevant to `query`, best first. Never throws: a reply goes on without memories rather than failing. */
   async recall(userId: string, query: string): Promise<string[]> {
     try {
-      return (await this.relevant(userId, query, this.options.recallLimit)).map((fact) => fact.content);
+      const facts = await this.relevant(userId, query, this.options.recallLimit);
+      this.lastRecall.set(userId, { text: query, facts });
+      return facts.map((fact) => fact.content);
     } catch (error) {
       this.logger.error({ err: error, userId }, "memory recall failed");
       return [];
@@ -249,7 +259,8 @@ export class MemoryService implements MemoryRecall {
 
   private async extract({ userId, userMessage, origin }: ExtractionJob, signal: AbortSignal): Promise<void> {
     // A model call like any other: charged to the user as it ends, and not made once their day is spent.
-    const meter = this.options.usage ? new UsageMeter(this.options.usage, userId, this.logger, { admitted: false }) : undefined;
+    const { usage } = this.options;
+    const meter = usage ? new UsageMeter(usage, userId, { admitted: false, dayTotal: origin?.dayTotal }) : undefined;
     try {
       await meter?.beforeModelCall();
     } catch (error) {
@@ -257,14 +268,15 @@ export class MemoryService implements MemoryRecall {
       this.counters.skipped += 1;
       return;
     }
-    const known = await this.relevant(userId, userMessage, this.options.recallLimit);
+    const recalled = this.lastRecall.get(userId);
+    const known = recalled?.text === userMessage ? recalled.facts : await this.relevant(userId, userMessage, this.options.recallLimit);
     signal.throwIfAborted();
-    const callbacks = origin ? this.options.callbacksFor?.({ userId, ...origin }) : undefined;
+    const callbacks = origin ? this.options.callbacksFor?.({ userId, sessionId: origin.sessionId, messageId: origin.messageId }) : undefined;
     const updates = await extractMemoryUpdates(
       this.chat,
       { userMessage, known: known.map((fact) => fact.content) },
       { signal, onUsage: (usage) => meter?.record(usage), ...(callbacks ? { callbacks } : {}) },
-    ).finally(() => meter?.settled());
+    ).finally(() => meter?.flush());
     for (const update of updates) {
       signal.throwIfAborted();
       await this.apply(userId, update, known);
@@ -310,20 +322,21 @@ export class MemoryService implements MemoryRecall {
     // Any word of the message may match (`|`, where plainto_tsquery would need all): "where do I live?" should find
     // "User lives in Berlin". The distinct lexemes of the message (a stripped tsvector prints as 'a' 'b', quotes
     // escaped) are joined with `|`; ranked by how much matches, ties to the most recently confirmed fact.
+    // The most recent facts come in the same round trip, for when nothing matches.
     const lexemes = Prisma.sql`strip(to_tsvector('english', ${searchableText(text)}))::text`;
-    const matches = await this.prisma.$queryRaw<StoredFact[]>`
+    const rows = await this.prisma.$queryRaw<Array<StoredFact & { matched: boolean }>>`
       WITH q AS (SELECT regexp_replace(${lexemes}, ''' ''', ''' | ''', 'g')::tsquery AS query)
-      SELECT m."id", m."content" FROM "Memory" m, q
-      WHERE m."userId" = ${userId} AND m."search" @@ q.query
-      ORDER BY ts_rank(m."search", q.query) DESC, m."updatedAt" DESC, m."id" DESC
-      LIMIT ${limit}`;
-    if (matches.length > 0) return matches;
-    return this.prisma.memory.findMany({
-      where: { userId },
-      orderBy: [{ updatedAt: "desc" }, { id: "desc" }],
-      take: limit,
-      select: { id: true, content: true },
-    });
+      (SELECT m."id", m."content", true AS "matched" FROM "Memory" m, q
+        WHERE m."userId" = ${userId} AND m."search" @@ q.query
+        ORDER BY ts_rank(m."search", q.query) DESC, m."updatedAt" DESC, m."id" DESC
+        LIMIT ${limit})
+      UNION ALL
+      (SELECT m."id", m."content", false AS "matched" FROM "Memory" m
+        WHERE m."userId" = ${userId}
+        ORDER BY m."updatedAt" DESC, m."id" DESC
+        LIMIT ${limit})`;
+    const matches = rows.filter((row) => row.matched);
+    return (matches.length > 0 ? matches : rows).map(({ id, content }) => ({ id, content }));
   }
 
   /** Best effort: a fact without a vector is still found by full-text search and re-embedded by the backfill. */

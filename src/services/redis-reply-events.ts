@@ -1,9 +1,17 @@
 // The reply event bus across instances: Redis pub/sub carries live events to every instance, a capped list per
 // session keeps the tail for `after:` replay, and a per-session meta hash (the log's generation and sequence) numbers
 // the cursors. A Lua script does all of it atomically, so the replay order and the live order can never disagree.
-import { EventEmitter, on } from "node:events";
+import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
-import { type PublishedReplyEvent, type ReplyEvent, type ReplyEventBus, replayThenLive, unwrapFirst } from "./reply-events.ts";
+import {
+  DEFAULT_MAX_PENDING_EVENTS,
+  type PublishedReplyEvent,
+  type ReplyEvent,
+  type ReplyEventBus,
+  type ReplyEventBusOptions,
+  type ReplyEventStream,
+  ReplySubscription,
+} from "./reply-events.ts";
 
 // KEYS[1] the session's meta hash {gen, seq}, KEYS[2] its event list. A missing meta means a new log: it gets a
 // generation from the server clock (a log started again after expiry never continues an old cursor), and any list
@@ -17,17 +25,20 @@ local function start_log()
   return gen
 end`;
 
-// ARGV: the event as a JSON object, the retention, the TTL in seconds. KEYS[3] is the live channel.
+// ARGV: the event as a JSON object, the retention, the TTL in seconds. KEYS[3] is the live channel. Stored and
+// published with its cursor first (`{"cursor":"<gen>:<seq>",...`); returns the cursor alone, so the publisher
+// parses nothing back.
 const PUBLISH = `${START_LOG}
 local gen = redis.call('HGET', KEYS[1], 'gen') or start_log()
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local payload = string.format('{"cursor":"%s:%d",%s', gen, seq, string.sub(ARGV[1], 2))
+local cursor = string.format('%s:%d', gen, seq)
+local payload = string.format('{"cursor":"%s",%s', cursor, string.sub(ARGV[1], 2))
 redis.call('RPUSH', KEYS[2], payload)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 redis.call('PUBLISH', KEYS[3], payload)
-return payload`;
+return cursor`;
 
 // ARGV: the TTL in seconds (for a log started here).
 const HEAD = `${START_LOG}
@@ -40,63 +51,112 @@ return gen .. ':' .. redis.call('HGET', KEYS[1], 'seq')`;
 
 const LOG_TTL_SECONDS = 15 * 60;
 
+/** The scripts as commands (ioredis sends EVALSHA, and the script only when Redis does not have it yet). */
+interface ReplyEventCommands {
+  replyEventsPublish(meta: string, events: string, channel: string, event: string, retention: number, ttl: number): Promise<string>;
+  replyEventsHead(meta: string, events: string, ttl: number): Promise<string>;
+}
+
+/** What a stored or published payload starts with: its cursor (see PUBLISH). */
+const CURSOR_START = '{"cursor":"'.length;
+
 export class RedisReplyEventBus implements ReplyEventBus {
   private readonly subscriber: Redis;
+  private readonly commands: ReplyEventCommands;
   private readonly local = new EventEmitter().setMaxListeners(0);
-  /** Local subscriptions per Redis channel: SUBSCRIBE on the first, UNSUBSCRIBE after the last. */
-  private readonly listeners = new Map<string, number>();
+  /** Local subscriptions per Redis channel, and its SUBSCRIBE: sent with the first, UNSUBSCRIBE after the last. */
+  private readonly channels = new Map<string, { count: number; subscribed: Promise<unknown> }>();
+  private readonly subscriptions = new Set<ReplySubscription>();
   private readonly prefix: string;
+  private readonly maxPendingEvents: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly retentionPerSession: number,
     keyPrefix: string,
+    { maxPendingEvents = DEFAULT_MAX_PENDING_EVENTS }: ReplyEventBusOptions = {},
   ) {
     this.prefix = `${keyPrefix}:reply-events`;
+    this.maxPendingEvents = maxPendingEvents;
+    redis.defineCommand("replyEventsPublish", { numberOfKeys: 3, lua: PUBLISH });
+    redis.defineCommand("replyEventsHead", { numberOfKeys: 2, lua: HEAD });
+    this.commands = redis as unknown as ReplyEventCommands;
     this.subscriber = redis.duplicate();
     // It reconnects by itself; connection errors are logged once, by the main client's listener (app.ts).
     this.subscriber.on("error", () => undefined);
-    this.subscriber.on("message", (channel: string, payload: string) => this.local.emit(channel, JSON.parse(payload)));
+    // Parsed once per instance, whatever the number of local subscriptions sharing the event.
+    this.subscriber.on("message", (channel: string, payload: string) => {
+      if (this.local.listenerCount(channel) > 0) this.local.emit(channel, JSON.parse(payload));
+    });
   }
 
   async publish(sessionId: string, event: ReplyEvent): Promise<PublishedReplyEvent> {
-    const payload = (await this.redis.eval(
-      PUBLISH,
-      3,
+    const cursor = await this.commands.replyEventsPublish(
       this.metaKey(sessionId),
       this.eventsKey(sessionId),
       this.channel(sessionId),
       JSON.stringify({ ...event, sessionId }),
       this.retentionPerSession,
       LOG_TTL_SECONDS,
-    )) as string;
-    return JSON.parse(payload) as PublishedReplyEvent;
+    );
+    return { ...event, sessionId, cursor };
   }
 
   async head(sessionId: string): Promise<string> {
-    return (await this.redis.eval(HEAD, 2, this.metaKey(sessionId), this.eventsKey(sessionId), LOG_TTL_SECONDS)) as string;
+    return this.commands.replyEventsHead(this.metaKey(sessionId), this.eventsKey(sessionId), LOG_TTL_SECONDS);
   }
 
-  async *subscribe(sessionId: string, options: { after?: string | null } = {}): AsyncGenerator<PublishedReplyEvent> {
+  async subscribe(sessionId: string, { after }: { after?: string | null } = {}): Promise<ReplyEventStream> {
     const channel = this.channel(sessionId);
-    const abort = new AbortController();
-    const live = on(this.local, channel, { signal: abort.signal }) as AsyncIterableIterator<[PublishedReplyEvent]>;
-    await this.retain(channel);
-    yield* replayThenLive({
-      after: options.after,
-      replay: async () =>
-        (await this.redis.lrange(this.eventsKey(sessionId), 0, -1)).map((raw) => JSON.parse(raw) as PublishedReplyEvent),
-      live: unwrapFirst(live),
-      stop: async () => {
-        abort.abort();
-        await this.release(channel);
+    const subscription: ReplySubscription = new ReplySubscription(sessionId, {
+      after,
+      maxPendingEvents: this.maxPendingEvents,
+      release: () => {
+        this.local.off(channel, subscription.push);
+        this.subscriptions.delete(subscription);
+        this.release(channel);
       },
     });
+    // Listening (and subscribed) before the log is read, so nothing published in between is missed; what both
+    // deliver is taken once.
+    this.local.on(channel, subscription.push);
+    this.subscriptions.add(subscription);
+    try {
+      await this.retain(channel);
+      subscription.open(after ? await this.retained(sessionId, after) : []);
+    } catch (error) {
+      void subscription.return();
+      throw error;
+    }
+    return subscription;
+  }
+
+  listenerCount(sessionId: string): number {
+    return this.local.listenerCount(this.channel(sessionId));
   }
 
   async close(): Promise<void> {
+    for (const subscription of this.subscriptions) void subscription.return();
     this.local.removeAllListeners();
     await Promise.allSettled([this.subscriber.quit(), this.redis.quit()]);
+  }
+
+  /** The session log's events, oldest first; those before `after` in its generation are not parsed. */
+  private async retained(sessionId: string, after: string): Promise<PublishedReplyEvent[]> {
+    const payloads = await this.redis.lrange(this.eventsKey(sessionId), 0, -1);
+    // Same generation and a number not above `after`'s: skipped (a whole-cursor prefix match keeps it exact).
+    const colon = after.lastIndexOf(":");
+    const generation = colon > 0 ? after.slice(0, colon + 1) : undefined;
+    const seq = generation ? Number(after.slice(colon + 1)) : Number.NaN;
+    const events: PublishedReplyEvent[] = [];
+    for (const payload of payloads) {
+      if (generation && payload.startsWith(generation, CURSOR_START)) {
+        const end = payload.indexOf('"', CURSOR_START);
+        if (Number(payload.slice(CURSOR_START + generation.length, end)) <= seq) continue;
+      }
+      events.push(JSON.parse(payload) as PublishedReplyEvent);
+    }
+    return events;
   }
 
   private metaKey(sessionId: string): string {
@@ -112,20 +172,23 @@ export class RedisReplyEventBus implements ReplyEventBus {
     return `${this.prefix}:live:${sessionId}`;
   }
 
-  private async retain(channel: string): Promise<void> {
-    const count = (this.listeners.get(channel) ?? 0) + 1;
-    this.listeners.set(channel, count);
-    if (count === 1) await this.subscriber.subscribe(channel);
+  /** Resolves once the channel is subscribed (at once when another local subscription holds it already). */
+  private retain(channel: string): Promise<unknown> {
+    let held = this.channels.get(channel);
+    if (!held) {
+      held = { count: 0, subscribed: this.subscriber.subscribe(channel) };
+      this.channels.set(channel, held);
+    }
+    held.count += 1;
+    return held.subscribed;
   }
 
-  private async release(channel: string): Promise<void> {
-    const count = (this.listeners.get(channel) ?? 1) - 1;
-    if (count > 0) {
-      this.listeners.set(channel, count);
-      return;
-    }
-    this.listeners.delete(channel);
-    await this.subscriber.unsubscribe(channel).catch(() => undefined);
+  /** Synchronous bookkeeping; the UNSUBSCRIBE is sent now and not waited for (commands keep their order). */
+  private release(channel: string): void {
+    const held = this.channels.get(channel);
+    if (!held || --held.count > 0) return;
+    this.channels.delete(channel);
+    this.subscriber.unsubscribe(channel).catch(() => undefined);
   }
 }
 

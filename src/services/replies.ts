@@ -1,14 +1,17 @@
 // Runs agent replies in the background: streams their events onto the bus and stores the result.
 // A reply row is STREAMING while it runs and always ends COMPLETE, FAILED, CANCELLED or INTERRUPTED.
-import type { PrismaClient } from "../generated/prisma/client.ts";
+import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { ModelUnavailableError } from "../agent/models/model-errors.ts";
 import type { ConversationTurn, ReplyAgent, ReplyChunk } from "../agent/reply-agent.ts";
 import { withLogContext } from "../observability/log-context.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Broadcast } from "../persistence/broadcast.ts";
+import { isDatabaseError, withDatabaseRetry } from "../persistence/database-errors.ts";
 import { QuotaSpentError, UsageMeter } from "./metering.ts";
+import { CoalescingPublisher } from "./coalescing-publisher.ts";
 import type { ReplyEventBus } from "./reply-events.ts";
+import type { ReplySlots } from "./reply-slots.ts";
 import type { UsageService } from "./usage.ts";
 
 export const ReplyFailure = {
@@ -16,7 +19,10 @@ export const ReplyFailure = {
   llmUnavailable: { code: "LLM_UNAVAILABLE", reason: "No model is available right now. Try again in a minute." },
   interrupted: { code: "INTERRUPTED", reason: "The server stopped while this reply was being generated." },
   quotaSpent: { code: "QUOTA_EXCEEDED", reason: "Today's token quota ran out while this reply was being written." },
+  storage: { code: "STORAGE_ERROR", reason: "The reply could not be stored. Try again in a moment." },
 } as const;
+
+type FinalStatus = "COMPLETE" | "FAILED" | "INTERRUPTED" | "CANCELLED";
 
 /** How often partial text is written while streaming, so a crash loses at most this much of it. */
 const PARTIAL_FLUSH_INTERVAL_MS = 1000;
@@ -30,15 +36,18 @@ export interface ReplyJob {
   userId: string;
   sessionId: string;
   messageId: string;
+  /**
+   * The stored conversation this reply answers, ending with the user's message, when the sender could read it
+   * final (no earlier reply of the session still running); read at the start of the run otherwise.
+   */
+  history?: ConversationTurn[];
 }
 
 export interface ReplyHooks {
   /** Tracing callbacks for one run. */
   callbacksFor?: (job: ReplyJob) => Parameters<ReplyAgent["streamReply"]>[0]["callbacks"];
-  /** After a reply completed: e.g. extract memories from the user's message. */
-  afterReply?: (job: ReplyJob & { userMessage: string }) => void;
-  /** After every reply, however it ended (and after its final event): e.g. prune the session's checkpoints. */
-  afterEnd?: (job: ReplyJob) => Promise<void>;
+  /** After a reply completed: e.g. extract memories from the user's message (`dayTotal`: the user's day, if known). */
+  afterReply?: (job: ReplyJob & { userMessage: string; dayTotal?: number }) => void;
 }
 
 export class ReplyService {
@@ -46,24 +55,37 @@ export class ReplyService {
   /** Per session, the tail of this instance's queue of replies (SEND_WHILE_STREAMING=queue). */
   private readonly sessionTails = new Map<string, Promise<void>>();
   private readonly stopListening: () => void;
+  /** Deltas go out as fast as the bus takes them, merged while it is busy; other events in order after them. */
+  private readonly events: CoalescingPublisher;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly agent: ReplyAgent,
-    private readonly bus: ReplyEventBus,
+    bus: ReplyEventBus,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly usage: UsageService,
     private readonly broadcast: Broadcast,
+    private readonly slots: ReplySlots,
     private readonly hooks: ReplyHooks = {},
   ) {
+    this.events = new CoalescingPublisher(bus);
     // A cancel may arrive at any instance; the one running the reply acts on it.
     this.stopListening = broadcast.subscribe(CANCEL_CHANNEL, (sessionId) => {
       for (const run of this.running.values()) if (run.job.sessionId === sessionId) run.abort.abort(new Cancelled());
     });
   }
 
-  /** Starts the reply (after the session's earlier replies on this instance) and returns at once. */
+  /** Admits one more reply on this instance (OVERLOADED otherwise); then `start` it, or `release` if it never will. */
+  reserve(): void {
+    this.slots.reserve();
+  }
+
+  release(): void {
+    this.slots.unreserve();
+  }
+
+  /** Starts a reserved reply (after the session's earlier replies on this instance) and returns at once. */
   start(job: ReplyJob): void {
     const abort = new AbortController();
     const previous = this.sessionTails.get(job.sessionId) ?? Promise.resolve();
@@ -106,60 +128,64 @@ export class ReplyService {
     clearTimeout(timer);
     for (const run of this.running.values()) run.abort.abort(new ShuttingDown());
     await all();
+    await this.events.drain();
     this.stopListening();
   }
 
   private async run(job: ReplyJob, signal: AbortSignal): Promise<void> {
     const { userId, sessionId, messageId } = job;
-    const startedAt = performance.now();
-    this.metrics.activeReplies.inc();
     // Every model call of the run is charged as it ends; the first was admitted with the reply's reservation.
-    const meter = new UsageMeter(this.usage, userId, this.logger, { admitted: true });
+    const meter = new UsageMeter(this.usage, userId, { admitted: true });
     let content = "";
     let model: string | undefined;
-    let status: "COMPLETE" | "FAILED" | "INTERRUPTED" | "CANCELLED" = "COMPLETE";
+    let status: FinalStatus = "COMPLETE";
+    let releaseSlot: (() => void) | undefined;
+    let startedAt = performance.now();
     try {
-      signal.throwIfAborted();
-      const history = await this.historyBefore(sessionId, messageId);
-      let lastFlush = Date.now();
+      releaseSlot = await this.slots.acquire(signal, (position) => {
+        this.events.publish(sessionId, { type: "queued", messageId, position }).catch((error: unknown) => {
+          this.logger.warn({ err: error, messageId }, "could not publish that the reply is queued");
+        });
+      });
+      startedAt = performance.now();
+      this.metrics.activeReplies.inc();
+      const history = job.history ?? (await withDatabaseRetry(() => this.historyBefore(sessionId, messageId)));
+      let flushed = { at: Date.now(), content };
       const callbacks = this.hooks.callbacksFor?.(job);
       for await (const chunk of this.agent.streamReply({ userId, sessionId, history, signal, meter, callbacks })) {
         if (chunk.type === "model") model = chunk.name;
         else if (chunk.type === "text") {
           if (content === "") this.metrics.timeToFirstToken.observe((performance.now() - startedAt) / 1000);
           content += chunk.text;
-          await this.bus.publish(sessionId, { type: "delta", messageId, delta: chunk.text });
+          // Resolves at once (a failed earlier publish is reported here); merged with the next ones while the bus is busy.
+          await this.events.publish(sessionId, { type: "delta", messageId, delta: chunk.text });
         } else await this.onActivity(job, chunk, () => (content = ""));
-        if (Date.now() - lastFlush >= PARTIAL_FLUSH_INTERVAL_MS) {
-          lastFlush = Date.now();
-          await this.prisma.message.update({ where: { id: messageId }, data: { content } });
+        if (Date.now() - flushed.at >= PARTIAL_FLUSH_INTERVAL_MS && content !== flushed.content) {
+          flushed = { at: Date.now(), content };
+          await withDatabaseRetry(() => this.prisma.message.update({ where: { id: messageId }, data: { content: flushed.content } }));
         }
       }
-      // Charged before the final event, so a client reading `me.usage` after it sees this reply counted.
-      await meter.settled();
-      await this.prisma.message.update({
-        where: { id: messageId },
-        data: { content, status, completedAt: new Date(), ...tokensOf(meter), ...(model ? { model } : {}) },
-      });
-      await this.bus.publish(sessionId, { type: "completed", messageId });
+      // Stored and charged before the final event, so a client reading `me.usage` after it sees this reply counted.
+      await this.store(job, { content, status, model }, meter);
+      await this.events.publish(sessionId, { type: "completed", messageId });
       const userMessage = history.findLast((turn) => turn.role === "user")?.content;
-      if (userMessage !== undefined) this.hooks.afterReply?.({ ...job, userMessage });
+      if (userMessage !== undefined) this.hooks.afterReply?.({ ...job, userMessage, dayTotal: meter.knownDayTotal });
     } catch (error) {
       const reason = signal.aborted ? signal.reason : undefined;
       status = reason instanceof Cancelled ? "CANCELLED" : reason ? "INTERRUPTED" : "FAILED";
       if (status === "FAILED" && !(error instanceof QuotaSpentError)) {
         this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
       }
-      await meter.settled();
-      await this.end(job, content, status, failureOf(error, status), tokensOf(meter));
+      await this.end(job, content, status, failureOf(error, status), meter);
     } finally {
+      if (releaseSlot) {
+        releaseSlot();
+        this.metrics.activeReplies.dec();
+      }
       const seconds = (performance.now() - startedAt) / 1000;
-      this.metrics.activeReplies.dec();
       this.metrics.replies.inc({ status });
       this.metrics.replyDuration.observe({ status }, seconds);
       this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...tokensOf(meter) }, "reply finished");
-      // Part of the run, so shutdown waits for it; the client already has its final event.
-      await this.hooks.afterEnd?.(job);
     }
   }
 
@@ -168,12 +194,12 @@ export class ReplyService {
     const { sessionId, messageId } = job;
     if (chunk.type === "restart") {
       discardText();
-      await this.bus.publish(sessionId, { type: "restarted", messageId, reason: chunk.reason });
+      await this.events.publish(sessionId, { type: "restarted", messageId, reason: chunk.reason });
     } else if (chunk.type === "toolStarted") {
       await this.prisma.toolCall.create({
         data: { messageId, callId: chunk.callId, name: chunk.name, arguments: chunk.arguments as object },
       });
-      await this.bus.publish(sessionId, {
+      await this.events.publish(sessionId, {
         type: "toolStarted",
         messageId,
         toolCallId: chunk.callId,
@@ -186,7 +212,7 @@ export class ReplyService {
         where: { messageId, callId: chunk.callId },
         data: { result: chunk.result, isError: chunk.isError, finishedAt: new Date() },
       });
-      await this.bus.publish(sessionId, {
+      await this.events.publish(sessionId, {
         type: "toolFinished",
         messageId,
         toolCallId: chunk.callId,
@@ -197,53 +223,79 @@ export class ReplyService {
     }
   }
 
+  /** Ends a reply that did not complete: stored as far as it got (if the database lets it), then its final event. */
   private async end(
-    { sessionId, messageId }: ReplyJob,
+    job: ReplyJob,
     partialContent: string,
-    status: "FAILED" | "INTERRUPTED" | "CANCELLED",
+    status: Exclude<FinalStatus, "COMPLETE">,
     failure: { code: string; reason: string } | undefined,
-    tokens: ReturnType<typeof tokensOf>,
+    meter: UsageMeter,
   ): Promise<void> {
     try {
-      await this.prisma.message.update({
-        where: { id: messageId },
-        data: {
-          content: partialContent,
-          status,
-          errorCode: failure?.code ?? null,
-          errorReason: failure?.reason ?? null,
-          completedAt: new Date(),
-          ...tokens,
-        },
-      });
+      await this.store(job, { content: partialContent, status, failure }, meter);
     } catch (error) {
-      // The session may have been deleted mid-reply; subscribers still deserve the final event.
-      this.logger.warn({ err: error, messageId }, "could not store the ended reply");
+      // The database may be what failed; subscribers still deserve the final event.
+      this.logger.warn({ err: error, messageId: job.messageId }, "could not store the ended reply");
     }
     if (failure) this.metrics.replyFailures.inc({ code: failure.code });
-    await this.bus.publish(
-      sessionId,
-      status === "CANCELLED" ? { type: "cancelled", messageId } : { type: "failed", messageId, ...failure! },
-    );
+    const final = status === "CANCELLED" ? { type: "cancelled" as const, messageId: job.messageId } : { type: "failed" as const, messageId: job.messageId, ...failure! };
+    await this.events.publish(job.sessionId, final).catch((error: unknown) => {
+      // The bus is what failed (Redis down): the row says how the reply ended; a resubscribing client reads it there.
+      this.logger.error({ err: error, messageId: job.messageId }, "could not publish the reply's final event");
+    });
   }
 
-  /** The finished conversation before this reply, oldest first. */
+  /**
+   * The reply's final state and the charge for its last model calls, in one statement. A reply deleted meanwhile
+   * (with its session) is still charged: deleting a conversation gives no tokens back.
+   */
+  private async store(
+    { userId, messageId }: ReplyJob,
+    ended: { content: string; status: FinalStatus; failure?: { code: string; reason: string }; model?: string },
+    meter: UsageMeter,
+  ): Promise<void> {
+    const pending = meter.takePending();
+    const tokens = tokensOf(meter);
+    // The charge goes with the write that ends the reply, so a retry after a lost answer (the write was in fact
+    // made) charges nothing twice: it charges only while the row was still STREAMING, or is gone.
+    const [row] = await withDatabaseRetry(
+      () => this.prisma.$queryRaw<Array<{ dayTotal: number | null }>>`
+        WITH "before" AS (SELECT "status" FROM "Message" WHERE "id" = ${messageId}),
+        "stored" AS (
+          UPDATE "Message" SET
+            "content" = ${ended.content}, "status" = CAST(${ended.status} AS "MessageStatus"), "completedAt" = now(),
+            "errorCode" = ${ended.failure?.code ?? null}, "errorReason" = ${ended.failure?.reason ?? null},
+            "inputTokens" = ${tokens.inputTokens ?? null}::int, "outputTokens" = ${tokens.outputTokens ?? null}::int,
+            "model" = COALESCE(${ended.model ?? null}, "model")
+          WHERE "id" = ${messageId}
+          RETURNING 1
+        ),
+        "charged" AS (
+          ${this.usage.chargeSql(userId, pending, Prisma.sql`${pending} > 0 AND (NOT EXISTS (SELECT 1 FROM "before") OR (SELECT "status" FROM "before") = 'STREAMING')`)}
+        )
+        SELECT (SELECT "tokens" FROM "charged") AS "dayTotal", (SELECT count(*) FROM "stored") AS "stored"`,
+    );
+    if (typeof row?.dayTotal === "number") meter.chargedUpTo(row.dayTotal);
+  }
+
+  /** The finished conversation up to this reply (its user message last), oldest first. */
   private async historyBefore(sessionId: string, messageId: string): Promise<ConversationTurn[]> {
-    const reply = await this.prisma.message.findUniqueOrThrow({ where: { id: messageId }, select: { position: true } });
-    const rows = await this.prisma.message.findMany({
-      where: { sessionId, position: { lt: reply.position }, status: "COMPLETE", role: { in: ["USER", "ASSISTANT"] } },
-      orderBy: { position: "asc" },
-      select: { role: true, content: true },
-    });
+    const rows = await this.prisma.$queryRaw<Array<{ role: "USER" | "ASSISTANT"; content: string }>>`
+      SELECT "role"::text AS "role", "content" FROM "Message"
+      WHERE "sessionId" = ${sessionId} AND "status" = 'COMPLETE' AND "role" IN ('USER', 'ASSISTANT')
+        AND "position" < (SELECT "position" FROM "Message" WHERE "id" = ${messageId})
+      ORDER BY "position"`;
     return rows.map((row) => ({ role: row.role === "USER" ? "user" : "assistant", content: row.content }));
   }
 }
 
-function failureOf(error: unknown, status: "FAILED" | "INTERRUPTED" | "CANCELLED") {
+function failureOf(error: unknown, status: Exclude<FinalStatus, "COMPLETE">) {
   if (status === "CANCELLED") return undefined;
   if (status === "INTERRUPTED") return ReplyFailure.interrupted;
   if (error instanceof QuotaSpentError) return ReplyFailure.quotaSpent;
-  return error instanceof ModelUnavailableError ? ReplyFailure.llmUnavailable : ReplyFailure.llmError;
+  if (error instanceof ModelUnavailableError) return ReplyFailure.llmUnavailable;
+  // The model answered, or was never asked: a failed read or write must not be blamed on it.
+  return isDatabaseError(error) ? ReplyFailure.storage : ReplyFailure.llmError;
 }
 
 /** What the reply's model calls cost, for its row; nothing when no call was answered. */

@@ -1,10 +1,19 @@
 // The reply event bus, in-process and on Redis (with TEST_REDIS_URL): per-session cursors, exact replay-then-live,
-// replays that merge a reply's deltas, and logs that start again under a new generation.
+// replays that merge a reply's deltas, logs that start again under a new generation, and subscriptions that let go
+// of everything the moment they end, merge what a slow reader has not read, and end when it falls too far behind.
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { connectRedis, RedisReplyEventBus } from "./redis-reply-events.ts";
-import { MemoryReplyEventBus, parseCursor, type PublishedReplyEvent, type ReplyEventBus } from "./reply-events.ts";
+import {
+  MemoryReplyEventBus,
+  parseCursor,
+  type PublishedReplyEvent,
+  type ReplyEvent,
+  type ReplyEventBus,
+  type ReplyEventBusOptions,
+  type ReplyStreamItem,
+} from "./reply-events.ts";
 
 const RETENTION = 50;
 const prefix = `test-${randomUUID()}`;
@@ -15,32 +24,29 @@ afterAll(async () => {
   await Promise.all(buses.map((bus) => bus.close()));
 });
 
-const kinds: Array<[string, () => ReplyEventBus]> = [
-  ["memory", () => new MemoryReplyEventBus(RETENTION)],
-  ...(redisUrl ? [["redis", () => new RedisReplyEventBus(connectRedis(redisUrl), RETENTION, prefix)] as [string, () => ReplyEventBus]] : []),
+type CreateBus = (options?: ReplyEventBusOptions) => ReplyEventBus;
+const kinds: Array<[string, CreateBus]> = [
+  ["memory", (options) => new MemoryReplyEventBus(RETENTION, options)],
+  ...(redisUrl ? [["redis", (options) => new RedisReplyEventBus(connectRedis(redisUrl), RETENTION, prefix, options)] as [string, CreateBus]] : []),
 ];
 
 const delta = (messageId: string, text: string) => ({ type: "delta" as const, messageId, delta: text });
 
-/**
- * A subscription that has begun listening (a generator runs its body up to the first event on the first `next`,
- * so that is asked for at once); `take` reads the next `count` events.
- */
-function subscribe(bus: ReplyEventBus, sessionId: string, after?: string) {
-  const subscription = bus.subscribe(sessionId, { after });
-  let started: Promise<IteratorResult<PublishedReplyEvent>> | undefined = subscription.next();
+/** A subscription (listening once `subscribe` resolves); `take` reads the next `count` events. */
+async function subscribe(bus: ReplyEventBus, sessionId: string, after?: string) {
+  const subscription = await bus.subscribe(sessionId, { after });
   return {
     async take(count: number): Promise<PublishedReplyEvent[]> {
       const events: PublishedReplyEvent[] = [];
       while (events.length < count) {
-        const result = await (started ?? subscription.next());
-        started = undefined;
+        const result = await subscription.next();
         if (result.done) break;
+        if (result.value.type === "overflow") throw new Error("overflow");
         events.push(result.value);
       }
       return events;
     },
-    close: () => subscription.return(undefined),
+    close: () => subscription.return(),
   };
 }
 
@@ -73,7 +79,7 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
       await bus.publish(sessionId, delta("m1", "Hi")),
       await bus.publish(sessionId, delta("m2", "other")),
     ];
-    const subscription = subscribe(bus, sessionId, start);
+    const subscription = await subscribe(bus, sessionId, start);
     const replayed = await subscription.take(6);
     expect(replayed.map((event) => [event.type, event.type === "delta" ? event.delta : "", event.cursor])).toEqual([
       ["delta", "Hello wor", published[2]!.cursor],
@@ -88,7 +94,7 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
     await subscription.close();
 
     // Resuming from the middle of a run replays the rest of it, merged.
-    const resumed = subscribe(bus, sessionId, published[0]!.cursor);
+    const resumed = await subscribe(bus, sessionId, published[0]!.cursor);
     expect((await resumed.take(1))[0]).toMatchObject({ type: "delta", delta: "lo wor", cursor: published[2]!.cursor });
     await resumed.close();
   });
@@ -101,7 +107,7 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
       for (let i = 0; i < 40; i++) events.push(await bus.publish(sessionId, i % 10 === 9 ? { type: "completed", messageId: `m${i}` } : delta(`m${i - (i % 10)}`, `${i},`)));
       return events;
     })();
-    const subscription = subscribe(bus, sessionId, start);
+    const subscription = await subscribe(bus, sessionId, start);
     const all = await publishing;
     const received: PublishedReplyEvent[] = [];
     while (received.at(-1)?.cursor !== all.at(-1)!.cursor) received.push(...(await subscription.take(1)));
@@ -115,7 +121,7 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
     await bus.publish(sessionId, delta("m", "a"));
     await bus.publish(sessionId, delta("m", "b"));
     for (const after of ["12345", "not-a-cursor", "zz:1"]) {
-      const subscription = subscribe(bus, sessionId, after);
+      const subscription = await subscribe(bus, sessionId, after);
       expect(await subscription.take(1)).toMatchObject([{ type: "delta", delta: "ab" }]);
       await subscription.close();
     }
@@ -138,7 +144,7 @@ describe("a session log started again never reuses a cursor", () => {
     expect(parseCursor(fresh.cursor)?.seq).toBe(1);
     expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(old.cursor)?.generation);
     vi.useRealTimers();
-    const subscription = subscribe(bus, sessionId, old.cursor);
+    const subscription = await subscribe(bus, sessionId, old.cursor);
     expect(await subscription.take(1)).toMatchObject([{ type: "delta", delta: "new", cursor: fresh.cursor }]);
     await subscription.close();
     await bus.close();
@@ -151,7 +157,7 @@ describe("a session log started again never reuses a cursor", () => {
       const sessionId = randomUUID();
       for (let i = 0; i < 3; i++) await bus.publish(sessionId, delta("m", `${i}`));
       const last = await bus.publish(sessionId, { type: "completed", messageId: "m" });
-      const subscription = subscribe(bus, sessionId, last.cursor);
+      const subscription = await subscribe(bus, sessionId, last.cursor);
       // What the TTL does after 15 idle minutes.
       await admin.del(`${prefix}:reply-events:meta:${sessionId}`, `${prefix}:reply-events:events:${sessionId}`);
       const fresh = await bus.publish(sessionId, delta("m2", "new"));
@@ -159,7 +165,7 @@ describe("a session log started again never reuses a cursor", () => {
       expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(last.cursor)?.generation);
       expect(await subscription.take(1)).toEqual([fresh]);
       await subscription.close();
-      const resumed = subscribe(bus, sessionId, last.cursor);
+      const resumed = await subscribe(bus, sessionId, last.cursor);
       expect(await resumed.take(1)).toEqual([fresh]);
       await resumed.close();
       expect(await admin.ttl(`${prefix}:reply-events:meta:${sessionId}`)).toBeGreaterThan(0);
@@ -167,5 +173,182 @@ describe("a session log started again never reuses a cursor", () => {
       admin.disconnect();
       await bus.close();
     }
+  });
+});
+
+/** Redis's own count of this session's live channel subscribers (0 or 1 per instance), or 0 without Redis. */
+async function redisSubscribers(admin: Redis | undefined, sessionId: string): Promise<number> {
+  if (!admin) return 0;
+  const [, count] = (await admin.pubsub("NUMSUB", `${prefix}:reply-events:live:${sessionId}`)) as [string, number];
+  return Number(count);
+}
+
+/** Each run of one message's consecutive deltas as one delta, without cursors: what a reader can rely on. */
+function joinRuns(events: ReplyEvent[]): ReplyEvent[] {
+  const joined: ReplyEvent[] = [];
+  for (const { type, messageId, ...rest } of events) {
+    const event = { type, messageId, ...rest } as ReplyEvent;
+    delete (event as Partial<PublishedReplyEvent>).cursor;
+    delete (event as Partial<PublishedReplyEvent>).sessionId;
+    const last = joined.at(-1);
+    if (event.type === "delta" && last?.type === "delta" && last.messageId === event.messageId) last.delta += event.delta;
+    else joined.push(event);
+  }
+  return joined;
+}
+
+const toolStarted = (messageId: string, toolCallId: string): ReplyEvent => ({ type: "toolStarted", messageId, toolCallId, name: "x", arguments: {} });
+
+describe.each(kinds)("%s subscriptions", (kind, create) => {
+  const bus = create({ maxPendingEvents: 5 });
+  buses.push(bus);
+  const admin = kind === "redis" ? new Redis(redisUrl!) : undefined;
+  afterAll(() => admin?.disconnect());
+
+  it("return() while next() waits answers it with done and lets go of the listener at once, without another event", async () => {
+    const sessionId = randomUUID();
+    const subscription = await bus.subscribe(sessionId, { after: await bus.head(sessionId) });
+    const waiting = subscription.next();
+    expect(bus.listenerCount(sessionId)).toBe(1);
+    expect(await redisSubscribers(admin, sessionId)).toBe(admin ? 1 : 0);
+
+    const returned = subscription.return();
+    // Synchronously: no event, no tick in between.
+    expect(bus.listenerCount(sessionId)).toBe(0);
+    expect(await returned).toEqual({ done: true, value: undefined });
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(await subscription.next()).toEqual({ done: true, value: undefined });
+    // The UNSUBSCRIBE went out with the return (a round trip later, Redis agrees).
+    expect(await redisSubscribers(admin, sessionId)).toBe(0);
+
+    // Two local subscriptions share the channel: it stays subscribed until the last one ends.
+    const [a, b] = [await bus.subscribe(sessionId), await bus.subscribe(sessionId)];
+    expect(bus.listenerCount(sessionId)).toBe(2);
+    await a.return();
+    expect(await redisSubscribers(admin, sessionId)).toBe(admin ? 1 : 0);
+    const event = await bus.publish(sessionId, delta("m", "still live"));
+    expect(await b.next()).toEqual({ done: false, value: event });
+    await b.return();
+    expect(bus.listenerCount(sessionId)).toBe(0);
+    expect(await redisSubscribers(admin, sessionId)).toBe(0);
+  });
+
+  it("merges a slow reader's waiting deltas of one message, keeps everything else, and changes no shared event", async () => {
+    const sessionId = randomUUID();
+    const subscription = await bus.subscribe(sessionId);
+    const published: PublishedReplyEvent[] = [];
+    for (let i = 0; i < 30; i++) published.push(await bus.publish(sessionId, delta("m1", `${i},`)));
+    published.push(await bus.publish(sessionId, toolStarted("m1", "t")));
+    for (let i = 0; i < 20; i++) published.push(await bus.publish(sessionId, delta("m1", `${i};`)));
+    for (let i = 0; i < 3; i++) published.push(await bus.publish(sessionId, delta("m2", `${i}`)));
+    published.push(await bus.publish(sessionId, { type: "completed", messageId: "m2" }));
+
+    const received: ReplyStreamItem[] = [];
+    for (let i = 0; i < 5; i++) received.push((await subscription.next()).value!);
+    await subscription.return();
+    const text = (from: number, to: number) => published.slice(from, to).map((e) => (e.type === "delta" ? e.delta : "")).join("");
+    expect(received).toEqual([
+      { ...published[29], delta: text(0, 30) },
+      published[30],
+      { ...published[50], delta: text(31, 51) },
+      { ...published[53], delta: text(51, 54) },
+      published[54],
+    ]);
+    // Each merged delta carries the last cursor of its run, so resuming from it repeats nothing.
+    expect(received.map((item) => (item.type === "overflow" ? "" : item.cursor))).toEqual([29, 30, 50, 53, 54].map((i) => published[i]!.cursor));
+    expect(published.slice(0, 3).map((e) => (e.type === "delta" ? e.delta : ""))).toEqual(["0,", "1,", "2,"]);
+  });
+
+  it("a reader that falls too far behind is ended at once (listener released), told where to resume, and the resume is exact", async () => {
+    const sessionId = randomUUID();
+    const subscription = await bus.subscribe(sessionId, { after: await bus.head(sessionId) });
+    const first = await bus.publish(sessionId, toolStarted("m", "t0"));
+    expect(await subscription.next()).toEqual({ done: false, value: first });
+    const published = [first];
+    // Deltas of one message merge into one waiting item; events that cannot merge count: the cap is 5.
+    for (let i = 1; i <= 5; i++) {
+      published.push(await bus.publish(sessionId, delta("m", `${i}a`)));
+      published.push(await bus.publish(sessionId, delta("m", `${i}b`)));
+      published.push(await bus.publish(sessionId, toolStarted("m", `t${i}`)));
+    }
+    expect(bus.listenerCount(sessionId)).toBe(0);
+    expect(await redisSubscribers(admin, sessionId)).toBe(0);
+    expect(await subscription.next()).toEqual({
+      done: false,
+      value: { type: "overflow", sessionId, resumeAfter: first.cursor, pending: 5 },
+    });
+    expect(await subscription.next()).toEqual({ done: true, value: undefined });
+
+    // A replay is bounded by the retention, not by the cap: resuming delivers everything missed, merged.
+    const resumed = await bus.subscribe(sessionId, { after: first.cursor });
+    const replayed: ReplyStreamItem[] = [];
+    for (let i = 0; i < 10; i++) replayed.push((await resumed.next()).value!);
+    await resumed.return();
+    expect(joinRuns(replayed as PublishedReplyEvent[])).toEqual(joinRuns(published.slice(1)));
+  });
+
+  it("keeps replay then live exact under concurrent publishing and a slow reader: no gap, no duplicate, in order", async () => {
+    const sessionId = randomUUID();
+    const roomy = create({ maxPendingEvents: 10_000 });
+    try {
+      await roomy.publish(sessionId, delta("m0", "before,"));
+      const start = await roomy.head(sessionId);
+      let tenPublished!: () => void;
+      const underWay = new Promise<void>((resolve) => (tenPublished = resolve));
+      const publishing = (async () => {
+        const events: PublishedReplyEvent[] = [];
+        for (let i = 0; i < 300; i++) {
+          if (i === 10) tenPublished();
+          const messageId = `m${Math.floor(i / 30)}`;
+          events.push(await roomy.publish(sessionId, i % 30 === 29 ? { type: "completed", messageId } : i % 7 === 3 ? toolStarted(messageId, `${i}`) : delta(messageId, `${i},`)));
+        }
+        return events;
+      })();
+      // Subscribes while the publishing runs (well within the retention of 50): part of it comes as the replay,
+      // part live, some of it both ways.
+      await underWay;
+      const subscription = await roomy.subscribe(sessionId, { after: start });
+      const received: PublishedReplyEvent[] = [];
+      let done = false;
+      void publishing.then(() => (done = true));
+      while (!done || received.at(-1)?.cursor !== (await publishing).at(-1)!.cursor) {
+        const { value } = await subscription.next();
+        received.push(value as PublishedReplyEvent);
+        if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      await subscription.return();
+      const all = await publishing;
+      expect(joinRuns(received)).toEqual(joinRuns(all));
+      const seqs = received.map((event) => parseCursor(event.cursor)!.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(roomy.listenerCount(sessionId)).toBe(0);
+    } finally {
+      await roomy.close();
+    }
+  });
+
+  it("serves a reader that is always one event behind (its queue never empties) in order, for thousands of events", async () => {
+    const sessionId = randomUUID();
+    const subscription = await bus.subscribe(sessionId);
+    const published = [await bus.publish(sessionId, toolStarted("m", "0"))];
+    const received: ReplyStreamItem[] = [];
+    for (let i = 1; i < 3_000; i++) {
+      published.push(await bus.publish(sessionId, toolStarted("m", `${i}`)));
+      received.push((await subscription.next()).value!);
+    }
+    received.push((await subscription.next()).value!);
+    await subscription.return();
+    expect(received).toEqual(published);
+  });
+
+  it("close() ends every subscription, a waiting next() included", async () => {
+    const closing = create();
+    const sessionId = randomUUID();
+    const subscription = await closing.subscribe(sessionId);
+    const waiting = subscription.next();
+    await closing.close();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(closing.listenerCount(sessionId)).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
-// What a user may spend on the model, and what they spent. A reply is admitted inside its send transaction: one
-// locked read of the user decides it against today's charges, the tokens still held by the user's running replies
-// and the cap on running replies, so parallel sends cannot all pass a nearly spent quota. The admitted reply holds
-// a reservation (on its own row, so it ends with the reply, crash included) and every model call is charged as it
-// ends: provider usage, else an estimate.
-import type { Prisma, PrismaClient } from "../generated/prisma/client.ts";
+// What a user may spend on the model, and what they spent. A reply is admitted inside its send transaction: under a
+// lock on the user's row, one read decides it against today's charges, the tokens still held by the user's running
+// replies and the cap on running replies, so parallel sends cannot all pass a nearly spent quota. The admitted reply
+// holds a reservation (on its own row, so it ends with the reply, crash included) and every model call is charged
+// as it ends: provider usage, else an estimate.
+import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { AppError } from "./errors.ts";
 
 export interface DailyUsage {
@@ -24,15 +24,14 @@ export interface UsagePolicy {
   maxConcurrentReplies: number;
 }
 
-type Transaction = Prisma.TransactionClient;
-
-/** A user's spending as read under their row lock (see lockForReply). */
+/** A user's spending today, as `spendingSql` reads it. */
 export interface UserSpending {
   used: number;
   reserved: number;
   running: number;
-  now: Date;
 }
+
+type Database = Prisma.TransactionClient | PrismaClient;
 
 export class UsageService {
   constructor(
@@ -41,26 +40,35 @@ export class UsageService {
   ) {}
 
   async today(userId: string, now = new Date()): Promise<DailyUsage> {
-    const { used, reserved } = await this.read(this.prisma, userId, now);
-    return this.usage(used, reserved, now);
+    const [spending] = await this.prisma.$queryRaw<UserSpending[]>`${this.spendingSql(userId, now)}`;
+    return this.usage(spending?.used ?? 0, spending?.reserved ?? 0, now);
   }
 
   /**
-   * Locks the user's row for the rest of the send transaction and reads what admission needs, so the user's
-   * concurrent sends are decided one after another, on every instance. Pass the result to `admitReply`.
+   * Locks the user's row until the transaction ends, so the user's concurrent sends are decided one after another
+   * on every instance. Its own statement: under READ COMMITTED a statement reads from the snapshot it started with,
+   * so what admission reads must come in the next one, to see what the sends committed while this one waited.
    */
-  async lockForReply(tx: Transaction, userId: string, now = new Date()): Promise<UserSpending> {
-    // Its own statement: under READ COMMITTED a statement reads from the snapshot it started with, so the sums must be
-    // read by the next one, after the lock is held, to see what the sends committed while this one waited.
+  async lockUser(tx: Prisma.TransactionClient, userId: string): Promise<void> {
     await tx.$executeRaw`SELECT 1 FROM "User" WHERE "id" = ${userId} FOR UPDATE`;
-    return { ...(await this.read(tx, userId, now)), now };
+  }
+
+  /** A query of one row (`used`, `reserved`, `running`: see UserSpending), for statements that need it. */
+  spendingSql(userId: string, now = new Date()): Prisma.Sql {
+    return Prisma.sql`
+      SELECT
+        COALESCE((SELECT "tokens" FROM "DailyTokenUsage" WHERE "userId" = ${userId} AND "day" = ${isoDay(now)}::date), 0)::int AS "used",
+        COALESCE(SUM(m."reservedTokens"), 0)::int AS "reserved",
+        COUNT(m."id")::int AS "running"
+      FROM "Message" m JOIN "Session" s ON s."id" = m."sessionId"
+      WHERE s."userId" = ${userId} AND m."status" = 'STREAMING' AND m."role" = 'ASSISTANT'`;
   }
 
   /**
    * Admits one more reply, or throws REPLY_LIMIT_EXCEEDED / QUOTA_EXCEEDED; returns the tokens the reply reserves
-   * (stored on its row, held until it ends).
+   * (stored on its row, held until it ends). Decide on a `spending` read under `lockUser`.
    */
-  admitReply({ used, reserved, running, now }: UserSpending): number {
+  admitReply({ used, reserved, running }: UserSpending, now = new Date()): number {
     if (running >= this.policy.maxConcurrentReplies) {
       throw new AppError(
         "REPLY_LIMIT_EXCEEDED",
@@ -81,38 +89,27 @@ export class UsageService {
     return Math.min(this.policy.reservationPerReply, remaining);
   }
 
-  /** Adds what one model call used to the user's day; returns the day's new total. */
-  async charge(userId: string, tokens: number, now = new Date()): Promise<number> {
-    const day = utcDay(now);
-    const row = await this.prisma.dailyTokenUsage.upsert({
-      where: { userId_day: { userId, day } },
-      create: { userId, day, tokens: Math.max(0, tokens) },
-      update: { tokens: { increment: Math.max(0, tokens) } },
-      select: { tokens: true },
-    });
-    return row.tokens;
+  /** Adds what model calls used to the user's day; returns the day's new total. */
+  async charge(userId: string, tokens: number, db: Database = this.prisma, now = new Date()): Promise<number> {
+    const [row] = await db.$queryRaw<Array<{ tokens: number }>>`${this.chargeSql(userId, tokens, Prisma.sql`true`, now)}`;
+    return row?.tokens ?? 0;
+  }
+
+  /**
+   * The charge as one statement (`RETURNING "tokens"`, the day's new total; no row when `when` is false), so a caller
+   * can make it part of a statement of its own: a reply's final write carries its last charge.
+   */
+  chargeSql(userId: string, tokens: number, when: Prisma.Sql = Prisma.sql`true`, now = new Date()): Prisma.Sql {
+    return Prisma.sql`
+      INSERT INTO "DailyTokenUsage" ("userId", "day", "tokens")
+      SELECT ${userId}, ${isoDay(now)}::date, ${Math.max(0, tokens)} WHERE ${when}
+      ON CONFLICT ("userId", "day") DO UPDATE SET "tokens" = "DailyTokenUsage"."tokens" + EXCLUDED."tokens"
+      RETURNING "tokens"`;
   }
 
   /** True while the user may start another model call today (charges only; reservations are for admission). */
   isWithinLimit(tokensUsed: number): boolean {
     return tokensUsed < this.policy.dailyTokenLimit;
-  }
-
-  /** One round trip: today's charges, and the user's running replies with the tokens they hold. */
-  private async read(db: Transaction | PrismaClient, userId: string, now: Date) {
-    const rows = await db.$queryRaw<Array<{ used: number; reserved: number; running: number }>>`
-      SELECT
-        COALESCE((SELECT "tokens" FROM "DailyTokenUsage" WHERE "userId" = u."id" AND "day" = ${isoDay(now)}::date), 0)::int AS used,
-        COALESCE(r."reserved", 0)::int AS reserved,
-        COALESCE(r."running", 0)::int AS running
-      FROM "User" u
-      LEFT JOIN LATERAL (
-        SELECT SUM(m."reservedTokens") AS reserved, COUNT(*) AS running
-        FROM "Message" m JOIN "Session" s ON s."id" = m."sessionId"
-        WHERE s."userId" = u."id" AND m."status" = 'STREAMING' AND m."role" = 'ASSISTANT'
-      ) r ON true
-      WHERE u."id" = ${userId}`;
-    return rows[0] ?? { used: 0, reserved: 0, running: 0 };
   }
 
   private usage(used: number, reserved: number, now: Date): DailyUsage {

@@ -64,6 +64,7 @@ export const MESSAGE_STREAM = print(MessageStreamDocument);
 
 export interface StreamEvent {
   __typename:
+    | "MessageQueued"
     | "MessageDelta"
     | "MessageRestarted"
     | "ToolCallStarted"
@@ -73,6 +74,7 @@ export interface StreamEvent {
     | "MessageFailed";
   messageId: string;
   cursor: string;
+  position?: number;
   delta?: string;
   toolCallId?: string;
   name?: string;

@@ -62,10 +62,6 @@ export function modelRetry({ maxRetries, backoff = { initialDelayMs: 250, maxDel
  * Aggressive: the wait is abandoned the moment the time is up or the parent signal fires, whether or not the
  * wrapped promise ever settles (a hung socket never does by itself).
  */
-export function idleTimeout({ attemptTimeoutMs }: ResiliencePolicy) {
-  return timeout(attemptTimeoutMs, TimeoutStrategy.Aggressive);
-}
-
 export function totalDeadline({ totalDeadlineMs }: ResiliencePolicy) {
   return timeout(totalDeadlineMs, TimeoutStrategy.Aggressive);
 }

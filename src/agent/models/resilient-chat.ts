@@ -30,7 +30,6 @@ import {
 } from "./model-errors.ts";
 import {
   breakerStateName,
-  idleTimeout,
   modelBreaker,
   modelRetry,
   totalDeadline,
@@ -94,7 +93,6 @@ interface CallRecord {
 
 export class ResilientChatModel implements ChatStream {
   private readonly chain: Chain[];
-  private readonly idle;
   private readonly deadline;
 
   constructor(
@@ -105,7 +103,6 @@ export class ResilientChatModel implements ChatStream {
     if (candidates.length === 0) throw new Error("ResilientChatModel needs at least one model");
     const names = new Set(candidates.map((c) => c.name));
     if (names.size !== candidates.length) throw new Error("ResilientChatModel: model names must be unique");
-    this.idle = idleTimeout(policy);
     this.deadline = totalDeadline(policy);
     this.chain = candidates.map((candidate) => {
       const link = { candidate, breaker: modelBreaker(policy), retry: modelRetry(policy) };
@@ -196,16 +193,27 @@ export class ResilientChatModel implements ChatStream {
     const started = performance.now();
     const ownAbort = new AbortController(); // closes the socket of a timed-out or failed stream
     const attemptSignal = AbortSignal.any([signal, ownAbort.signal]);
+    // Time to first chunk and between chunks: one timer per attempt, pushed back by every chunk (a timer and an
+    // abort signal per chunk cost more than the chunk itself under load). Each wait also ends at the caller's abort,
+    // even when the model ignores its signal.
+    const watchdog = idleWatchdog(this.policy.attemptTimeoutMs, () => ownAbort.abort());
+    const stopped = new Promise<never>((_, reject) => {
+      const stop = () => reject(abortErrorFrom(signal));
+      if (signal.aborted) stop();
+      else signal.addEventListener("abort", stop, { once: true });
+    });
+    stopped.catch(() => undefined);
+    const waitFor = <T>(work: Promise<T>) => Promise.race([work, watchdog.expired, stopped]);
     let outcome: AttemptOutcome = "success";
     let whole: AIMessageChunk | undefined;
     try {
       // Re-bound on every candidate: each provider gets the tools in its own format.
       const runnable = tools.length > 0 && model.bindTools ? model.bindTools(tools) : model;
       const options = { signal: attemptSignal, ...(record.callbacks ? { callbacks: record.callbacks } : {}) };
-      const stream = await this.withinIdleTimeout(() => runnable.stream(messages, options), attemptSignal);
-      const iterator = stream[Symbol.asyncIterator]();
+      const iterator = (await waitFor(runnable.stream(messages, options)))[Symbol.asyncIterator]();
       for (;;) {
-        const next = await this.withinIdleTimeout(() => iterator.next(), attemptSignal);
+        const next = await waitFor(iterator.next());
+        watchdog.touch();
         if (next.done) break;
         whole = whole ? whole.concat(next.value) : next.value;
         emit({ type: "chunk", chunk: next.value });
@@ -223,6 +231,7 @@ export class ResilientChatModel implements ChatStream {
       record.lastReason = `${name} failed (${failure.message})`;
       throw failure;
     } finally {
+      watchdog.stop();
       ownAbort.abort();
       const durationMs = performance.now() - started;
       // Once the provider streams, the request is paid for however it ends (cut, cancelled, timed out); an attempt
@@ -239,18 +248,6 @@ export class ResilientChatModel implements ChatStream {
       record.onUsage?.(usage);
     } catch {
       // Metering is the caller's; it must never fail the call it meters.
-    }
-  }
-
-  /** Time to first chunk and between chunks; a timeout becomes a retryable failure. */
-  private async withinIdleTimeout<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
-    try {
-      return await this.idle.execute(fn, signal);
-    } catch (error) {
-      if (error instanceof TaskCancelledError && !signal.aborted) {
-        throw new AttemptFailure("transient", `no chunk for ${this.policy.attemptTimeoutMs} ms`, undefined, undefined, { cause: error });
-      }
-      throw error;
     }
   }
 
@@ -271,6 +268,22 @@ export class ResilientChatModel implements ChatStream {
       // Metrics must never fail a model call.
     }
   }
+}
+
+/**
+ * A timer that rejects `expired` (a retryable AttemptFailure) when `touch` was not called for `ms`, then calls
+ * `onExpired` (which closes the attempt's connection).
+ */
+function idleWatchdog(ms: number, onExpired: () => void) {
+  let timer!: NodeJS.Timeout;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new AttemptFailure("transient", `no chunk for ${ms} ms`));
+      onExpired();
+    }, ms);
+  });
+  expired.catch(() => undefined); // observed through the races; a watchdog that fires after the end is ignored
+  return { expired, touch: () => void timer.refresh(), stop: () => clearTimeout(timer) };
 }
 
 /** What the provider reported in its final chunk; an estimate when it reported nothing (or was cut off first). */

@@ -30,13 +30,46 @@ export function useCredentialLifetime({ revocations }: CredentialLifetimePluginO
   };
 }
 
-async function* endWhenCredentialsEnd(
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The source, ended with one UNAUTHENTICATED result when the credentials end. Not an async generator: a
+ * generator's `return()` waits for the event its body awaits, so a subscription the client ended would hold the
+ * source (its bus listener) until the session's next event. Here `return()` answers a waiting `next()` at once and
+ * returns the source without waiting for it. No `Promise.race` per event either (each would stay attached to the
+ * credentials' promise for the subscription's whole life).
+ */
+function endWhenCredentialsEnd(
   source: AsyncIterable<ExecutionResult>,
   viewer: Viewer,
   revocations: RevocationFeed,
-): AsyncGenerator<ExecutionResult> {
-  let endWith: (reason: string) => void = () => undefined;
-  const ended = new Promise<{ ended: string }>((resolve) => (endWith = (reason) => resolve({ ended: reason })));
+): AsyncIterableIterator<ExecutionResult> {
+  const iterator = source[Symbol.asyncIterator]();
+  /** Why the credentials ended, until that final result is handed out. */
+  let endedBecause: string | undefined;
+  let closed = false;
+  /** The `next()` waiting for the source, if any. */
+  let waiting: { resolve: (result: IteratorResult<ExecutionResult>) => void; reject: (error: unknown) => void } | undefined;
+  const release = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(timer);
+    unsubscribe();
+    // Not awaited: the source unwinds in its own time.
+    iterator.return?.()?.catch(() => undefined);
+  };
+  const finalResult = (reason: string): IteratorResult<ExecutionResult> => ({
+    done: false,
+    value: { errors: [createGraphQLError(`${reason}; refresh it and subscribe again.`, { extensions: { code: "UNAUTHENTICATED" } })] },
+  });
+  const endWith = (reason: string) => {
+    if (closed) return;
+    release();
+    const waiter = waiting;
+    waiting = undefined;
+    if (waiter) waiter.resolve(finalResult(reason));
+    else endedBecause = reason;
+  };
   const timer = setTimeout(
     () => endWith("The access token expired"),
     Math.min(Math.max(0, viewer.expiresAt.getTime() - Date.now()), MAX_TIMER_MS),
@@ -44,21 +77,48 @@ async function* endWhenCredentialsEnd(
   const unsubscribe = revocations.subscribe((loginId) => {
     if (loginId === viewer.loginId) endWith("The access token was revoked");
   });
-  const iterator = source[Symbol.asyncIterator]();
-  try {
-    while (true) {
-      const next = await Promise.race([iterator.next(), ended]);
-      if ("ended" in next) {
-        yield { errors: [createGraphQLError(`${next.ended}; refresh it and subscribe again.`, { extensions: { code: "UNAUTHENTICATED" } })] };
-        return;
+  const stop = (): IteratorReturnResult<undefined> => {
+    release();
+    endedBecause = undefined;
+    const waiter = waiting;
+    waiting = undefined;
+    waiter?.resolve(DONE);
+    return DONE;
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      if (endedBecause !== undefined) {
+        const reason = endedBecause;
+        endedBecause = undefined;
+        return Promise.resolve(finalResult(reason));
       }
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    clearTimeout(timer);
-    unsubscribe();
-    // Not awaited: an async generator waiting for its next event only returns after that event arrives.
-    iterator.return?.().catch(() => undefined);
-  }
+      if (closed) return Promise.resolve(DONE);
+      return new Promise<IteratorResult<ExecutionResult>>((resolve, reject) => {
+        const waiter = { resolve, reject };
+        waiting = waiter;
+        iterator.next().then(
+          (result) => {
+            if (waiting !== waiter) return; // answered already: the credentials ended, or the client left
+            waiting = undefined;
+            if (result.done) release();
+            resolve(result);
+          },
+          (error: unknown) => {
+            if (waiting !== waiter) return;
+            waiting = undefined;
+            release();
+            reject(error);
+          },
+        );
+      });
+    },
+    return: () => Promise.resolve(stop()),
+    throw: (error?: unknown) => {
+      stop();
+      return Promise.reject(error);
+    },
+  };
 }

@@ -1,4 +1,5 @@
-import type { PublishedReplyEvent } from "../../services/reply-events.ts";
+import { createGraphQLError } from "graphql-yoga";
+import type { PublishedReplyEvent, ReplyStreamOverflow } from "../../services/reply-events.ts";
 import { builder } from "./builder.ts";
 import { Message } from "./message.ts";
 import { Session } from "./session.ts";
@@ -17,6 +18,14 @@ export const MessageStreamEvent = builder.interfaceRef<PublishedReplyEvent>("Mes
       description: "Position in the session's stream; resubscribe with `after:` to resume from here.",
     }),
   }),
+});
+
+builder.objectRef<EventOf<"queued">>("MessageQueued").implement({
+  interfaces: [MessageStreamEvent],
+  description:
+    "The server is busy: the reply waits for a free slot (REPLIES_MAX_RUNNING) and starts when one is free; " +
+    "`position` is its place in line when it began to wait. Deltas follow as usual.",
+  fields: (t) => ({ position: t.exposeInt("position") }),
 });
 
 builder.objectRef<EventOf<"delta">>("MessageDelta").implement({
@@ -86,6 +95,7 @@ builder.objectRef<EventOf<"failed">>("MessageFailed").implement({
 });
 
 const eventTypeNames = {
+  queued: "MessageQueued",
   delta: "MessageDelta",
   restarted: "MessageRestarted",
   toolStarted: "ToolCallStarted",
@@ -98,7 +108,10 @@ const eventTypeNames = {
 builder.subscriptionField("messageStream", (t) =>
   t.field({
     type: MessageStreamEvent,
-    description: "Reply events of one of the viewer's sessions. Subscribe before sending, or pass `after`.",
+    description:
+      "Reply events of one of the viewer's sessions. Subscribe before sending, or pass `after`. A subscriber that " +
+      "reads slower than events come gets a reply's waiting deltas merged into one; one that falls too far behind " +
+      "gets a STREAM_OVERFLOW error (extensions.resumeAfter) and the stream ends: subscribe again with that cursor.",
     args: {
       sessionId: t.arg.globalID({ required: true, for: Session }),
       after: t.arg.string({ description: "A cursor (from an event or `sendMessage.streamCursor`) to replay from." }),
@@ -107,6 +120,18 @@ builder.subscriptionField("messageStream", (t) =>
       await context.services.sessions.requireOwned(context.viewer!, sessionId.id);
       return context.services.replyEvents.subscribe(sessionId.id, { after });
     },
-    resolve: (event) => event,
+    resolve: (item) => {
+      if (item.type === "overflow") throw streamOverflow(item);
+      return item;
+    },
   }),
 );
+
+/** The last result of a subscription that fell too far behind; it ends after this, holding nothing. */
+function streamOverflow({ resumeAfter, pending }: ReplyStreamOverflow) {
+  return createGraphQLError(
+    "This subscription fell too far behind the session's events and was ended; subscribe again with " +
+      "`after: extensions.resumeAfter` to continue where it stopped.",
+    { extensions: { code: "STREAM_OVERFLOW", resumeAfter, pending } },
+  );
+}

@@ -56,17 +56,16 @@ builder.relayMutationField(
   },
   {
     outputFields: (t) => ({
-      message: t.prismaField({
+      // The rows the send just stored, as they are: no read back (relations a client selects are loaded on demand).
+      message: t.field({
         type: Message,
         description: "The stored user message.",
-        resolve: (query, sent, _args, context) =>
-          context.prisma.message.findUniqueOrThrow({ ...query, where: { id: sent.message.id } }),
+        resolve: (sent, _args, context) => ({ ...sent.message, session: { userId: context.viewer!.userId } }),
       }),
-      reply: t.prismaField({
+      reply: t.field({
         type: Message,
         description: "The assistant reply, STREAMING until its final stream event.",
-        resolve: (query, sent, _args, context) =>
-          context.prisma.message.findUniqueOrThrow({ ...query, where: { id: sent.reply.id } }),
+        resolve: (sent, _args, context) => ({ ...sent.reply, session: { userId: context.viewer!.userId } }),
       }),
       streamCursor: t.exposeString("streamCursor", {
         description: "Pass as `messageStream(after:)` to receive the whole reply even if you subscribe after sending.",

@@ -1,3 +1,4 @@
+import { notFound } from "../../services/errors.ts";
 import { builder } from "./builder.ts";
 import { idCursorQuery } from "./id-cursor.ts";
 
@@ -32,7 +33,10 @@ builder.queryField("session", (t) =>
     args: { id: t.arg.globalID({ required: true, for: Session }) },
     resolve: async (query, _root, { id }, context) => {
       await context.services.sessions.requireOwned(context.viewer, id.id);
-      return context.prisma.session.findUnique({ ...query, where: { id: id.id } });
+      // Deleted meanwhile (on another instance, whose owner check is cached): as unknown as any other.
+      const session = await context.prisma.session.findUnique({ ...query, where: { id: id.id } });
+      if (!session) throw notFound("Session");
+      return session;
     },
   }),
 );

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "AgentCheckpoint" ADD COLUMN     "channelVersions" JSONB;

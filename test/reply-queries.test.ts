@@ -1,0 +1,51 @@
+// What one plain reply costs the database, statement by statement (Prisma's query log, through the app's own
+// db_query_duration_seconds metric): a small constant, whatever the conversation's length. A change that adds a
+// round trip to the hot path fails here and has to say why.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
+import { startTestApp, type TestApp } from "./support/test-app.ts";
+
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } reply { id status } streamCursor } }`;
+
+/**
+ * send: lock the user, read what decides (with the session touched), insert both messages, commit (BEGIN is not
+ * logged); run: the latest checkpoint, recall, the new checkpoint, the reply stored with its charge; the
+ * subscriber's MessageCompleted.message; memory extraction's charge.
+ */
+const STATEMENTS_PER_REPLY = 11;
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: "0" });
+});
+afterAll(async () => {
+  await app?.cleanup();
+});
+
+async function statements(): Promise<number> {
+  const text = await (await fetch(`${app.url}/metrics`)).text();
+  let total = 0;
+  for (const match of text.matchAll(/^db_query_duration_seconds_count\{[^}]*\} (\d+)$/gm)) total += Number(match[1]);
+  return total;
+}
+
+describe("database round trips per reply", () => {
+  it(`a plain reply costs ${STATEMENTS_PER_REPLY} statements from send to extraction, on the 1st and the 6th turn alike`, async () => {
+    const user = await signUp(app.graphqlUrl);
+    const sessionId = await createSession(app.graphqlUrl, user.token);
+    const client = wsClient(app.wsUrl, user.token);
+    const perTurn: number[] = [];
+    for (let turn = 0; turn < 6; turn++) {
+      await app.memories.idle();
+      const before = await statements();
+      const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: `turn ${turn}` } }, user.token);
+      expect(sent.errors).toBeUndefined();
+      const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
+      expect(events.at(-1)?.__typename).toBe("MessageCompleted");
+      await app.memories.idle();
+      perTurn.push((await statements()) - before);
+    }
+    await client.dispose();
+    expect(perTurn).toEqual(perTurn.map(() => STATEMENTS_PER_REPLY));
+  });
+});
