@@ -68,7 +68,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const tokens = new TokenService(jwtSecret, config.auth.accessTokenTtlSeconds);
   const models = createChatModel(config.llm);
   const primaryModel = models[0]!.name;
-  const tracing = createTracing(config.langfuse, logger);
+  const tracing = await createTracing(config.langfuse, logger);
   const usage = new UsageService(prisma, {
     dailyTokenLimit: config.llm.dailyTokenLimit,
     // About one full model call: the history budget in, the output limit out.

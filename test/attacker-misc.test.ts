@@ -92,9 +92,14 @@ describe("cursors tell a client about its own session only", () => {
       expect(sequenceOf(reply.streamCursor)).toBe("0");
       expect(reply.live.at(-1)?.__typename).toBe("MessageCompleted");
     }
-    // The same reply in two fresh sessions is numbered the same, whatever happened elsewhere in between.
-    expect(sequenceOf(second.live.at(-1)!.cursor)).toBe(sequenceOf(first.live.at(-1)!.cursor));
-    expect(second.replayed.map((event) => sequenceOf(event.cursor))).toEqual(first.replayed.map((event) => sequenceOf(event.cursor)));
+    // A fresh session's cursors count its own events only, whatever happened elsewhere in between: at most one per
+    // token of the reply (the publisher may merge deltas while the bus is busy) and its final event.
+    for (const reply of [first, second]) {
+      const final = reply.live.at(-1)!;
+      const tokens = final.message!.content.split(/\s+/).filter(Boolean).length;
+      expect(Number(sequenceOf(final.cursor))).toBeGreaterThanOrEqual(2);
+      expect(Number(sequenceOf(final.cursor))).toBeLessThanOrEqual(tokens + 1);
+    }
     await expectServerAnswers();
   });
 

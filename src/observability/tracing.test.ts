@@ -87,7 +87,7 @@ describe("without both Langfuse keys", () => {
   it("is a true no-op: the graph runs, nothing is registered, sent or warned", async () => {
     const warn = vi.spyOn(console, "warn");
     const { logger, lines } = captureLogs();
-    tracing = createTracing({ publicKey: "pk-lf-only-half", secretKey: undefined, baseUrl: langfuse.baseUrl }, logger);
+    tracing = await createTracing({ publicKey: "pk-lf-only-half", secretKey: undefined, baseUrl: langfuse.baseUrl }, logger);
     expect(tracing.enabled).toBe(false);
     const callbacks = tracing.callbacksFor(run);
     expect(await runTinyGraph(callbacks)).toBe(FAKE_REPLY_TOKENS.join(""));
@@ -103,7 +103,7 @@ describe("without both Langfuse keys", () => {
 describe("with both keys", () => {
   it("sends the run's trace on flush, attributed to the user and the chat session", async () => {
     const { logger, lines } = captureLogs();
-    tracing = createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
+    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
     expect(await runTinyGraph(tracing.callbacksFor(run))).toBe(FAKE_REPLY_TOKENS.join(""));
     await tracing.flush();
 
@@ -127,7 +127,7 @@ describe("with both keys", () => {
     await new Promise((resolve) => down.close(resolve));
 
     const { logger, lines } = captureLogs();
-    tracing = createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: deadUrl }, logger);
+    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: deadUrl }, logger);
     await runTinyGraph(tracing.callbacksFor(run));
     await expect(tracing.flush()).resolves.toBeUndefined();
     await expect(tracing.shutdown()).resolves.toBeUndefined();

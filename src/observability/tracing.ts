@@ -1,13 +1,9 @@
 // Langfuse tracing of agent runs (stack notes Q8): LangChain callbacks → OpenTelemetry spans → Langfuse's OTLP
 // endpoint. Off unless both keys are set, and then truly off: the Langfuse SDK, left to itself, warns and
 // exports to its cloud without keys, and a failed flush there crashed the process.
+// The Langfuse and OpenTelemetry packages are loaded only when tracing is on: tens of MB an instance without keys
+// never needs.
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import { CallbackHandler } from "@langfuse/langchain";
-import { LangfuseSpanProcessor } from "@langfuse/otel";
-import { getLangfuseTracerProvider, setLangfuseTracerProvider } from "@langfuse/tracing";
-import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { AppConfig } from "../config/index.ts";
 import type { Logger } from "./logger.ts";
 
@@ -36,9 +32,18 @@ const disabled: Tracing = {
   shutdown: async () => {},
 };
 
-export function createTracing(config: AppConfig["langfuse"], logger: Logger): Tracing {
+export async function createTracing(config: AppConfig["langfuse"], logger: Logger): Promise<Tracing> {
   const { publicKey, secretKey, baseUrl } = config;
   if (!publicKey || !secretKey) return disabled;
+  const [{ CallbackHandler }, { LangfuseSpanProcessor }, { getLangfuseTracerProvider, setLangfuseTracerProvider }, { context }, { AsyncLocalStorageContextManager }, { NodeTracerProvider }] =
+    await Promise.all([
+      import("@langfuse/langchain"),
+      import("@langfuse/otel"),
+      import("@langfuse/tracing"),
+      import("@opentelemetry/api"),
+      import("@opentelemetry/context-async-hooks"),
+      import("@opentelemetry/sdk-trace-node"),
+    ]);
 
   const provider = new NodeTracerProvider({
     spanProcessors: [new LangfuseSpanProcessor({ publicKey, secretKey, baseUrl })],

@@ -2,13 +2,11 @@
 // PGlite kept under DATA_DIR. Both get the same migrations, applied before the client is handed out.
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { SqlDriverAdapterFactory } from "@prisma/driver-adapter-utils";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.ts";
-import { applyMigrations } from "./migrate.ts";
+import { APPLIED_MIGRATIONS_SQL, applyMigrations } from "./migrate.ts";
 
 export interface DatabaseSettings {
   url: string | undefined;
@@ -47,7 +45,15 @@ function createClient(adapter: SqlDriverAdapterFactory, onQuery: DatabaseSetting
 }
 
 async function openPostgres(connectionString: string, poolSize: number, onQuery: DatabaseSettings["onQuery"]): Promise<Database> {
-  const appliedMigrations = await applyMigrations(new PrismaPg({ connectionString, max: 1 }));
+  const appliedMigrations = await applyMigrations(new PrismaPg({ connectionString, max: 1 }), undefined, async () => {
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    try {
+      return (await client.query<{ name: string; checksum: string }>(APPLIED_MIGRATIONS_SQL)).rows;
+    } finally {
+      await client.end();
+    }
+  });
   // Our own pool, so its sizes can be reported; the adapter ends it on $disconnect. (Same `pg` at runtime; the
   // adapter bundles an older @types/pg, hence the cast.)
   const pool = new pg.Pool({ connectionString, max: poolSize });
@@ -62,10 +68,16 @@ async function openPostgres(connectionString: string, poolSize: number, onQuery:
 }
 
 async function openEmbedded(dataDir: string, onQuery: DatabaseSettings["onQuery"]): Promise<Database> {
+  // Loaded only here: an instance on PostgreSQL never holds the embedded database's code.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
   const dir = join(dataDir, "pglite");
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
-  const appliedMigrations = await applyMigrations(new PrismaPGlite(pglite));
+  const appliedMigrations = await applyMigrations(
+    new PrismaPGlite(pglite),
+    undefined,
+    async () => (await pglite.query<{ name: string; checksum: string }>(APPLIED_MIGRATIONS_SQL)).rows,
+  );
   const prisma = createClient(new PrismaPGlite(pglite), onQuery);
   return {
     prisma,

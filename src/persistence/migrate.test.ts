@@ -5,7 +5,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { describe, expect, it } from "vitest";
-import { applyMigrations, defaultMigrationsDir, diffSchemaToMigrations } from "./migrate.ts";
+import { APPLIED_MIGRATIONS_SQL, applyMigrations, defaultMigrationsDir, diffSchemaToMigrations } from "./migrate.ts";
 
 const testDatabaseUrl = process.env.TEST_DATABASE_URL;
 const expectedTables = ["Message", "Session", "User", "_prisma_migrations"];
@@ -17,6 +17,23 @@ async function migrationNames(): Promise<string[]> {
 }
 
 describe("migrations", () => {
+  it("skip the migration engine when the database records every migration, unchanged", async () => {
+    const db = new PGlite();
+    try {
+      await applyMigrations(new PrismaPGlite(db));
+      const readApplied = async () => (await db.query<{ name: string; checksum: string }>(APPLIED_MIGRATIONS_SQL)).rows;
+      // An adapter that fails on any use: the engine must not be started at all.
+      const unusable = new Proxy({} as PrismaPGlite, { get: () => { throw new Error("the engine was started"); } });
+      expect(await applyMigrations(unusable, undefined, readApplied)).toEqual([]);
+      // One file changed since it was applied (or a new one): the engine decides, as before.
+      const tampered = async () => (await readApplied()).map((row, i) => (i === 0 ? { ...row, checksum: "0".repeat(64) } : row));
+      await expect(applyMigrations(unusable, undefined, tampered)).rejects.toThrow("the engine was started");
+      expect(await applyMigrations(new PrismaPGlite(db), undefined, tampered)).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("apply to a fresh PGlite, then are up to date", async () => {
     const db = new PGlite();
     try {

@@ -1,11 +1,11 @@
 // Prisma migrations without the native schema engine (the CLI cannot download it offline): the wasm build of the
 // same engine, driven through a driver adapter. The SQL it generates and its `_prisma_migrations` bookkeeping are
 // the engine's own, so `prisma migrate deploy` can take over later.
+import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import {
   bindMigrationAwareSqlAdapterFactory,
   DriverAdapterError,
@@ -15,7 +15,6 @@ import {
 import * as engineModule from "@prisma/schema-engine-wasm/schema_engine_bg";
 import type { MigrationList, SchemaEngine } from "@prisma/schema-engine-wasm/schema_engine_bg";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 
 // src/persistence/ and dist/persistence/ are both two levels below the repo root.
 const prismaDir = fileURLToPath(new URL("../../prisma/", import.meta.url));
@@ -98,9 +97,11 @@ async function withEngine<T>(
 function withWholeScripts(adapter: SqlDriverAdapter): SqlDriverAdapter {
   const { client } = adapter as { client?: unknown }; // pglite-prisma-adapter keeps its PGlite there
   const driver = (adapter as { underlyingDriver?: () => unknown }).underlyingDriver?.(); // adapter-pg: its pg.Pool
+  // Duck-typed, so PostgreSQL deployments never load PGlite's code just to ask.
+  const pglite = typeof (client as { exec?: unknown } | undefined)?.exec === "function" ? (client as { exec(sql: string): Promise<unknown> }) : undefined;
   const run =
-    client instanceof PGlite
-      ? (sql: string) => client.exec(sql)
+    pglite
+      ? (sql: string) => pglite.exec(sql)
       : driver instanceof pg.Pool
         ? (sql: string) => driver.query(sql)
         : undefined;
@@ -158,11 +159,34 @@ async function readMigrations(migrationsDir: string): Promise<MigrationList> {
 export async function applyMigrations(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   migrationsDir: string = defaultMigrationsDir,
+  /**
+   * Reads `_prisma_migrations` (name, checksum of the applied ones) without the engine: when every migration is
+   * there, unchanged, the engine (a wasm module that stays in memory) is never loaded. Rejects when the table is
+   * missing; then the engine decides.
+   */
+  readApplied?: () => Promise<Array<{ name: string; checksum: string }>>,
 ): Promise<string[]> {
   const migrationsList = await readMigrations(migrationsDir);
+  if (readApplied && (await isUpToDate(migrationsList, readApplied))) return [];
   const output = await withEngine(adapterFactory, (engine) => engine.applyMigrations({ migrationsList, filters }));
   return output.appliedMigrationNames;
 }
+
+/** Whether every migration in the directory is recorded as applied with the checksum of its file as it is now. */
+async function isUpToDate(list: MigrationList, readApplied: () => Promise<Array<{ name: string; checksum: string }>>) {
+  const applied = await readApplied().catch(() => undefined);
+  if (!applied) return false;
+  const checksums = new Map(applied.map((row) => [row.name, row.checksum]));
+  return list.migrationDirectories.every((directory) => {
+    const file = directory.migrationFile.content;
+    const sql = typeof file === "string" ? file : "value" in file ? file.value : undefined;
+    return sql !== undefined && checksums.get(directory.path) === createHash("sha256").update(sql).digest("hex");
+  });
+}
+
+/** The query `applyMigrations` can skip the engine with (`readApplied`), for any driver that runs plain SQL. */
+export const APPLIED_MIGRATIONS_SQL =
+  'SELECT "migration_name" AS "name", "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL';
 
 /**
  * The SQL of the next migration: (schema after the existing migrations) → schema.prisma, with the migrations replayed
@@ -174,6 +198,7 @@ export async function diffSchemaToMigrations(
 ): Promise<string | undefined> {
   const files = [{ path: schemaPath, content: await readFile(schemaPath, "utf8") }];
   const migrationsList = await readMigrations(migrationsDir);
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
   const shadow = new PGlite();
   try {
     const result = await withEngine(new PrismaPGlite(shadow), async (engine) => {

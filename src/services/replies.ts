@@ -165,6 +165,8 @@ export class ReplyService {
           await withDatabaseRetry(() => this.prisma.message.update({ where: { id: messageId }, data: { content: flushed.content } }));
         }
       }
+      // Every delta out first: a failed one fails the reply before it is stored COMPLETE.
+      await this.events.flush(sessionId);
       // Stored and charged before the final event, so a client reading `me.usage` after it sees this reply counted.
       await this.store(job, { content, status, model }, meter);
       await this.events.publish(sessionId, { type: "completed", messageId });

@@ -16,7 +16,7 @@
 // - The caller's abort stops everything at once (in-flight request included) and throws an AbortError.
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { AIMessage, type AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
 import type { StructuredToolInterface } from "@langchain/core/tools";
 import { BrokenCircuitError, CircuitState, TaskCancelledError } from "cockatiel";
 import { EventEmitter, on } from "node:events";
@@ -206,18 +206,22 @@ export class ResilientChatModel implements ChatStream {
     const waitFor = <T>(work: Promise<T>) => Promise.race([work, watchdog.expired, stopped]);
     let outcome: AttemptOutcome = "success";
     let whole: AIMessageChunk | undefined;
+    const message = new ChunkAccumulator();
     try {
       // Re-bound on every candidate: each provider gets the tools in its own format.
       const runnable = tools.length > 0 && model.bindTools ? model.bindTools(tools) : model;
       const options = { signal: attemptSignal, ...(record.callbacks ? { callbacks: record.callbacks } : {}) };
-      const iterator = (await waitFor(runnable.stream(messages, options)))[Symbol.asyncIterator]();
+      // The model's own generator, not `stream()`: that wraps it in a web ReadableStream, a few promises and
+      // allocations more per token, with nothing gained here (the run's config reaches it either way).
+      const iterator = runnable._streamIterator(messages, options);
       for (;;) {
         const next = await waitFor(iterator.next());
         watchdog.touch();
         if (next.done) break;
-        whole = whole ? whole.concat(next.value) : next.value;
+        whole = message.add(next.value);
         emit({ type: "chunk", chunk: next.value });
       }
+      if (whole) whole = message.whole();
       if (!whole) throw new AttemptFailure("transient", "stream ended without a chunk");
       if (expectFinishReason && !whole.response_metadata?.finish_reason) {
         throw new AttemptFailure("transient", "stream ended without a finish_reason");
@@ -236,7 +240,7 @@ export class ResilientChatModel implements ChatStream {
       const durationMs = performance.now() - started;
       // Once the provider streams, the request is paid for however it ends (cut, cancelled, timed out); an attempt
       // refused before its first chunk (HTTP 4xx/5xx, connection refused) cost nothing.
-      const usage = whole ? usageOf(name, messages, whole) : undefined;
+      const usage = whole ? usageOf(name, messages, message.whole()) : undefined;
       if (usage) this.report(record, usage);
       const details = { ...(outcome === "success" ? {} : { reason: failed.reason }), ...(usage ? { usage } : {}) };
       this.notify("attemptFinished", { model: name, attempt, durationMs, outcome, ...details });
@@ -267,6 +271,42 @@ export class ResilientChatModel implements ChatStream {
     } catch {
       // Metrics must never fail a model call.
     }
+  }
+}
+
+/**
+ * The stream's chunks as one message. `AIMessageChunk.concat` builds a new chunk and merges every metadata field
+ * for each token; a chunk with plain text only adds its text here, and the few others (the first, tool calls, usage,
+ * the finish reason) are concatenated. Content that is not a string takes the plain path of concatenating all.
+ */
+class ChunkAccumulator {
+  private merged: AIMessageChunk | undefined;
+  private text = "";
+  private plainText = true;
+
+  /** Adds a chunk; returns the message so far without its latest text (call `whole` for it). */
+  add(chunk: AIMessageChunk): AIMessageChunk {
+    const isText = typeof chunk.content === "string";
+    this.plainText &&= isText;
+    if (isText) this.text += chunk.content as string;
+    const special =
+      !this.merged || !isText || (chunk.tool_call_chunks?.length ?? 0) > 0 || chunk.usage_metadata !== undefined ||
+      chunk.response_metadata?.finish_reason != null;
+    if (special || !this.plainText) this.merged = this.merged ? this.merged.concat(chunk) : chunk;
+    return this.merged!;
+  }
+
+  whole(): AIMessageChunk {
+    const merged = this.merged!;
+    if (!this.plainText || merged.content === this.text) return merged;
+    return new AIMessageChunk({
+      id: merged.id,
+      content: this.text,
+      additional_kwargs: merged.additional_kwargs,
+      response_metadata: merged.response_metadata,
+      tool_call_chunks: merged.tool_call_chunks,
+      usage_metadata: merged.usage_metadata,
+    });
   }
 }
 
