@@ -253,6 +253,7 @@ function printReport(): void {
       const notes = [
         sum(r.refused) > 0 ? `refused ${formatCounts(r.refused)}${r.refusedWithoutRetryAfter ? `, ${r.refusedWithoutRetryAfter} OVERLOADED without retryAfter` : ""}` : "",
         sum(r.failed) > 0 ? `failed ${formatCounts(r.failed)}` : "",
+        r.chatsRetried > 0 ? `${r.chatsRetried} chats sent again after OVERLOADED (${r.overloadRetries} retries)` : "",
         r.sawQueued > 0 ? `${r.sawQueued} saw MessageQueued` : "",
         r.restarts > 0 ? `${r.restarts} MessageRestarted` : "",
         r.overflowResumes > 0 ? `${r.overflowResumes} resubscriptions after STREAM_OVERFLOW` : "",

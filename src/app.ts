@@ -18,6 +18,7 @@ import { openDatabase } from "./persistence/database.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { modelCallMetrics, timedRecall } from "./observability/agent-metrics.ts";
 import { createMetrics, scrapeTimeGauge } from "./observability/metrics.ts";
+import { monitorEventLoop } from "./observability/event-loop.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { PasswordHasher } from "./security/passwords.ts";
 import { RateLimits } from "./security/rate-limits.ts";
@@ -127,8 +128,11 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   });
   const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
+  const eventLoop = monitorEventLoop();
   const slots = new ReplySlots({
-    ...config.replies,
+    maxRunning: config.replies.maxRunning,
+    maxQueued: config.replies.maxQueued,
+    lag: { now: () => eventLoop.lagMs(), maxMs: config.replies.maxEventLoopLagMs },
     onChange: ({ waiting }) => metrics.repliesWaiting.set(waiting),
   });
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, {
@@ -245,6 +249,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
         await replyEvents.close();
         await broadcast.close();
         await database.close();
+        eventLoop.stop();
       })();
       return stopping;
     },

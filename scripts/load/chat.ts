@@ -14,6 +14,8 @@ export const REFUSAL_CODES = new Set(["OVERLOADED", "RATE_LIMITED", "REPLY_LIMIT
 
 const FINAL_EVENTS = new Set(["MessageCompleted", "MessageCancelled", "MessageFailed"]);
 const SEND_MESSAGE = print(SendMessageDocument);
+/** How often a chat sends again after OVERLOADED before it counts as refused. */
+const MAX_OVERLOAD_RETRIES = 20;
 /** One token of the fake LLM: `t<i>@<emission wall-clock ms> ` (scripts/load/fake-llm-server.ts). */
 const TOKEN = /t\d+@(\d+(?:\.\d+)?) /g;
 
@@ -25,6 +27,8 @@ export interface ChatOutcome {
   /** `extensions.retryAfter` of a refusal. */
   retryAfter?: number;
   refused: boolean;
+  /** Sends answered OVERLOADED and sent again after their Retry-After. */
+  retries: number;
   /** sendMessage's response time. */
   sendMs?: number;
   /** From just before sendMessage to the first MessageDelta. */
@@ -177,7 +181,7 @@ export class Chat {
 
   /** Sends and waits for both its answer and the reply's final event (or `timeoutMs` after the send). Never throws. */
   async run(graphqlUrl: string, body: string, collector: LevelCollector, timeoutMs: number): Promise<ChatOutcome> {
-    const outcome: ChatOutcome = { refused: false, tokensReceived: 0, foreignText: 0, sawQueued: false, restarts: 0, overflowResumes: 0 };
+    const outcome: ChatOutcome = { refused: false, retries: 0, tokensReceived: 0, foreignText: 0, sawQueued: false, restarts: 0, overflowResumes: 0 };
     const resumesBefore = this.resumes;
     const sentAt = wallNow();
     let text = "";
@@ -231,7 +235,9 @@ export class Chat {
     };
     for (const { event, at } of this.early.splice(0)) this.onEvent(event, at);
 
-    const sent = fetch(graphqlUrl, {
+    // As a client should: an OVERLOADED send is sent again after its Retry-After (TTFT still counts from the first).
+    const attempt = (): Promise<void> =>
+      fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` },
       body,
@@ -254,13 +260,20 @@ export class Chat {
         const cause = (error as { cause?: { code?: string } }).cause;
         outcome.sendCode = cause?.code ?? (error as Error).name ?? "FETCH_ERROR";
       })
-      .then(() => {
+      .then(async () => {
+        if (outcome.sendCode === "OVERLOADED" && outcome.retries < MAX_OVERLOAD_RETRIES && wallNow() - sentAt < timeoutMs) {
+          outcome.retries++;
+          await new Promise((resolve) => setTimeout(resolve, (outcome.retryAfter ?? 1) * 1000));
+          outcome.sendCode = outcome.retryAfter = undefined;
+          return attempt();
+        }
         if (outcome.sendCode === undefined) return;
         // Refused or failed at the send: no reply to wait for.
         outcome.refused = REFUSAL_CODES.has(outcome.sendCode);
         outcome.final ??= "SEND_ERROR";
         endStream();
       });
+    const sent = attempt();
 
     await Promise.all([sent, streamEnded]);
     clearTimeout(timer);

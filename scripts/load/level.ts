@@ -30,6 +30,10 @@ export interface LevelResult {
   refused: Record<string, number>;
   /** OVERLOADED refusals without `extensions.retryAfter`. */
   refusedWithoutRetryAfter: number;
+  /** Sends answered OVERLOADED and sent again after Retry-After (a chat that then completed counts as ok). */
+  overloadRetries: number;
+  /** Chats that needed at least one such retry. */
+  chatsRetried: number;
   failed: Record<string, number>;
   /** Chats that saw a MessageQueued event; replies restarted (MessageRestarted) in all. */
   sawQueued: number;
@@ -188,6 +192,8 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
       successPercent: (100 * ok) / count,
       refused: countBy(outcomes, (o) => (o.refused ? o.sendCode : undefined)),
       refusedWithoutRetryAfter: outcomes.filter((o) => o.sendCode === "OVERLOADED" && o.retryAfter === undefined).length,
+      overloadRetries: outcomes.reduce((sum, o) => sum + o.retries, 0),
+      chatsRetried: outcomes.filter((o) => o.retries > 0).length,
       failed: { ...countBy(outcomes, failureCode), ...(setupFailed > 0 ? { SETUP: setupFailed } : {}) },
       sawQueued: outcomes.filter((o) => o.sawQueued).length,
       restarts: outcomes.reduce((n, o) => n + o.restarts, 0),

@@ -50,6 +50,7 @@ const envSchema = z.object({
   MAX_CONCURRENT_REPLIES_PER_USER: positiveInt(3),
   REPLIES_MAX_RUNNING: positiveInt(1000),
   REPLIES_MAX_QUEUED: z.coerce.number().int().min(0).default(2000),
+  REPLIES_MAX_EVENT_LOOP_LAG_MS: positiveInt(1000),
   LLM_FALLBACK_MODELS: optionalString,
   LLM_FALLBACK_API_KEY: optionalString,
   LLM_TOTAL_DEADLINE_MS: positiveInt(120_000),
@@ -113,7 +114,7 @@ export interface AppConfig {
   dataDir: string;
   database: { url: string | undefined; poolSize: number };
   /** Admission control per instance: replies generating at once, and waiting for a slot (OVERLOADED beyond). */
-  replies: { maxRunning: number; maxQueued: number };
+  replies: { maxRunning: number; maxQueued: number; maxEventLoopLagMs: number };
   /** Set: reply events fan out through Redis to every instance. Unset: in-process (one instance). */
   redis: { url: string | undefined; keyPrefix: string };
   auth: {
@@ -295,7 +296,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     dataDir: e.DATA_DIR,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
-    replies: { maxRunning: e.REPLIES_MAX_RUNNING, maxQueued: e.REPLIES_MAX_QUEUED },
+    replies: { maxRunning: e.REPLIES_MAX_RUNNING, maxQueued: e.REPLIES_MAX_QUEUED, maxEventLoopLagMs: e.REPLIES_MAX_EVENT_LOOP_LAG_MS },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     auth: {
       jwtSecret: e.JWT_SECRET,

@@ -64,3 +64,15 @@ describe("ReplySlots: admission control for replies", () => {
     expect(() => slots.reserve()).not.toThrow();
   });
 });
+
+describe("ReplySlots under CPU pressure", () => {
+  it("refuses a send with OVERLOADED while the event loop runs later than allowed, whatever slots are free", () => {
+    let lagMs = 0;
+    const slots = new ReplySlots({ maxRunning: 100, maxQueued: 100, lag: { now: () => lagMs, maxMs: 1000 } });
+    slots.reserve();
+    lagMs = 1500;
+    expect(() => slots.reserve()).toThrow(expect.objectContaining({ code: "OVERLOADED" }));
+    lagMs = 200;
+    expect(() => slots.reserve()).not.toThrow();
+  });
+});

@@ -1,5 +1,6 @@
 // Admission control for replies on this instance: at most `maxRunning` run at once, at most `maxQueued` wait for a
-// slot, and a send beyond both is refused before anything is stored (OVERLOADED, with a time to retry). Running
+// slot, and a send beyond both, or while the event loop runs too late, is refused before anything is stored
+// (OVERLOADED, with a time to retry). Running
 // replies are what the model, the database pool and the event loop are sized for; the queue absorbs bursts.
 import { AppError } from "./errors.ts";
 
@@ -10,6 +11,12 @@ export interface ReplySlotsOptions {
   maxQueued: number;
   /** Hears the number of replies running and waiting whenever it changes (metrics). */
   onChange?: (state: { running: number; waiting: number }) => void;
+  /**
+   * How late the event loop runs now (ms), and how late is too late (REPLIES_MAX_EVENT_LOOP_LAG_MS): past it the
+   * instance is out of CPU, and a send is refused at once (cheap) rather than admitted to wait behind everything
+   * else (its first token seconds away, its connection at risk of timing out).
+   */
+  lag?: { now: () => number; maxMs: number };
 }
 
 interface Waiter {
@@ -35,8 +42,8 @@ export class ReplySlots {
    * the send failed).
    */
   reserve(): void {
-    const { maxRunning, maxQueued } = this.options;
-    if (this.running + this.waiting.length + this.reserved >= maxRunning + maxQueued) {
+    const { maxRunning, maxQueued, lag } = this.options;
+    if (this.running + this.waiting.length + this.reserved >= maxRunning + maxQueued || (lag && lag.now() > lag.maxMs)) {
       const retryAfter = this.retryAfterSeconds();
       throw new AppError("OVERLOADED", `The server is busy with other replies; retry in ${retryAfter} s`, {
         retryAfter,
