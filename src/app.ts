@@ -55,6 +55,9 @@ export interface App {
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
+/** Connections waiting to be accepted (a burst of clients connecting at once). */
+const LISTEN_BACKLOG = 4096;
+
 /** After replies end, their final events still travel bus → subscription → socket; this lets them arrive. */
 const FINAL_EVENT_FLUSH_MS = 250;
 
@@ -133,6 +136,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     maxRunning: config.replies.maxRunning,
     maxQueued: config.replies.maxQueued,
     lag: { now: () => eventLoop.lagMs(), maxMs: config.replies.maxEventLoopLagMs },
+    // A send holds a pooled connection for its transaction: twice the pool keeps one waiting per connection.
+    maxStoring: 2 * config.database.poolSize,
     onChange: ({ waiting }) => metrics.repliesWaiting.set(waiting),
   });
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, {
@@ -218,7 +223,10 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     trustedProxyHops,
     ...config.graphqlWs,
   });
-  httpServer.listen(config.server.port, config.server.host);
+  // Node's default backlog (511) drops the connections of a burst beyond it, whose clients then retry their SYN
+  // with backoff (1, 2, 4… s) and can wait a minute before the server even sees the request; the kernel caps this
+  // at net.core.somaxconn.
+  httpServer.listen({ port: config.server.port, host: config.server.host, backlog: LISTEN_BACKLOG });
   await once(httpServer, "listening");
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}`;

@@ -235,7 +235,8 @@ export class Chat {
     };
     for (const { event, at } of this.early.splice(0)) this.onEvent(event, at);
 
-    // As a client should: an OVERLOADED send is sent again after its Retry-After (TTFT still counts from the first).
+    // As a client should: an OVERLOADED send is sent again after its Retry-After, with jitter (TTFT still counts
+    // from the first).
     const attempt = (): Promise<void> =>
       fetch(graphqlUrl, {
       method: "POST",
@@ -263,7 +264,8 @@ export class Chat {
       .then(async () => {
         if (outcome.sendCode === "OVERLOADED" && outcome.retries < MAX_OVERLOAD_RETRIES && wallNow() - sentAt < timeoutMs) {
           outcome.retries++;
-          await new Promise((resolve) => setTimeout(resolve, (outcome.retryAfter ?? 1) * 1000));
+          // Spread over a second past Retry-After, so refused clients do not all come back at one instant.
+          await new Promise((resolve) => setTimeout(resolve, (outcome.retryAfter ?? 1) * 1000 + Math.random() * 1000));
           outcome.sendCode = outcome.retryAfter = undefined;
           return attempt();
         }

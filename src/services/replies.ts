@@ -87,6 +87,7 @@ export class ReplyService {
 
   /** Starts a reserved reply (after the session's earlier replies on this instance) and returns at once. */
   start(job: ReplyJob): void {
+    this.slots.stored();
     const abort = new AbortController();
     const previous = this.sessionTails.get(job.sessionId) ?? Promise.resolve();
     const done = previous

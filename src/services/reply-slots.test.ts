@@ -76,3 +76,23 @@ describe("ReplySlots under CPU pressure", () => {
     expect(() => slots.reserve()).not.toThrow();
   });
 });
+
+describe("ReplySlots with a burst of sends", () => {
+  it("refuses sends beyond maxStoring while they store, with a Retry-After; a stored send makes room at once", () => {
+    const slots = new ReplySlots({ maxRunning: 100, maxQueued: 100, maxStoring: 2 });
+    slots.reserve();
+    slots.reserve();
+    let refused: unknown;
+    try {
+      slots.reserve();
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ code: "OVERLOADED", details: { retryAfter: expect.any(Number) } });
+    slots.stored();
+    expect(() => slots.reserve()).not.toThrow();
+    expect(() => slots.reserve()).toThrow(AppError);
+    slots.unreserve();
+    expect(() => slots.reserve()).not.toThrow();
+  });
+});

@@ -1,7 +1,7 @@
 // Admission control for replies on this instance: at most `maxRunning` run at once, at most `maxQueued` wait for a
-// slot, and a send beyond both, or while the event loop runs too late, is refused before anything is stored
-// (OVERLOADED, with a time to retry). Running
-// replies are what the model, the database pool and the event loop are sized for; the queue absorbs bursts.
+// slot, and a send beyond both, beyond `maxStoring` sends being stored at once, or while the event loop runs too
+// late, is refused before anything is stored (OVERLOADED, with a time to retry). Running replies are what the model,
+// the database pool and the event loop are sized for; the queue absorbs bursts.
 import { AppError } from "./errors.ts";
 
 export interface ReplySlotsOptions {
@@ -17,6 +17,13 @@ export interface ReplySlotsOptions {
    * else (its first token seconds away, its connection at risk of timing out).
    */
   lag?: { now: () => number; maxMs: number };
+  /**
+   * Sends being stored at once (between `reserve` and `stored`/`unreserve`). Past a small multiple of the database
+   * pool they would only wait for a connection, holding their requests open while the instance falls behind (a
+   * burst of 1,000 sends on one core waited a minute, and clients' connections were reset); refused, they retry
+   * after Retry-After instead. Unbounded when unset.
+   */
+  maxStoring?: number;
 }
 
 interface Waiter {
@@ -32,6 +39,8 @@ export class ReplySlots {
   private readonly waiting: Waiter[] = [];
   /** Admitted sends whose reply has not asked for its slot yet (still storing, or behind the session's last reply). */
   private reserved = 0;
+  /** Admitted sends still storing their messages. */
+  private storing = 0;
   /** Moving average of how long a reply holds its slot, for the Retry-After estimate. */
   private averageRunSeconds = 5;
 
@@ -42,8 +51,12 @@ export class ReplySlots {
    * the send failed).
    */
   reserve(): void {
-    const { maxRunning, maxQueued, lag } = this.options;
-    if (this.running + this.waiting.length + this.reserved >= maxRunning + maxQueued || (lag && lag.now() > lag.maxMs)) {
+    const { maxRunning, maxQueued, lag, maxStoring = Number.POSITIVE_INFINITY } = this.options;
+    if (
+      this.running + this.waiting.length + this.reserved >= maxRunning + maxQueued ||
+      this.storing >= maxStoring ||
+      (lag && lag.now() > lag.maxMs)
+    ) {
       const retryAfter = this.retryAfterSeconds();
       throw new AppError("OVERLOADED", `The server is busy with other replies; retry in ${retryAfter} s`, {
         retryAfter,
@@ -51,10 +64,18 @@ export class ReplySlots {
       });
     }
     this.reserved += 1;
+    this.storing += 1;
   }
 
+  /** The send stored its messages: its reply will `acquire` (the reservation stays until then). */
+  stored(): void {
+    this.storing -= 1;
+  }
+
+  /** The send failed before storing anything. */
   unreserve(): void {
     this.reserved -= 1;
+    this.storing -= 1;
   }
 
   /**
@@ -101,7 +122,7 @@ export class ReplySlots {
   }
 
   private retryAfterSeconds(): number {
-    const rounds = (this.waiting.length + this.reserved) / this.options.maxRunning + 1;
+    const rounds = (this.waiting.length + this.reserved) / this.options.maxRunning + this.storing / (this.options.maxStoring ?? Number.POSITIVE_INFINITY) + 1;
     const estimate = Math.ceil(rounds * this.averageRunSeconds);
     return Math.min(RETRY_AFTER_SECONDS.max, Math.max(RETRY_AFTER_SECONDS.min, estimate));
   }
