@@ -22,7 +22,7 @@ import { monitorEventLoop } from "./observability/event-loop.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { PasswordHasher } from "./security/passwords.ts";
 import { RateLimits } from "./security/rate-limits.ts";
-import { MemoryBroadcast, RedisBroadcast } from "./persistence/broadcast.ts";
+import { MemoryBroadcast, RedisBroadcast } from "./persistence/events/broadcast.ts";
 import { RevocationFeed } from "./security/revocations.ts";
 import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
@@ -30,9 +30,11 @@ import { AccountService } from "./services/accounts.ts";
 import { LoginService } from "./services/logins.ts";
 import { MemoryService } from "./services/memories.ts";
 import { MessageService } from "./services/messages.ts";
-import { connectRedis, RedisReplyEventBus } from "./services/redis-reply-events.ts";
-import { MemoryReplyEventBus, type ReplyEventBus } from "./services/reply-events.ts";
+import { connectRedis, RedisSubscriber } from "./persistence/events/redis-connections.ts";
+import { RedisReplyEventBus } from "./persistence/events/redis-reply-events.ts";
+import { MemoryReplyEventBus, type ReplyEventBus } from "./persistence/events/reply-events.ts";
 import { ReplyService } from "./services/replies.ts";
+import { ReplyLeases } from "./services/reply-leases.ts";
 import { ReplySlots } from "./services/reply-slots.ts";
 import { SessionService } from "./services/sessions.ts";
 import { UsageService } from "./services/usage.ts";
@@ -120,16 +122,21 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     lastRedisError = error.message;
   });
   redis?.on("ready", () => (lastRedisError = ""));
-  const replyEvents: ReplyEventBus = redis
-    ? new RedisReplyEventBus(redis, config.events.retentionPerSession, config.redis.keyPrefix)
-    : new MemoryReplyEventBus(config.events.retentionPerSession);
+  // One subscriber connection for every channel: reply events, cancels, revocations.
+  const subscriber = redis ? new RedisSubscriber(redis) : undefined;
+  const sessions = new SessionService(prisma, (sessionId) => checkpointer.deleteThread(sessionId));
+  const busOptions = { latestReply: (sessionId: string) => sessions.latestReply(sessionId) };
+  const replyEvents: ReplyEventBus =
+    redis && subscriber
+      ? new RedisReplyEventBus(redis, subscriber, config.events.retentionPerSession, config.redis.keyPrefix, busOptions)
+      : new MemoryReplyEventBus(config.events.retentionPerSession, busOptions);
   const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
   const rateLimits = new RateLimits(bucketLimits, {
     redis,
     keyPrefix: config.redis.keyPrefix,
     onRefused: (bucket) => metrics.rateLimited.inc({ bucket }),
   });
-  const broadcast = redis ? new RedisBroadcast(redis, config.redis.keyPrefix) : new MemoryBroadcast();
+  const broadcast = redis && subscriber ? new RedisBroadcast(redis, subscriber, config.redis.keyPrefix) : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
   const eventLoop = monitorEventLoop();
   const slots = new ReplySlots({
@@ -140,15 +147,16 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     maxStoring: 2 * config.database.poolSize,
     onChange: ({ waiting }) => metrics.repliesWaiting.set(waiting),
   });
-  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, {
+  const leases = new ReplyLeases(prisma, replyEvents, logger, metrics, { leaseMs: config.replies.leaseMs });
+  const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, leases, {
     callbacksFor: (job) => tracing.callbacksFor(job),
     afterReply: ({ userId, sessionId, messageId, userMessage, dayTotal }) =>
       memories.afterUserTurn(userId, userMessage, { sessionId, messageId, dayTotal }),
   });
-  const interrupted = await replies.markInterrupted();
-  if (interrupted > 0) logger.warn({ count: interrupted }, "replies cut off by the previous shutdown marked INTERRUPTED");
-
-  const sessions = new SessionService(prisma, (sessionId) => checkpointer.deleteThread(sessionId));
+  // Only replies whose instance is gone: those other live instances run keep their leases.
+  const recovered = await leases.recoverExpired();
+  if (recovered > 0) logger.warn({ count: recovered }, "replies of a stopped instance ended INTERRUPTED");
+  leases.start(replies);
   const logins = new LoginService(prisma, tokens, revocations, config.auth.refreshTokenTtlSeconds);
   const services = {
     accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), logins, rateLimits),
@@ -158,6 +166,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       modelName: primaryModel,
       maxChars: config.messages.maxChars,
       sendWhileStreaming: config.agent.sendWhileStreaming,
+      leaseMs: config.replies.leaseMs,
     }),
     usage,
     memories,
@@ -231,7 +240,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${port}`;
   const events = config.redis.url ? "redis" : "in-process";
-  logger.info({ url: `${url}/graphql`, database: database.kind, events, model: primaryModel }, "agent API ready");
+  logger.info({ url: `${url}/graphql`, database: database.kind, events, model: primaryModel, instance: leases.instanceId }, "agent API ready");
 
   return {
     url,
@@ -244,6 +253,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
         // From here /ready is 503 and new requests and WebSocket connections are refused (isDraining).
         const [{ value: running = 0 } = {}] = (await metrics.activeReplies.get()).values;
         await replies.drain(graceMs);
+        leases.stop();
         // Finishing replies queue extractions too; they get what is left of the grace (at least a second).
         await memories.drain(Math.max(1_000, deadline - Date.now()));
         if (running > 0) await delay(FINAL_EVENT_FLUSH_MS);
@@ -256,6 +266,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
         await tracing.shutdown();
         await replyEvents.close();
         await broadcast.close();
+        await subscriber?.close();
+        await redis?.quit().catch(() => redis.disconnect());
         await database.close();
         eventLoop.stop();
       })();

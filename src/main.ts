@@ -37,7 +37,8 @@ async function main(): Promise<void> {
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) {
-      // A second Ctrl-C (or SIGTERM) means "now": running replies stay STREAMING until the next start marks them.
+      // A second Ctrl-C (or SIGTERM) means "now": running replies stay STREAMING until their lease runs out and an
+      // instance (another one, or this one started again) ends them.
       logger.warn({ signal }, "second signal: exiting without waiting");
       process.exit(1);
     }

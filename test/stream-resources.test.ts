@@ -4,8 +4,8 @@
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { RedisReplyEventBus } from "../src/services/redis-reply-events.ts";
-import { MemoryReplyEventBus, type ReplyEvent, type ReplyEventBus } from "../src/services/reply-events.ts";
+import { RedisReplyEventBus } from "../src/persistence/events/redis-reply-events.ts";
+import { MemoryReplyEventBus, type ReplyEvent, type ReplyEventBus } from "../src/persistence/events/reply-events.ts";
 import { createSession, MESSAGE_STREAM, signUp, wsClient, type GraphQLResponse, type StreamEvent } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 

@@ -51,6 +51,7 @@ const envSchema = z.object({
   REPLIES_MAX_RUNNING: positiveInt(1000),
   REPLIES_MAX_QUEUED: z.coerce.number().int().min(0).default(2000),
   REPLIES_MAX_EVENT_LOOP_LAG_MS: positiveInt(1000),
+  REPLY_LEASE_MS: z.coerce.number().int().min(1_000, "must be at least 1000 ms").default(10_000),
   LLM_FALLBACK_MODELS: optionalString,
   LLM_FALLBACK_API_KEY: optionalString,
   LLM_TOTAL_DEADLINE_MS: positiveInt(120_000),
@@ -114,7 +115,7 @@ export interface AppConfig {
   dataDir: string;
   database: { url: string | undefined; poolSize: number };
   /** Admission control per instance: replies generating at once, and waiting for a slot (OVERLOADED beyond). */
-  replies: { maxRunning: number; maxQueued: number; maxEventLoopLagMs: number };
+  replies: { maxRunning: number; maxQueued: number; maxEventLoopLagMs: number; leaseMs: number };
   /** Set: reply events fan out through Redis to every instance. Unset: in-process (one instance). */
   redis: { url: string | undefined; keyPrefix: string };
   auth: {
@@ -296,7 +297,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     dataDir: e.DATA_DIR,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
-    replies: { maxRunning: e.REPLIES_MAX_RUNNING, maxQueued: e.REPLIES_MAX_QUEUED, maxEventLoopLagMs: e.REPLIES_MAX_EVENT_LOOP_LAG_MS },
+    replies: { maxRunning: e.REPLIES_MAX_RUNNING, maxQueued: e.REPLIES_MAX_QUEUED, maxEventLoopLagMs: e.REPLIES_MAX_EVENT_LOOP_LAG_MS, leaseMs: e.REPLY_LEASE_MS },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     auth: {
       jwtSecret: e.JWT_SECRET,

@@ -18,8 +18,8 @@ import {
   type CheckpointTuple,
 } from "@langchain/langgraph-checkpoint";
 import { deltaChannelHistoryTests, specTest } from "@langchain/langgraph-checkpoint-validation";
-import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createThrowawayDatabase } from "../../test/support/throwaway-database.ts";
 import { PrismaCheckpointSaver } from "./checkpointer.ts";
 import { openDatabase, type Database } from "./database.ts";
 
@@ -32,24 +32,9 @@ const backends = ["pglite", ...(testDatabaseUrl ? ["postgresql"] : [])] as const
 /** A database that can be closed and opened again on the same data, as a restart does. */
 async function createBackend(kind: (typeof backends)[number]) {
   const dataDir = await mkdtemp(join(tmpdir(), "checkpointer-test-"));
-  let url: string | undefined;
-  let drop = async () => {};
-  if (kind === "postgresql") {
-    const name = `checkpointer_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-    const admin = new pg.Client({ connectionString: testDatabaseUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const parsed = new URL(testDatabaseUrl!);
-    parsed.pathname = `/${name}`;
-    url = parsed.toString();
-    drop = async () => {
-      const client = new pg.Client({ connectionString: testDatabaseUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    };
-  }
+  const server = kind === "postgresql" ? await createThrowawayDatabase(testDatabaseUrl!, "checkpointer_test") : undefined;
+  const url = server?.url;
+  const drop = async () => server?.drop();
   return {
     open: (onQuery?: (sql: string) => void) => openDatabase({ url, poolSize: 4, dataDir, ...(onQuery ? { onQuery } : {}) }),
     async destroy() {

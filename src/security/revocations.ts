@@ -1,6 +1,6 @@
 // Tells every instance at once that logins were revoked, so open subscriptions and sockets that
 // authenticated with them end immediately instead of at token expiry.
-import type { Broadcast } from "../persistence/broadcast.ts";
+import type { Broadcast } from "../persistence/events/broadcast.ts";
 
 export type RevocationListener = (loginId: string) => void;
 

@@ -5,7 +5,7 @@ import { loadConfig } from "../config/index.ts";
 import { openDatabase, type Database } from "../persistence/database.ts";
 import { PasswordHasher } from "../security/passwords.ts";
 import { RateLimits } from "../security/rate-limits.ts";
-import { MemoryBroadcast } from "../persistence/broadcast.ts";
+import { MemoryBroadcast } from "../persistence/events/broadcast.ts";
 import { RevocationFeed } from "../security/revocations.ts";
 import { TokenService } from "../security/tokens.ts";
 import { AccountService } from "./accounts.ts";

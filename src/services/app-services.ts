@@ -2,7 +2,7 @@ import type { AccountService } from "./accounts.ts";
 import type { LoginService } from "./logins.ts";
 import type { MemoryService } from "./memories.ts";
 import type { MessageService } from "./messages.ts";
-import type { ReplyEventBus } from "./reply-events.ts";
+import type { ReplyEventBus } from "../persistence/events/reply-events.ts";
 import type { SessionService } from "./sessions.ts";
 import type { UsageService } from "./usage.ts";
 

@@ -2,7 +2,7 @@
 // order and the text kept, failures reported.
 import { describe, expect, it } from "vitest";
 import { CoalescingPublisher } from "./coalescing-publisher.ts";
-import type { PublishedReplyEvent, ReplyEvent, ReplyEventBus } from "./reply-events.ts";
+import type { PublishedReplyEvent, ReplyEvent, ReplyEventBus } from "../persistence/events/reply-events.ts";
 
 const delta = (messageId: string, text: string): ReplyEvent => ({ type: "delta", messageId, delta: text });
 /** Each run of one message's consecutive deltas as one delta. */

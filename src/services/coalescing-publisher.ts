@@ -3,7 +3,7 @@
 // completes. A bus that keeps up gets every token as its own event; a busy one (a Redis round trip per event, many
 // replies at once) gets fewer, larger deltas, and the concatenated text is the same. The bus numbers what it
 // publishes, so a merged delta is simply one event with one cursor.
-import type { ReplyEvent, ReplyEventBus } from "./reply-events.ts";
+import type { ReplyEvent, ReplyEventBus } from "../persistence/events/reply-events.ts";
 
 type DeltaEvent = Extract<ReplyEvent, { type: "delta" }>;
 

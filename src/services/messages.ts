@@ -4,7 +4,7 @@ import { withDatabaseRetry } from "../persistence/database-errors.ts";
 import { messageContentRule } from "../security/input-rules.ts";
 import type { Viewer } from "../security/viewer.ts";
 import { AppError, notFound, parseField } from "./errors.ts";
-import type { ReplyEventBus } from "./reply-events.ts";
+import type { ReplyEventBus } from "../persistence/events/reply-events.ts";
 import type { ReplyService } from "./replies.ts";
 import type { SessionService } from "./sessions.ts";
 import type { UsageService, UserSpending } from "./usage.ts";
@@ -21,6 +21,8 @@ export interface MessageSettings {
   maxChars: number;
   /** While the session's previous reply streams: refuse (SESSION_BUSY) or queue this one behind it. */
   sendWhileStreaming: "reject" | "queue";
+  /** REPLY_LEASE_MS: a STREAMING reply not renewed for this long belongs to a dead instance. */
+  leaseMs: number;
 }
 
 /** A send waits this long for a pooled connection (Prisma's default is 2 s), then is retried, then fails. */
@@ -31,6 +33,8 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 interface SendState extends UserSpending {
   owned: boolean;
   busyReplyId: string | null;
+  /** A STREAMING reply whose instance stopped renewing its lease (it died): ended before this send goes on. */
+  orphanReplyId: string | null;
   history: Array<{ role: "USER" | "ASSISTANT"; content: string }>;
 }
 
@@ -56,6 +60,17 @@ export class MessageService {
   async send(viewer: Viewer, sessionId: string, rawContent: string): Promise<SentMessage> {
     const content = parseField(this.contentRule, "input.content", rawContent);
     await this.sessions.requireOwned(viewer, sessionId);
+    try {
+      return await this.store(viewer, sessionId, content);
+    } catch (error) {
+      if (!(error instanceof OrphanReply)) throw error;
+      // Its instance died and no sweep has ended it yet: end it now, so the session is never busy past the lease.
+      await this.replies.recoverExpired(sessionId);
+      return this.store(viewer, sessionId, content);
+    }
+  }
+
+  private async store(viewer: Viewer, sessionId: string, content: string): Promise<SentMessage> {
     this.replies.reserve(); // OVERLOADED before anything is stored
     let started = false;
     try {
@@ -71,7 +86,10 @@ export class MessageService {
               )
               SELECT
                 EXISTS (SELECT 1 FROM "touched") AS "owned",
-                (SELECT "id" FROM "Message" WHERE "sessionId" = ${sessionId} AND "role" = 'ASSISTANT' AND "status" = 'STREAMING' LIMIT 1) AS "busyReplyId",
+                (SELECT "id" FROM "Message" WHERE "sessionId" = ${sessionId} AND "role" = 'ASSISTANT' AND "status" = 'STREAMING'
+                  AND "leaseRenewedAt" >= now() - ${this.settings.leaseMs} * interval '1 millisecond' LIMIT 1) AS "busyReplyId",
+                (SELECT "id" FROM "Message" WHERE "sessionId" = ${sessionId} AND "role" = 'ASSISTANT' AND "status" = 'STREAMING'
+                  AND "leaseRenewedAt" < now() - ${this.settings.leaseMs} * interval '1 millisecond' LIMIT 1) AS "orphanReplyId",
                 "spending".*,
                 COALESCE((
                   SELECT json_agg(json_build_object('role', m."role", 'content', m."content") ORDER BY m."position")
@@ -81,6 +99,7 @@ export class MessageService {
               FROM (${this.usage.spendingSql(viewer.userId)}) AS "spending"`;
             // Deleted meanwhile (the owner check above is cached): as unknown as any other.
             if (!state?.owned) throw notFound("Session");
+            if (state.orphanReplyId && !state.busyReplyId) throw new OrphanReply();
             if (state.busyReplyId && this.settings.sendWhileStreaming === "reject") {
               throw new AppError("SESSION_BUSY", "A reply is still being generated in this session; wait for it or cancel it", {
                 replyId: state.busyReplyId,
@@ -92,7 +111,16 @@ export class MessageService {
               await tx.message.createManyAndReturn({
                 data: [
                   { sessionId, role: "USER", content },
-                  { sessionId, role: "ASSISTANT", content: "", status: "STREAMING", model: this.settings.modelName, reservedTokens },
+                  {
+                    sessionId,
+                    role: "ASSISTANT",
+                    content: "",
+                    status: "STREAMING",
+                    model: this.settings.modelName,
+                    reservedTokens,
+                    leaseOwner: this.replies.instanceId,
+                    streamCursor,
+                  },
                 ],
               })
             ).sort((a, b) => (a.position < b.position ? -1 : 1));
@@ -111,14 +139,23 @@ export class MessageService {
     }
   }
 
-  /** Stops the session's streaming replies; returns how many there were. */
+  /**
+   * Stops the session's streaming replies wherever they run; returns how many there were. One whose instance died
+   * (lease run out) is ended here and now.
+   */
   async cancel(viewer: Viewer, sessionId: string): Promise<number> {
     await this.sessions.requireOwned(viewer, sessionId);
     const streaming = await this.prisma.message.count({ where: { sessionId, role: "ASSISTANT", status: "STREAMING" } });
-    if (streaming > 0) await this.replies.cancel(sessionId);
+    if (streaming > 0) {
+      await this.replies.cancel(sessionId);
+      await this.replies.recoverExpired(sessionId, "CANCELLED");
+    }
     return streaming;
   }
 }
+
+/** The send found a reply of a dead instance in the way; it is ended and the send tried once more. */
+class OrphanReply extends Error {}
 
 function toTurn(row: { role: "USER" | "ASSISTANT"; content: string }): ConversationTurn {
   return { role: row.role === "USER" ? "user" : "assistant", content: row.content };

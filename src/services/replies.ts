@@ -6,18 +6,19 @@ import type { ConversationTurn, ReplyAgent, ReplyChunk } from "../agent/reply-ag
 import { withLogContext } from "../observability/log-context.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
-import type { Broadcast } from "../persistence/broadcast.ts";
+import type { Broadcast } from "../persistence/events/broadcast.ts";
 import { isDatabaseError, withDatabaseRetry } from "../persistence/database-errors.ts";
 import { QuotaSpentError, UsageMeter } from "./metering.ts";
 import { CoalescingPublisher } from "./coalescing-publisher.ts";
-import type { ReplyEventBus } from "./reply-events.ts";
+import type { ReplyEventBus } from "../persistence/events/reply-events.ts";
+import { INTERRUPTED, type LeaseHolder, type ReplyLeases } from "./reply-leases.ts";
 import type { ReplySlots } from "./reply-slots.ts";
 import type { UsageService } from "./usage.ts";
 
 export const ReplyFailure = {
   llmError: { code: "LLM_ERROR", reason: "The model could not produce a reply. Try again." },
   llmUnavailable: { code: "LLM_UNAVAILABLE", reason: "No model is available right now. Try again in a minute." },
-  interrupted: { code: "INTERRUPTED", reason: "The server stopped while this reply was being generated." },
+  interrupted: INTERRUPTED,
   quotaSpent: { code: "QUOTA_EXCEEDED", reason: "Today's token quota ran out while this reply was being written." },
   storage: { code: "STORAGE_ERROR", reason: "The reply could not be stored. Try again in a moment." },
 } as const;
@@ -31,6 +32,8 @@ const CANCEL_CHANNEL = "cancel-replies";
 /** Why a run was aborted; the abort reason decides the reply's final status. */
 class Cancelled extends Error {}
 class ShuttingDown extends Error {}
+/** Another instance ended the reply after this one's lease on it ran out: nothing more is stored or published. */
+class LeaseLost extends Error {}
 
 export interface ReplyJob {
   userId: string;
@@ -50,7 +53,7 @@ export interface ReplyHooks {
   afterReply?: (job: ReplyJob & { userMessage: string; dayTotal?: number }) => void;
 }
 
-export class ReplyService {
+export class ReplyService implements LeaseHolder {
   private readonly running = new Map<string, { job: ReplyJob; abort: AbortController; done: Promise<void> }>();
   /** Per session, the tail of this instance's queue of replies (SEND_WHILE_STREAMING=queue). */
   private readonly sessionTails = new Map<string, Promise<void>>();
@@ -67,6 +70,7 @@ export class ReplyService {
     private readonly usage: UsageService,
     private readonly broadcast: Broadcast,
     private readonly slots: ReplySlots,
+    private readonly leases: ReplyLeases,
     private readonly hooks: ReplyHooks = {},
   ) {
     this.events = new CoalescingPublisher(bus);
@@ -106,18 +110,22 @@ export class ReplyService {
     await this.broadcast.publish(CANCEL_CHANNEL, sessionId);
   }
 
-  /** Replies the previous process left STREAMING (it crashed or was killed) can never finish now. */
-  async markInterrupted(): Promise<number> {
-    const { count } = await this.prisma.message.updateMany({
-      where: { status: "STREAMING" },
-      data: {
-        status: "INTERRUPTED",
-        errorCode: ReplyFailure.interrupted.code,
-        errorReason: ReplyFailure.interrupted.reason,
-        completedAt: new Date(),
-      },
-    });
-    return count;
+  /** The instance that runs the replies started here (their rows' `leaseOwner`). */
+  get instanceId(): string {
+    return this.leases.instanceId;
+  }
+
+  /** Ends the session's replies whose instance died (lease run out) now, rather than at the next sweep. */
+  recoverExpired(sessionId: string, as: "INTERRUPTED" | "CANCELLED" = "INTERRUPTED"): Promise<number> {
+    return this.leases.recoverExpired({ sessionId, as });
+  }
+
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  lost(ids: string[]): void {
+    for (const id of ids) this.running.get(id)?.abort.abort(new LeaseLost());
   }
 
   /** Waits for running replies up to `graceMs`, then stops the rest; each still ends with a final event. */
@@ -140,6 +148,7 @@ export class ReplyService {
     let content = "";
     let model: string | undefined;
     let status: FinalStatus = "COMPLETE";
+    let lost = false;
     let releaseSlot: (() => void) | undefined;
     let startedAt = performance.now();
     try {
@@ -163,18 +172,25 @@ export class ReplyService {
         } else await this.onActivity(job, chunk, () => (content = ""));
         if (Date.now() - flushed.at >= PARTIAL_FLUSH_INTERVAL_MS && content !== flushed.content) {
           flushed = { at: Date.now(), content };
-          await withDatabaseRetry(() => this.prisma.message.update({ where: { id: messageId }, data: { content: flushed.content } }));
+          await withDatabaseRetry(() =>
+            this.prisma.message.updateMany({ where: { id: messageId, leaseOwner: this.instanceId }, data: { content: flushed.content } }),
+          );
         }
       }
       // Every delta out first: a failed one fails the reply before it is stored COMPLETE.
       await this.events.flush(sessionId);
       // Stored and charged before the final event, so a client reading `me.usage` after it sees this reply counted.
-      await this.store(job, { content, status, model }, meter);
+      if (!(await this.store(job, { content, status, model }, meter))) throw new LeaseLost();
       await this.events.publish(sessionId, { type: "completed", messageId });
       const userMessage = history.findLast((turn) => turn.role === "user")?.content;
       if (userMessage !== undefined) this.hooks.afterReply?.({ ...job, userMessage, dayTotal: meter.knownDayTotal });
     } catch (error) {
-      const reason = signal.aborted ? signal.reason : undefined;
+      const reason = signal.aborted ? signal.reason : error instanceof LeaseLost ? error : undefined;
+      if (reason instanceof LeaseLost) {
+        // Stored, announced and counted by the instance that ended it.
+        lost = true;
+        return;
+      }
       status = reason instanceof Cancelled ? "CANCELLED" : reason ? "INTERRUPTED" : "FAILED";
       if (status === "FAILED" && !(error instanceof QuotaSpentError)) {
         this.logger.error({ err: error, sessionId, messageId }, "agent reply failed");
@@ -186,9 +202,13 @@ export class ReplyService {
         this.metrics.activeReplies.dec();
       }
       const seconds = (performance.now() - startedAt) / 1000;
-      this.metrics.replies.inc({ status });
-      this.metrics.replyDuration.observe({ status }, seconds);
-      this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...tokensOf(meter) }, "reply finished");
+      if (lost) {
+        this.logger.warn({ durationMs: Math.round(seconds * 1000) }, "reply ended by another instance after this one's lease ran out");
+      } else {
+        this.metrics.replies.inc({ status });
+        this.metrics.replyDuration.observe({ status }, seconds);
+        this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...tokensOf(meter) }, "reply finished");
+      }
     }
   }
 
@@ -235,7 +255,8 @@ export class ReplyService {
     meter: UsageMeter,
   ): Promise<void> {
     try {
-      await this.store(job, { content: partialContent, status, failure }, meter);
+      // Ended by another instance meanwhile (this one's lease ran out): it stored and announced the ending.
+      if (!(await this.store(job, { content: partialContent, status, failure }, meter))) return;
     } catch (error) {
       // The database may be what failed; subscribers still deserve the final event.
       this.logger.warn({ err: error, messageId: job.messageId }, "could not store the ended reply");
@@ -250,19 +271,20 @@ export class ReplyService {
 
   /**
    * The reply's final state and the charge for its last model calls, in one statement. A reply deleted meanwhile
-   * (with its session) is still charged: deleting a conversation gives no tokens back.
+   * (with its session) is still charged: deleting a conversation gives no tokens back. False when another instance
+   * ended the reply (this one no longer owns it): nothing is written then.
    */
   private async store(
     { userId, messageId }: ReplyJob,
     ended: { content: string; status: FinalStatus; failure?: { code: string; reason: string }; model?: string },
     meter: UsageMeter,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const pending = meter.takePending();
     const tokens = tokensOf(meter);
     // The charge goes with the write that ends the reply, so a retry after a lost answer (the write was in fact
     // made) charges nothing twice: it charges only while the row was still STREAMING, or is gone.
     const [row] = await withDatabaseRetry(
-      () => this.prisma.$queryRaw<Array<{ dayTotal: number | null }>>`
+      () => this.prisma.$queryRaw<Array<{ dayTotal: number | null; stored: bigint; existed: boolean }>>`
         WITH "before" AS (SELECT "status" FROM "Message" WHERE "id" = ${messageId}),
         "stored" AS (
           UPDATE "Message" SET
@@ -270,15 +292,18 @@ export class ReplyService {
             "errorCode" = ${ended.failure?.code ?? null}, "errorReason" = ${ended.failure?.reason ?? null},
             "inputTokens" = ${tokens.inputTokens ?? null}::int, "outputTokens" = ${tokens.outputTokens ?? null}::int,
             "model" = COALESCE(${ended.model ?? null}, "model")
-          WHERE "id" = ${messageId}
+          WHERE "id" = ${messageId} AND "leaseOwner" = ${this.instanceId}
           RETURNING 1
         ),
         "charged" AS (
           ${this.usage.chargeSql(userId, pending, Prisma.sql`${pending} > 0 AND (NOT EXISTS (SELECT 1 FROM "before") OR (SELECT "status" FROM "before") = 'STREAMING')`)}
         )
-        SELECT (SELECT "tokens" FROM "charged") AS "dayTotal", (SELECT count(*) FROM "stored") AS "stored"`,
+        SELECT (SELECT "tokens" FROM "charged") AS "dayTotal", (SELECT count(*) FROM "stored") AS "stored",
+          EXISTS (SELECT 1 FROM "before") AS "existed"`,
     );
     if (typeof row?.dayTotal === "number") meter.chargedUpTo(row.dayTotal);
+    // A reply deleted with its session counts as stored: its subscribers (if any) still get the final event.
+    return Number(row?.stored ?? 0) > 0 || !row?.existed;
   }
 
   /** The finished conversation up to this reply (its user message last), oldest first. */

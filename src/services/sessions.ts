@@ -21,6 +21,16 @@ export class SessionService {
     private readonly onDeleted: (sessionId: string) => Promise<void> = async () => undefined,
   ) {}
 
+  /** The session's newest assistant reply as stored (for a stream snapshot when the event log no longer has it). */
+  async latestReply(sessionId: string): Promise<{ messageId: string; text: string } | undefined> {
+    const reply = await this.prisma.message.findFirst({
+      where: { sessionId, role: "ASSISTANT" },
+      orderBy: { position: "desc" },
+      select: { id: true, content: true },
+    });
+    return reply ? { messageId: reply.id, text: reply.content } : undefined;
+  }
+
   /**
    * NOT_FOUND unless the session exists and is the viewer's. Checked once per session and instance: a session
    * deleted on another instance may still pass here, where nothing can be done with it (its rows are gone).

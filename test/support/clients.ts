@@ -64,6 +64,7 @@ export const MESSAGE_STREAM = print(MessageStreamDocument);
 
 export interface StreamEvent {
   __typename:
+    | "MessageSnapshot"
     | "MessageQueued"
     | "MessageDelta"
     | "MessageRestarted"
@@ -74,6 +75,8 @@ export interface StreamEvent {
     | "MessageFailed";
   messageId: string;
   cursor: string;
+  /** MessageSnapshot: the reply's whole text so far. */
+  content?: string;
   position?: number;
   delta?: string;
   toolCallId?: string;

@@ -4,10 +4,10 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { startApp, type App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/observability/logger.ts";
+import { createThrowawayDatabase } from "./throwaway-database.ts";
 
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -67,25 +67,6 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     async cleanup() {
       await app.stop({ graceMs: 1000 });
       await environment.cleanup();
-    },
-  };
-}
-
-async function createThrowawayDatabase(baseUrl: string) {
-  const name = `agent_api_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
     },
   };
 }

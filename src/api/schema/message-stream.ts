@@ -1,12 +1,12 @@
 import { createGraphQLError } from "graphql-yoga";
-import type { PublishedReplyEvent, ReplyStreamOverflow } from "../../services/reply-events.ts";
+import type { PublishedReplyEvent, ReplySnapshot, ReplyStreamEvent, ReplyStreamOverflow } from "../../persistence/events/reply-events.ts";
 import { builder } from "./builder.ts";
 import { Message } from "./message.ts";
 import { Session } from "./session.ts";
 
 type EventOf<T extends PublishedReplyEvent["type"]> = Extract<PublishedReplyEvent, { type: T }>;
 
-export const MessageStreamEvent = builder.interfaceRef<PublishedReplyEvent>("MessageStreamEvent").implement({
+export const MessageStreamEvent = builder.interfaceRef<ReplyStreamEvent>("MessageStreamEvent").implement({
   description: "One event of an assistant reply being generated.",
   resolveType: (event) => eventTypeNames[event.type],
   fields: (t) => ({
@@ -16,6 +16,23 @@ export const MessageStreamEvent = builder.interfaceRef<PublishedReplyEvent>("Mes
     }),
     cursor: t.exposeString("cursor", {
       description: "Position in the session's stream; resubscribe with `after:` to resume from here.",
+    }),
+  }),
+});
+
+builder.objectRef<ReplySnapshot>("MessageSnapshot").implement({
+  interfaces: [MessageStreamEvent],
+  description:
+    "First event of a subscription whose `after` cursor is older than the events the server still keeps (or names " +
+    "a stream position it no longer knows): instead of a replay with a hole in it, the reply's whole text so far. " +
+    "Replace what you hold for this message with `content`; the deltas that follow continue it. `message` is the " +
+    "stored row (its status says whether the reply has ended meanwhile).",
+  fields: (t) => ({
+    content: t.exposeString("text", { description: "The reply's text as of this event's cursor." }),
+    message: t.prismaField({
+      type: Message,
+      resolve: (query, event, _args, context) =>
+        context.prisma.message.findUniqueOrThrow({ ...query, where: { id: event.messageId } }),
     }),
   }),
 });
@@ -95,6 +112,7 @@ builder.objectRef<EventOf<"failed">>("MessageFailed").implement({
 });
 
 const eventTypeNames = {
+  snapshot: "MessageSnapshot",
   queued: "MessageQueued",
   delta: "MessageDelta",
   restarted: "MessageRestarted",
@@ -114,7 +132,12 @@ builder.subscriptionField("messageStream", (t) =>
       "gets a STREAM_OVERFLOW error (extensions.resumeAfter) and the stream ends: subscribe again with that cursor.",
     args: {
       sessionId: t.arg.globalID({ required: true, for: Session }),
-      after: t.arg.string({ description: "A cursor (from an event or `sendMessage.streamCursor`) to replay from." }),
+      after: t.arg.string({
+        description:
+          "A cursor (from an event, `sendMessage.streamCursor` or `Message.streamCursor`) to continue from: the events " +
+          "after it are replayed (a reply's deltas merged), with no gap and no duplicate, on any instance; a cursor " +
+          "older than what is kept gets one MessageSnapshot first.",
+      }),
     },
     subscribe: async (_root, { sessionId, after }, context) => {
       await context.services.sessions.requireOwned(context.viewer!, sessionId.id);

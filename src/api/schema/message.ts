@@ -1,3 +1,5 @@
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { AppError } from "../../services/errors.ts";
 import { builder } from "./builder.ts";
 import { Session } from "./session.ts";
 import "./tool-call.ts";
@@ -26,6 +28,13 @@ export const Message = builder.prismaNode("Message", {
     model: t.exposeString("model", { nullable: true, description: "The model that wrote an assistant reply." }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    streamCursor: t.exposeString("streamCursor", {
+      nullable: true,
+      description:
+        "An assistant reply's position in its session's stream just before its first event: " +
+        "`messageStream(after: streamCursor)` delivers the reply from its start (e.g. to rejoin `Session.activeReply` " +
+        "after a reload). Null for user messages.",
+    }),
     inputTokens: t.exposeInt("inputTokens", {
       nullable: true,
       description: "Prompt tokens a reply cost, summed over its model calls (provider-reported, else estimated).",
@@ -51,8 +60,17 @@ builder.relayMutationField(
   {
     description: "Stores the message and starts the agent's reply; follow it with `messageStream`.",
     authScopes: { loggedIn: true },
-    resolve: (_root, { input }, context) =>
-      context.services.messages.send(context.viewer!, input.sessionId.id, input.content),
+    resolve: async (_root, { input }, context) => {
+      try {
+        return await context.services.messages.send(context.viewer!, input.sessionId.id, input.content);
+      } catch (error) {
+        // The running reply, as a global id like every id a client holds.
+        if (error instanceof AppError && error.code === "SESSION_BUSY" && typeof error.details.replyId === "string") {
+          throw new AppError(error.code, error.message, { ...error.details, replyId: encodeGlobalID("Message", error.details.replyId) });
+        }
+        throw error;
+      }
+    },
   },
   {
     outputFields: (t) => ({

@@ -22,6 +22,19 @@ export const Session = builder.prismaNode("Session", {
       query: idCursorQuery({ orderBy: { position: "asc" } }),
       totalCount: true,
     }, { name: "MessageConnection" }, { name: "MessageEdge" }),
+    activeReply: t.prismaField({
+      type: "Message",
+      nullable: true,
+      description:
+        "The reply still being generated in this session (status STREAMING), on whichever instance runs it; null when " +
+        "none. To rejoin it (after a reload): subscribe `messageStream(sessionId, after: activeReply.streamCursor)`.",
+      resolve: (query, session, _args, context) =>
+        context.prisma.message.findFirst({
+          ...query,
+          where: { sessionId: session.id, role: "ASSISTANT", status: "STREAMING" },
+          orderBy: { position: "desc" },
+        }),
+    }),
   }),
 });
 

@@ -20,6 +20,23 @@ export type ReplyEvent =
 export type PublishedReplyEvent = ReplyEvent & { sessionId: string; cursor: string };
 
 /**
+ * Never published: what a subscriber gets first when its `after` is older than the events still retained (or names
+ * a log that is gone), instead of a silent partial replay. `text` is the whole text of the session's latest reply as
+ * of `cursor` (after its last restart); the events that follow continue it. `messageId` is null when the bus no
+ * longer knows the reply (see `ReplyEventBusOptions.latestReply`).
+ */
+export interface ReplySnapshot {
+  type: "snapshot";
+  sessionId: string;
+  cursor: string;
+  messageId: string;
+  text: string;
+}
+
+/** What a subscription hands out as events: published ones, and a snapshot first after a gap. */
+export type ReplyStreamEvent = PublishedReplyEvent | ReplySnapshot;
+
+/**
  * The last item of a subscription that fell too far behind (more than `maxPendingEvents` events it had not read,
  * after merging deltas): everything it held was let go when it was queued, and the stream ends after it. The
  * client resumes with `after: resumeAfter`, the cursor of the last event it was given (or the one it subscribed
@@ -33,7 +50,7 @@ export interface ReplyStreamOverflow {
   pending: number;
 }
 
-export type ReplyStreamItem = PublishedReplyEvent | ReplyStreamOverflow;
+export type ReplyStreamItem = ReplyStreamEvent | ReplyStreamOverflow;
 
 /**
  * One subscription's events. `return()` ends it at once, a `next()` still waiting included, and lets go of
@@ -52,11 +69,14 @@ export interface ReplyEventBus {
    */
   head(sessionId: string): Promise<string>;
   /**
-   * Live events of one session, listening from the moment it resolves; with `after`, the retained events after
-   * that cursor come first (all of them when the cursor names another generation of the log or cannot be read).
-   * Events waiting to be read are merged where they can be (see `ReplySubscription`).
+   * Live events of one session, listening from the moment it resolves. With `after`, what came after that cursor
+   * comes first: the retained events after it, or, when some of them are no longer retained (the cursor is older
+   * than the retained tail, or names a log that was dropped), a `ReplySnapshot` of the latest reply instead. Events
+   * waiting to be read are merged where they can be (see `ReplySubscription`).
    */
   subscribe(sessionId: string, options?: { after?: string | null }): Promise<ReplyEventStream>;
+  /** The session's latest reply as the log knows it (its text after its last restart), if the log knows one. */
+  latestReply(sessionId: string): Promise<{ messageId: string; text: string } | undefined>;
   /** Subscriptions to this session held on this instance (what a subscription's end gives back). */
   listenerCount(sessionId: string): number;
   /** Ends every subscription and lets go of the bus's connections. */
@@ -70,6 +90,11 @@ export interface ReplyEventBusOptions {
    * @default 1000
    */
   maxPendingEvents?: number;
+  /**
+   * The session's latest reply from the database, for a snapshot after a gap when the log knows no reply (it was
+   * dropped, or the reply ended before the log started again).
+   */
+  latestReply?: (sessionId: string) => Promise<{ messageId: string; text: string } | undefined>;
 }
 
 export const DEFAULT_MAX_PENDING_EVENTS = 1000;
@@ -110,6 +135,37 @@ interface SessionLog {
   seq: number;
   events: PublishedReplyEvent[];
   lastUsedAt: number;
+  /** The latest reply with an event in this log, and its text since its last restart (for snapshots). */
+  reply?: { messageId: string; text: string };
+}
+
+/**
+ * Whether the retained events after `after` would not be all that came after it: the cursor cannot be read, names
+ * another generation of the log (one that was dropped), or is older than the oldest event retained.
+ */
+export function replayMisses(after: string, log: { generation: string; seq: number; oldestSeq: number }): boolean {
+  const at = parseCursor(after);
+  if (!at || at.generation !== log.generation) return true;
+  return at.seq < Math.min(log.oldestSeq, log.seq + 1) - 1;
+}
+
+/** What a subscriber gets after a gap: the latest reply the log knows, else the database's, as of `cursor`. */
+export async function snapshotAfterGap(
+  sessionId: string,
+  cursor: string,
+  known: { messageId: string; text: string } | undefined,
+  fromDatabase: ReplyEventBusOptions["latestReply"],
+): Promise<ReplySnapshot[]> {
+  const reply = known ?? (await fromDatabase?.(sessionId));
+  return reply ? [{ type: "snapshot", sessionId, cursor, ...reply }] : [];
+}
+
+/** The text a reply's events add up to, event by event (what a snapshot gives). */
+export function followReply(reply: { messageId: string; text: string } | undefined, event: ReplyEvent): { messageId: string; text: string } {
+  const current = reply?.messageId === event.messageId ? reply : { messageId: event.messageId, text: "" };
+  if (event.type === "delta") current.text += event.delta;
+  else if (event.type === "restarted") current.text = "";
+  return current;
 }
 
 const IDLE_LOG_TTL_MS = 15 * 60_000;
@@ -121,12 +177,14 @@ export class MemoryReplyEventBus implements ReplyEventBus {
   private readonly subscriptions = new Set<ReplySubscription>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly maxPendingEvents: number;
+  private readonly latestFromDatabase: ReplyEventBusOptions["latestReply"];
 
   constructor(
     private readonly retentionPerSession: number,
-    { maxPendingEvents = DEFAULT_MAX_PENDING_EVENTS }: ReplyEventBusOptions = {},
+    { maxPendingEvents = DEFAULT_MAX_PENDING_EVENTS, latestReply }: ReplyEventBusOptions = {},
   ) {
     this.maxPendingEvents = maxPendingEvents;
+    this.latestFromDatabase = latestReply;
     this.sweeper = setInterval(() => this.sweep(), 60_000).unref();
   }
 
@@ -134,6 +192,7 @@ export class MemoryReplyEventBus implements ReplyEventBus {
     const log = this.logFor(sessionId);
     log.seq += 1;
     const published = { ...event, sessionId, cursor: formatCursor(log) };
+    log.reply = followReply(log.reply, event);
     log.events.push(published);
     if (log.events.length > this.retentionPerSession) log.events.shift();
     this.emitter.emit(sessionId, published);
@@ -155,9 +214,26 @@ export class MemoryReplyEventBus implements ReplyEventBus {
     });
     this.emitter.on(sessionId, subscription.push);
     this.subscriptions.add(subscription);
+    if (!after) {
+      subscription.open([]);
+      return subscription;
+    }
     // Read in the same turn as the listener was added: nothing can be published in between.
-    subscription.open(after ? (this.logs.get(sessionId)?.events ?? []) : []);
+    const log = this.logFor(sessionId);
+    const oldestSeq = log.events.length > 0 ? positionOf(log.events[0]!.cursor).seq : log.seq + 1;
+    if (!replayMisses(after, { ...log, oldestSeq })) {
+      subscription.open(log.events);
+      return subscription;
+    }
+    // Events published while the database answers come live, after the snapshot's cursor: they are not in it.
+    const known = log.reply ? { ...log.reply } : undefined;
+    subscription.open(await snapshotAfterGap(sessionId, formatCursor(log), known, this.latestFromDatabase));
     return subscription;
+  }
+
+  async latestReply(sessionId: string): Promise<{ messageId: string; text: string } | undefined> {
+    const reply = this.logs.get(sessionId)?.reply;
+    return reply ? { ...reply } : undefined;
   }
 
   listenerCount(sessionId: string): number {
@@ -218,7 +294,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  */
 export class ReplySubscription implements ReplyEventStream {
   /** The bus's listener for this subscription (bound, so the bus can remove it). */
-  readonly push = (event: PublishedReplyEvent): void => {
+  readonly push = (event: ReplyStreamEvent): void => {
     if (this.ended) return;
     if (this.early) {
       if (this.early.length >= this.maxPendingEvents) return this.overflow();
@@ -234,7 +310,7 @@ export class ReplySubscription implements ReplyEventStream {
   private limit: number;
   private release: (() => void) | undefined;
   /** Live events received before `open`. */
-  private early: PublishedReplyEvent[] | undefined = [];
+  private early: ReplyStreamEvent[] | undefined = [];
   /** Items not read yet: `queue[head]` onwards. */
   private readonly queue: Array<ReplyStreamItem | undefined> = [];
   private head = 0;
@@ -264,7 +340,7 @@ export class ReplySubscription implements ReplyEventStream {
    * Starts delivering: first the retained events (the session log, oldest first; pass none without `after`), then
    * the live events received so far. The bus must have been listening (`push`) before it read the log.
    */
-  open(retained: Iterable<PublishedReplyEvent>): void {
+  open(retained: Iterable<ReplyStreamEvent>): void {
     if (this.ended) return;
     for (const event of retained) this.accept(event);
     this.limit = this.maxPendingEvents + (this.queue.length - this.head);
@@ -313,7 +389,7 @@ export class ReplySubscription implements ReplyEventStream {
     return this;
   }
 
-  private accept(event: PublishedReplyEvent): void {
+  private accept(event: ReplyStreamEvent): void {
     if (this.ended || !this.advance(event.cursor)) return;
     const waiting = this.waiting;
     if (waiting) {

@@ -3,6 +3,7 @@
 // sockets, a reply being generated on another instance), not for data that must not be lost.
 import { EventEmitter } from "node:events";
 import type { Redis } from "ioredis";
+import type { RedisSubscriber } from "./redis-connections.ts";
 
 export type BroadcastListener = (message: string) => void;
 
@@ -31,34 +32,33 @@ export class MemoryBroadcast implements Broadcast {
 }
 
 export class RedisBroadcast extends MemoryBroadcast {
-  private readonly subscriber: Redis;
-  private readonly subscribed = new Map<string, Promise<unknown>>();
+  /** Per channel, the listener on the shared subscriber connection that passes its messages on locally. */
+  private readonly relays = new Map<string, { relay: (message: string) => void; subscribed: Promise<unknown> }>();
 
   constructor(
     private readonly redis: Redis,
+    private readonly subscriber: RedisSubscriber,
     private readonly keyPrefix: string,
   ) {
     super();
-    this.subscriber = redis.duplicate();
-    // It reconnects by itself; connection errors are logged once, by the main client's listener (app.ts).
-    this.subscriber.on("error", () => undefined);
-    this.subscriber.on("message", (channel: string, message: string) =>
-      this.local.emit(channel.slice(this.keyPrefix.length + 1), message),
-    );
   }
 
   override async publish(channel: string, message: string): Promise<void> {
-    await this.subscribed.get(channel);
+    await this.relays.get(channel)?.subscribed;
     await this.redis.publish(`${this.keyPrefix}:${channel}`, message);
   }
 
   override subscribe(channel: string, listener: BroadcastListener): () => void {
-    if (!this.subscribed.has(channel)) this.subscribed.set(channel, this.subscriber.subscribe(`${this.keyPrefix}:${channel}`));
+    if (!this.relays.has(channel)) {
+      const relay = (message: string) => this.local.emit(channel, message);
+      this.relays.set(channel, { relay, subscribed: this.subscriber.listen(`${this.keyPrefix}:${channel}`, relay) });
+    }
     return super.subscribe(channel, listener);
   }
 
   override async close(): Promise<void> {
     await super.close();
-    this.subscriber.disconnect();
+    for (const [channel, { relay }] of this.relays) this.subscriber.unlisten(`${this.keyPrefix}:${channel}`, relay);
+    this.relays.clear();
   }
 }

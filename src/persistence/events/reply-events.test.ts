@@ -4,11 +4,13 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { connectRedis, RedisReplyEventBus } from "./redis-reply-events.ts";
+import { connectRedis, RedisSubscriber } from "./redis-connections.ts";
+import { RedisReplyEventBus } from "./redis-reply-events.ts";
 import {
   MemoryReplyEventBus,
   parseCursor,
   type PublishedReplyEvent,
+  type ReplyStreamEvent,
   type ReplyEvent,
   type ReplyEventBus,
   type ReplyEventBusOptions,
@@ -20,14 +22,24 @@ const prefix = `test-${randomUUID()}`;
 const redisUrl = process.env.TEST_REDIS_URL;
 
 const buses: ReplyEventBus[] = [];
+const connections: Array<{ close(): Promise<unknown> }> = [];
 afterAll(async () => {
   await Promise.all(buses.map((bus) => bus.close()));
+  await Promise.all(connections.map((connection) => connection.close()));
 });
+
+/** A Redis bus on connections of its own (an instance's: one for commands, one subscriber), closed after all. */
+function redisBus(options?: ReplyEventBusOptions): RedisReplyEventBus {
+  const redis = connectRedis(redisUrl!);
+  const subscriber = new RedisSubscriber(redis);
+  connections.push(subscriber, { close: () => redis.quit() });
+  return new RedisReplyEventBus(redis, subscriber, RETENTION, prefix, options);
+}
 
 type CreateBus = (options?: ReplyEventBusOptions) => ReplyEventBus;
 const kinds: Array<[string, CreateBus]> = [
   ["memory", (options) => new MemoryReplyEventBus(RETENTION, options)],
-  ...(redisUrl ? [["redis", (options) => new RedisReplyEventBus(connectRedis(redisUrl), RETENTION, prefix, options)] as [string, CreateBus]] : []),
+  ...(redisUrl ? [["redis", (options) => redisBus(options)] as [string, CreateBus]] : []),
 ];
 
 const delta = (messageId: string, text: string) => ({ type: "delta" as const, messageId, delta: text });
@@ -36,8 +48,8 @@ const delta = (messageId: string, text: string) => ({ type: "delta" as const, me
 async function subscribe(bus: ReplyEventBus, sessionId: string, after?: string) {
   const subscription = await bus.subscribe(sessionId, { after });
   return {
-    async take(count: number): Promise<PublishedReplyEvent[]> {
-      const events: PublishedReplyEvent[] = [];
+    async take(count: number): Promise<ReplyStreamEvent[]> {
+      const events: ReplyStreamEvent[] = [];
       while (events.length < count) {
         const result = await subscription.next();
         if (result.done) break;
@@ -109,22 +121,60 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
     })();
     const subscription = await subscribe(bus, sessionId, start);
     const all = await publishing;
-    const received: PublishedReplyEvent[] = [];
+    const received: ReplyStreamEvent[] = [];
     while (received.at(-1)?.cursor !== all.at(-1)!.cursor) received.push(...(await subscription.take(1)));
     await subscription.close();
-    const text = (events: PublishedReplyEvent[]) => events.map((event) => (event.type === "delta" ? event.delta : `|${event.type}|`)).join("");
+    const text = (events: ReplyStreamEvent[]) => events.map((event) => (event.type === "delta" ? event.delta : `|${event.type}|`)).join("");
     expect(text(received)).toBe(text(all));
   });
 
-  it("replays everything retained for a cursor it cannot read", async () => {
+  it("a cursor it cannot read (or of another log) gets a snapshot of the latest reply, never a partial replay", async () => {
     const sessionId = randomUUID();
     await bus.publish(sessionId, delta("m", "a"));
-    await bus.publish(sessionId, delta("m", "b"));
+    const b = await bus.publish(sessionId, delta("m", "b"));
     for (const after of ["12345", "not-a-cursor", "zz:1"]) {
       const subscription = await subscribe(bus, sessionId, after);
-      expect(await subscription.take(1)).toMatchObject([{ type: "delta", delta: "ab" }]);
+      expect(await subscription.take(1)).toEqual([{ type: "snapshot", sessionId, messageId: "m", text: "ab", cursor: b.cursor }]);
       await subscription.close();
     }
+  });
+
+  it("a cursor older than the retained events gets one snapshot with the whole text, and live deltas continue it", async () => {
+    const sessionId = randomUUID();
+    await bus.publish(sessionId, delta("old", "gone"));
+    const start = await bus.publish(sessionId, { type: "completed", messageId: "old" });
+    await bus.publish(sessionId, delta("m", "lost start "));
+    await bus.publish(sessionId, { type: "restarted", messageId: "m", reason: "retry" });
+    let text = "";
+    for (let i = 0; i < RETENTION + 10; i++) {
+      text += `${i},`;
+      await bus.publish(sessionId, delta("m", `${i},`));
+    }
+    const subscription = await subscribe(bus, sessionId, start.cursor);
+    const [snapshot] = await subscription.take(1);
+    expect(snapshot).toMatchObject({ type: "snapshot", messageId: "m", text });
+    const later = await bus.publish(sessionId, delta("m", "more"));
+    expect(await subscription.take(1)).toEqual([later]);
+    expect(parseCursor(later.cursor)!.seq).toBe(parseCursor(snapshot!.cursor)!.seq + 1);
+    await subscription.close();
+    // A cursor still inside the retained tail replays as before: no snapshot.
+    const recent = await subscribe(bus, sessionId, snapshot!.cursor);
+    expect(await recent.take(1)).toEqual([later]);
+    await recent.close();
+  });
+
+  it("with a log that knows no reply, the snapshot comes from latestReply (the database), else nothing", async () => {
+    const sessionId = randomUUID();
+    const known = create({ latestReply: async (id) => (id === sessionId ? { messageId: "stored", text: "as stored" } : undefined) });
+    buses.push(known);
+    const subscription = await subscribe(known, sessionId, "zz:7");
+    expect(await subscription.take(1)).toMatchObject([{ type: "snapshot", messageId: "stored", text: "as stored" }]);
+    await subscription.close();
+    const other = randomUUID();
+    const none = await subscribe(known, other, "zz:7");
+    const live = await known.publish(other, delta("n", "x"));
+    expect(await none.take(1)).toEqual([live]);
+    await none.close();
   });
 });
 
@@ -133,7 +183,7 @@ describe("a session log started again never reuses a cursor", () => {
     vi.useRealTimers();
   });
 
-  it("memory: a swept log gets a new generation; an old cursor replays the new log from its start", async () => {
+  it("memory: a swept log gets a new generation; an old cursor gets a snapshot of the new log's reply", async () => {
     vi.useFakeTimers({ toFake: ["Date", "setInterval", "clearInterval"] });
     const bus = new MemoryReplyEventBus(RETENTION);
     const sessionId = randomUUID();
@@ -145,13 +195,13 @@ describe("a session log started again never reuses a cursor", () => {
     expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(old.cursor)?.generation);
     vi.useRealTimers();
     const subscription = await subscribe(bus, sessionId, old.cursor);
-    expect(await subscription.take(1)).toMatchObject([{ type: "delta", delta: "new", cursor: fresh.cursor }]);
+    expect(await subscription.take(1)).toMatchObject([{ type: "snapshot", messageId: "m2", text: "new", cursor: fresh.cursor }]);
     await subscription.close();
     await bus.close();
   });
 
   it.skipIf(!redisUrl)("redis: an expired log gets a new generation, and a live subscriber still gets its events", async () => {
-    const bus = new RedisReplyEventBus(connectRedis(redisUrl!), RETENTION, prefix);
+    const bus = redisBus();
     const admin = new Redis(redisUrl!);
     try {
       const sessionId = randomUUID();
@@ -159,14 +209,14 @@ describe("a session log started again never reuses a cursor", () => {
       const last = await bus.publish(sessionId, { type: "completed", messageId: "m" });
       const subscription = await subscribe(bus, sessionId, last.cursor);
       // What the TTL does after 15 idle minutes.
-      await admin.del(`${prefix}:reply-events:meta:${sessionId}`, `${prefix}:reply-events:events:${sessionId}`);
+      await admin.del(...["meta", "events", "text"].map((key) => `${prefix}:reply-events:${key}:${sessionId}`));
       const fresh = await bus.publish(sessionId, delta("m2", "new"));
       expect(parseCursor(fresh.cursor)?.seq).toBe(1);
       expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(last.cursor)?.generation);
       expect(await subscription.take(1)).toEqual([fresh]);
       await subscription.close();
       const resumed = await subscribe(bus, sessionId, last.cursor);
-      expect(await resumed.take(1)).toEqual([fresh]);
+      expect(await resumed.take(1)).toEqual([{ type: "snapshot", sessionId, messageId: "m2", text: "new", cursor: fresh.cursor }]);
       await resumed.close();
       expect(await admin.ttl(`${prefix}:reply-events:meta:${sessionId}`)).toBeGreaterThan(0);
     } finally {
