@@ -97,8 +97,8 @@ const CURSOR_START = '{"cursor":"'.length;
 export class RedisReplyEventBus implements ReplyEventBus {
   private readonly commands: ReplyEventCommands;
   private readonly local = new EventEmitter().setMaxListeners(0);
-  /** Per Redis channel, the one listener that parses its payloads for every local subscription. */
-  private readonly parsers = new Map<string, (payload: string) => void>();
+  /** Per Redis channel, the one listener that parses its payloads for every local subscription, and its SUBSCRIBE. */
+  private readonly parsers = new Map<string, { parse: (payload: string) => void; subscribed: Promise<unknown> }>();
   private readonly subscriptions = new Set<ReplySubscription>();
   private readonly prefix: string;
   private readonly maxPendingEvents: number;
@@ -213,19 +213,20 @@ export class RedisReplyEventBus implements ReplyEventBus {
 
   /** Resolves once the channel is subscribed; its payloads are parsed once per instance, however many listen. */
   private startParsing(channel: string): Promise<unknown> {
-    let parse = this.parsers.get(channel);
-    if (!parse) {
-      parse = (payload: string) => this.local.emit(channel, JSON.parse(payload));
-      this.parsers.set(channel, parse);
+    let parser = this.parsers.get(channel);
+    if (!parser) {
+      const parse = (payload: string) => this.local.emit(channel, JSON.parse(payload));
+      parser = { parse, subscribed: this.subscriber.listen(channel, parse) };
+      this.parsers.set(channel, parser);
     }
-    return this.subscriber.listen(channel, parse);
+    return parser.subscribed;
   }
 
   private stopParsing(channel: string): void {
-    const parse = this.parsers.get(channel);
-    if (!parse) return;
+    const parser = this.parsers.get(channel);
+    if (!parser) return;
     this.parsers.delete(channel);
-    this.subscriber.unlisten(channel, parse);
+    this.subscriber.unlisten(channel, parser.parse);
   }
 }
 
