@@ -384,11 +384,23 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
         channelValues[blob.channel] = await this.serde.loadsTyped(blob.type, Buffer.from(blob.value, "base64"));
       }
     }
+    const writes = row.writes.map((write) => ({ ...write, value: Buffer.from(write.value, "base64") }));
+    return this.#tuple(row, stored, channelValues, { ...stored.channel_versions }, writes);
+  }
+
+  /** A checkpoint row with its loaded values and versions, and its task writes, as LangGraph's tuple. */
+  async #tuple(
+    row: Pick<CheckpointRow, "threadId" | "checkpointNs" | "checkpointId" | "parentCheckpointId" | "metadataType" | "metadata">,
+    stored: StoredCheckpoint,
+    channelValues: Record<string, unknown>,
+    channelVersions: ChannelVersions,
+    writes: Array<{ taskId: string; channel: string; type: string; value: Uint8Array; taskPath: string; idx: number }>,
+  ): Promise<CheckpointTuple> {
     const pendingWrites: CheckpointPendingWrite[] = await Promise.all(
-      inReplayOrder(row.writes).map(async (write): Promise<CheckpointPendingWrite> => [
+      inReplayOrder(writes).map(async (write): Promise<CheckpointPendingWrite> => [
         write.taskId,
         write.channel,
-        await this.serde.loadsTyped(write.type, Buffer.from(write.value, "base64")),
+        await this.serde.loadsTyped(write.type, write.value),
       ]),
     );
     const configurable = { thread_id: row.threadId, checkpoint_ns: row.checkpointNs };
@@ -397,7 +409,7 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
       checkpoint: {
         ...stored,
         channel_values: channelValues,
-        channel_versions: { ...stored.channel_versions },
+        channel_versions: channelVersions,
         versions_seen: stored.versions_seen ?? {},
       },
       metadata: (await this.serde.loadsTyped(row.metadataType, row.metadata)) as CheckpointMetadata,
@@ -467,31 +479,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
           channelVersions[TASKS] =
             versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
         }
-        const pendingWrites: CheckpointPendingWrite[] = await Promise.all(
-          inReplayOrder(writesOf.get(keyOf(row.threadId, row.checkpointNs, row.checkpointId)) ?? []).map(
-            async (write): Promise<CheckpointPendingWrite> => [
-              write.taskId,
-              write.channel,
-              await this.serde.loadsTyped(write.type, write.value),
-            ],
-          ),
-        );
-        const configurable = { thread_id: row.threadId, checkpoint_ns: row.checkpointNs };
-        const tuple: CheckpointTuple = {
-          config: { configurable: { ...configurable, checkpoint_id: row.checkpointId } },
-          checkpoint: {
-            ...stored,
-            channel_values: channelValues,
-            channel_versions: channelVersions,
-            versions_seen: stored.versions_seen ?? {},
-          },
-          metadata: (await this.serde.loadsTyped(row.metadataType, row.metadata)) as CheckpointMetadata,
-          pendingWrites,
-        };
-        if (row.parentCheckpointId) {
-          tuple.parentConfig = { configurable: { ...configurable, checkpoint_id: row.parentCheckpointId } };
-        }
-        return tuple;
+        const writes = writesOf.get(keyOf(row.threadId, row.checkpointNs, row.checkpointId)) ?? [];
+        return this.#tuple(row, stored, channelValues, channelVersions, writes);
       }),
     );
   }
