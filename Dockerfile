@@ -34,7 +34,7 @@ FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (libuv's pool, V8's workers) an arena of its own, and
-# the idle server held ~278 MB RSS; with two arenas 217–252 MB, median 232 (npm run bench:load -- --idle-rss), same heap.
+# the idle server held ~278 MB RSS; with two arenas 217–254 MB over six runs (npm run bench:load -- --idle-rss), same heap.
 ENV NODE_ENV=production \
     APP_ENV=production \
     HOST=0.0.0.0 \
