@@ -2,37 +2,19 @@
 // node calls a real ChatOpenAI, through ResilientChatModel, against the fake OpenAI server.
 import { HumanMessage } from "@langchain/core/messages";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
-import { getLangfuseTracerProvider } from "@langfuse/tracing";
+import { createTraceId, getLangfuseTracerProvider } from "@langfuse/tracing";
 import { trace } from "@opentelemetry/api";
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { startFakeLangfuse, type FakeLangfuse } from "../../test/support/fake-langfuse.ts";
 import { FAKE_REPLY_TOKENS, startFakeOpenAI, type FakeOpenAI } from "../../test/support/fake-openai.ts";
 import { createChatModel } from "../agent/models/chat-model.ts";
 import { ResilientChatModel } from "../agent/models/resilient-chat.ts";
-import { createTracing, type Tracing } from "./tracing.ts";
-
-interface Received {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  body: string;
-}
-
-async function startFakeLangfuse(): Promise<{ baseUrl: string; received: Received[]; server: Server }> {
-  const received: Received[] = [];
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    received.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body: Buffer.concat(chunks).toString("utf8") });
-    res.writeHead(200, { "content-type": "application/json" }).end("{}");
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server };
-}
+import { createTracing, replyTraceId, type Tracing } from "./tracing.ts";
 
 function captureLogs() {
   const lines: Array<{ level: number; msg: string }> = [];
@@ -44,7 +26,7 @@ const run = { userId: "user-7f3a", sessionId: "session-91bc", messageId: "messag
 const MODEL = "traced-model";
 
 let openai: FakeOpenAI;
-let langfuse: Awaited<ReturnType<typeof startFakeLangfuse>>;
+let langfuse: FakeLangfuse;
 let tracing: Tracing | undefined;
 beforeAll(async () => {
   openai = await startFakeOpenAI();
@@ -57,7 +39,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await openai?.close();
-  langfuse?.server.close();
+  await langfuse?.close();
 });
 
 /** START → agent → END; the agent node streams through the resilient chain, as the app's graph does. */
@@ -89,8 +71,9 @@ describe("without both Langfuse keys", () => {
     const { logger, lines } = captureLogs();
     tracing = await createTracing({ publicKey: "pk-lf-only-half", secretKey: undefined, baseUrl: langfuse.baseUrl }, logger);
     expect(tracing.enabled).toBe(false);
-    const callbacks = tracing.callbacksFor(run);
+    const callbacks = tracing.callbacksFor({ ...run, isReply: true });
     expect(await runTinyGraph(callbacks)).toBe(FAKE_REPLY_TOKENS.join(""));
+    tracing.scoreReply({ messageId: run.messageId, rating: "UP", comment: "unsent" });
     await tracing.flush();
     await tracing.shutdown();
     expect(getLangfuseTracerProvider()).toBe(trace.getTracerProvider()); // no provider of its own
@@ -132,5 +115,77 @@ describe("with both keys", () => {
     await expect(tracing.flush()).resolves.toBeUndefined();
     await expect(tracing.shutdown()).resolves.toBeUndefined();
     expect(lines.some((line) => line.level === 40 && line.msg.includes("Langfuse flush failed"))).toBe(true);
+  });
+});
+
+describe("a reply's trace and its score", () => {
+  const scoresFor = (messageId: string) => langfuse.scores().filter((score) => (score.metadata as { messageId?: string }).messageId === messageId);
+
+  it("gives the reply's run the trace id Langfuse's createTraceId(messageId) makes, on a genuine root span; other runs stay random", async () => {
+    const { logger } = captureLogs();
+    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
+    const messageId = `reply-${randomUUID()}`;
+    expect(replyTraceId(messageId)).toBe(await createTraceId(messageId));
+    // The reply's run and, for the same reply, a run that is not the reply (memory extraction), side by side.
+    await Promise.all([
+      runTinyGraph(tracing.callbacksFor({ ...run, messageId, isReply: true })),
+      runTinyGraph(tracing.callbacksFor({ ...run, messageId })),
+    ]);
+    await tracing.flush();
+
+    const spans = langfuse.spans().filter((span) => span.attributes["langfuse.trace.metadata.messageId"] === messageId);
+    const roots = spans.filter((span) => !span.parentSpanId);
+    expect(roots.map((span) => span.name)).toEqual(["LangGraph", "LangGraph"]);
+    const [reply, other] = roots[0]!.traceId === replyTraceId(messageId) ? roots : [...roots].reverse();
+    expect(reply!.traceId).toBe(replyTraceId(messageId));
+    expect(other!.traceId).not.toBe(replyTraceId(messageId));
+    // The model call inside the reply's node is in the reply's trace.
+    const inReply = langfuse.spans().filter((span) => span.traceId === replyTraceId(messageId));
+    expect(inReply.map((span) => span.name)).toEqual(expect.arrayContaining(["LangGraph", "agent", "ChatOpenAI"]));
+  });
+
+  it("posts a rating as the score of the reply's trace; of quick re-ratings the latest is posted last; flush waits", async () => {
+    const { logger, lines } = captureLogs();
+    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: `${langfuse.baseUrl}/` }, logger);
+    const messageId = `reply-${randomUUID()}`;
+    tracing.scoreReply({ messageId, rating: "UP", comment: "Helpful" });
+    tracing.scoreReply({ messageId, rating: "DOWN", comment: null });
+    tracing.scoreReply({ messageId, rating: "DOWN", comment: "Wrong after all" });
+    await tracing.flush();
+
+    const traceId = replyTraceId(messageId);
+    const score = { id: `${traceId}-user-feedback`, traceId, name: "user-feedback", dataType: "NUMERIC", metadata: { messageId } };
+    // The first was on its way; of the two that came meanwhile only the latest is sent.
+    expect(scoresFor(messageId)).toEqual([
+      { ...score, value: 1, comment: "Helpful" },
+      { ...score, value: 0, comment: "Wrong after all" },
+    ]);
+    const post = langfuse.received.find((request) => request.url === "/api/public/scores" && request.body.includes(messageId))!;
+    expect(post.authorization).toBe(`Basic ${Buffer.from("pk-lf-test:sk-lf-test").toString("base64")}`);
+    expect(lines.filter((line) => line.level >= 40)).toEqual([]);
+  });
+
+  it("logs a warning, never throws, when Langfuse refuses a score or cannot be reached", async () => {
+    const { logger, lines } = captureLogs();
+    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
+    langfuse.status = 503;
+    try {
+      tracing.scoreReply({ messageId: "refused", rating: "UP", comment: null });
+      await tracing.flush();
+    } finally {
+      langfuse.status = 200;
+    }
+    expect(lines.filter((line) => line.level === 40 && line.msg.includes("Langfuse score failed"))).toHaveLength(1);
+    await tracing.shutdown();
+
+    const down = createServer();
+    down.listen(0, "127.0.0.1");
+    await once(down, "listening");
+    const deadUrl = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+    await new Promise((resolve) => down.close(resolve));
+    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: deadUrl }, logger);
+    expect(() => tracing!.scoreReply({ messageId: "unreachable", rating: "DOWN", comment: "x" })).not.toThrow();
+    await expect(tracing.shutdown()).resolves.toBeUndefined();
+    expect(lines.filter((line) => line.level === 40 && line.msg.includes("Langfuse score failed"))).toHaveLength(2);
   });
 });
