@@ -27,6 +27,7 @@ import { RevocationFeed } from "./security/revocations.ts";
 import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
+import { FeedbackService } from "./services/feedback.ts";
 import { LoginService } from "./services/logins.ts";
 import { MemoryService } from "./services/memories.ts";
 import { MessageService } from "./services/messages.ts";
@@ -149,7 +150,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   });
   const leases = new ReplyLeases(prisma, replyEvents, logger, metrics, { leaseMs: config.replies.leaseMs });
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, leases, {
-    callbacksFor: (job) => tracing.callbacksFor(job),
+    // The reply's own trace: its id follows from the message id, so a rating can score it later.
+    callbacksFor: ({ userId, sessionId, messageId }) => tracing.callbacksFor({ userId, sessionId, messageId, isReply: true }),
     afterReply: ({ userId, sessionId, messageId, userMessage, dayTotal }) =>
       memories.afterUserTurn(userId, userMessage, { sessionId, messageId, dayTotal }),
   });
@@ -171,6 +173,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     usage,
     memories,
     replyEvents,
+    // Each rating also becomes a Langfuse score on the reply's trace (when tracing is on).
+    feedback: new FeedbackService(prisma, ({ messageId, rating, comment }) => tracing.scoreReply({ messageId, rating, comment })),
   };
 
   const yoga = createYogaServer({

@@ -2,7 +2,7 @@
 // whole platform, padding that slipped past MAX_MESSAGE_CHARS, an unset environment that ran as development, login
 // guesses that locked the owner out, and /metrics open in a deployed environment.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { readFile, mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -315,6 +315,37 @@ describe("login guesses cannot lock the owner out", () => {
       const signedIn = await loginFrom(home, owner.email, owner.password);
       expect(signedIn.errors).toBeUndefined();
     }
+  });
+});
+
+describe("ratings: someone else's reply", () => {
+  const RATE = `mutation($input: RateMessageInput!) { rateMessage(input: $input) { message { id content feedback { rating comment } } } }`;
+  const FEEDBACK = `query($id: ID!) { node(id: $id) { ... on Message { feedback { rating comment } } } }`;
+
+  it("a leaked reply id cannot be rated by anyone else (HTTP, graphql-ws, aliased), and reveals nothing", async () => {
+    const victim = await freshReply("A question I keep to myself");
+    const stranger = await signUp(app.graphqlUrl);
+    const input = { messageId: victim.replyId, rating: "DOWN", comment: "brigading" };
+
+    const overHttp = await graphql(app.graphqlUrl, RATE, { input }, stranger.token);
+    expect(codes(overHttp)).toEqual(["NOT_FOUND"]);
+    const client = wsClient(app.wsUrl, stranger.token);
+    const overWs = await firstSubscriptionResult(client, { query: RATE, variables: { input } });
+    await client.dispose();
+    expect(codes(overWs)).toEqual(["NOT_FOUND"]);
+    const aliases = Array.from({ length: 10 }, (_, i) => `r${i}: rateMessage(input: $input) { message { id } }`).join(" ");
+    const aliased = await graphql(app.graphqlUrl, `mutation($input: RateMessageInput!) { ${aliases} }`, { input }, stranger.token);
+    // Mutation fields run one after another; the first refusal ends the operation (its payload is non-null).
+    expect(codes(aliased)).toEqual(["NOT_FOUND"]);
+    expect(aliased.data).toBeNull();
+    // The same answer as for an id that names nothing; nothing of the reply comes back.
+    const unknown = await graphql(app.graphqlUrl, RATE, { input: { ...input, messageId: Buffer.from(`Message:${randomUUID()}`).toString("base64") } }, stranger.token);
+    expect(overHttp.errors![0]!.message).toBe(unknown.errors![0]!.message);
+    for (const result of [overHttp, overWs, aliased]) expect(JSON.stringify(result)).not.toContain(victim.live.at(-1)!.message!.content);
+
+    const mine = await graphql(app.graphqlUrl, FEEDBACK, { id: victim.replyId }, victim.user.token);
+    expect(mine.data.node).toEqual({ feedback: null });
+    await expectServerAnswers();
   });
 });
 

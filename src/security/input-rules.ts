@@ -43,6 +43,15 @@ export function messageContentRule(maxChars: number) {
     .refine((value) => value.length <= maxChars || characterCount(value) <= maxChars, `must be at most ${maxChars} characters`);
 }
 
+/** Longest comment a rating (rateMessage) may carry, counted like message content. */
+export const MAX_FEEDBACK_COMMENT_CHARS = 2000;
+
+/** A rating's comment: stored and sent on exactly as typed, so its whole length counts, whitespace included. */
+export const feedbackCommentRule = storable(z.string()).refine(
+  (value) => value.length <= MAX_FEEDBACK_COMMENT_CHARS || characterCount(value) <= MAX_FEEDBACK_COMMENT_CHARS,
+  `must be at most ${MAX_FEEDBACK_COMMENT_CHARS} characters`,
+);
+
 /** Counts code points, so an emoji is one character, as a user would count it. */
 function characterCount(value: string): number {
   let count = 0;

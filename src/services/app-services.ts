@@ -1,4 +1,5 @@
 import type { AccountService } from "./accounts.ts";
+import type { FeedbackService } from "./feedback.ts";
 import type { LoginService } from "./logins.ts";
 import type { MemoryService } from "./memories.ts";
 import type { MessageService } from "./messages.ts";
@@ -15,4 +16,5 @@ export interface AppServices {
   usage: UsageService;
   memories: MemoryService;
   replyEvents: ReplyEventBus;
+  feedback: FeedbackService;
 }

@@ -9,7 +9,8 @@ export type ErrorCode =
   | "QUOTA_EXCEEDED"
   | "REPLY_LIMIT_EXCEEDED"
   | "OVERLOADED"
-  | "SESSION_BUSY";
+  | "SESSION_BUSY"
+  | "REPLY_STREAMING";
 
 export class AppError extends Error {
   constructor(

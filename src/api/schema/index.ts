@@ -4,6 +4,7 @@ import "./auth.ts";
 import "./user.ts";
 import "./session.ts";
 import "./message.ts";
+import "./message-feedback.ts";
 import "./message-stream.ts";
 import "./usage.ts";
 import "./memory.ts";
