@@ -4,6 +4,7 @@
 //   npm run evals -- --cases greeting,time-tool --concurrency 2
 //   npm run evals -- --update-baseline       this run becomes the baseline (commit evals/baseline.json)
 //   npm run evals -- --from-langfuse --since 24h --max-traces 500
+//   npm run evals -- --add-from-feedback     rated replies become cases in evals/dataset/from-feedback.jsonl
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -14,7 +15,7 @@ import { judgeFromEnv } from "./runner/judge-settings.ts";
 import { CHECKS, loadJudgeMetrics } from "./runner/metrics.ts";
 import { startEvalApp } from "./runner/pipeline.ts";
 import { progressBar } from "./runner/progress.ts";
-import { compareWithBaseline, renderMarkdown, renderTable, summarize, type Report } from "./runner/report.ts";
+import { compareWithBaseline, renderMarkdown, renderTable, summarize, timing, type Report } from "./runner/report.ts";
 
 const EVALS_DIR = import.meta.dirname;
 
@@ -32,6 +33,7 @@ async function main(): Promise<number> {
       "from-langfuse": { type: "boolean", default: false },
       since: { type: "string", default: "24h" },
       "max-traces": { type: "string", default: "500" },
+      "add-from-feedback": { type: "boolean", default: false },
     },
   });
   const { env } = loadEnvFiles({ defaultAppEnv: "development" });
@@ -40,6 +42,12 @@ async function main(): Promise<number> {
   const metrics = await loadJudgeMetrics(join(EVALS_DIR, "metrics"));
   const judge = judgeFromEnv(env);
 
+  if (values["add-from-feedback"]) {
+    const { addCasesFromFeedback } = await import("./runner/feedback.ts");
+    const added = await addCasesFromFeedback(env, join(EVALS_DIR, "dataset", "from-feedback.jsonl"));
+    console.log(`${added.added} new cases from rated replies (${added.skipped} already in the dataset) → ${relative(process.cwd(), added.file)}`);
+    return 0;
+  }
   const started = Date.now();
   let report: Omit<Report, "passed" | "baseline">;
   if (values["from-langfuse"]) {
@@ -73,6 +81,7 @@ async function main(): Promise<number> {
         dataset: { version: dataset.version, files: dataset.files },
         durationMs: Date.now() - started,
         metrics: summarize([...CHECKS, ...metrics], results),
+        timing: timing(results),
         cases: results,
       };
     } finally {

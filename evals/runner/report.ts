@@ -25,8 +25,16 @@ export interface Report {
   passed: boolean;
   durationMs: number;
   metrics: Record<string, MetricSummary>;
+  /** Over the graded (last) replies of the cases that ran. */
+  timing?: Timing;
   cases: CaseResult[];
   baseline?: BaselineComparison;
+}
+
+export interface Timing {
+  firstTokenMs: { p50: number | null; p95: number | null };
+  latencyMs: { p50: number | null; p95: number | null };
+  outputTokensMean: number | null;
 }
 
 export interface BaselineComparison {
@@ -65,6 +73,22 @@ export function summarize(metrics: MetricSpec[], cases: CaseResult[]): Record<st
   return summaries;
 }
 
+export function timing(cases: CaseResult[]): Timing {
+  const graded = cases.flatMap((result) => result.turns.slice(-1));
+  const tokens = graded.flatMap((turn) => (turn.outputTokens === null ? [] : [turn.outputTokens]));
+  return {
+    firstTokenMs: percentiles(graded.flatMap((turn) => (turn.firstTokenMs === null ? [] : [turn.firstTokenMs]))),
+    latencyMs: percentiles(graded.map((turn) => turn.latencyMs)),
+    outputTokensMean: tokens.length ? Math.round(tokens.reduce((a, b) => a + b, 0) / tokens.length) : null,
+  };
+}
+
+function percentiles(values: number[]): { p50: number | null; p95: number | null } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : null);
+  return { p50: at(0.5), p95: at(0.95) };
+}
+
 export function compareWithBaseline(report: Omit<Report, "baseline" | "passed">, baseline: Report): BaselineComparison {
   const metrics: BaselineComparison["metrics"] = {};
   for (const [name, summary] of Object.entries(report.metrics)) {
@@ -99,7 +123,12 @@ export function renderMarkdown(report: Report): string {
   lines.push(`- model under test: \`${report.model}\`; judge: \`${report.judge}\``);
   if (report.dataset) lines.push(`- dataset: ${report.dataset.files.join(", ")} (version ${report.dataset.version}), ${report.cases.length} cases`);
   else lines.push(`- ${report.cases.length} Langfuse traces`);
-  lines.push(`- ${report.createdAt}, ${(report.durationMs / 1000).toFixed(1)} s`, "");
+  lines.push(`- ${report.createdAt}, ${(report.durationMs / 1000).toFixed(1)} s`);
+  if (report.timing) {
+    const { firstTokenMs, latencyMs, outputTokensMean } = report.timing;
+    lines.push(`- graded replies: first token p50 ${firstTokenMs.p50 ?? "–"} ms / p95 ${firstTokenMs.p95 ?? "–"} ms, final event p50 ${latencyMs.p50 ?? "–"} ms / p95 ${latencyMs.p95 ?? "–"} ms, ${outputTokensMean ?? "–"} output tokens on average`);
+  }
+  lines.push("");
   lines.push(table(report), "");
   const failing = Object.entries(report.metrics).filter(([, summary]) => !summary.passed);
   if (failing.length > 0) {
