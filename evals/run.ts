@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   let report: Omit<Report, "passed" | "baseline">;
   if (values["from-langfuse"]) {
     const { scoreLangfuseTraces } = await import("./runner/langfuse.ts");
-    report = await scoreLangfuseTraces(env, { judge, metrics, concurrency, retries, since: values.since, maxTraces: positive(values["max-traces"], "--max-traces") });
+    report = await scoreLangfuseTraces(env, { judge, metrics, concurrency, retries, since: values.since, maxTraces: positive(values["max-traces"], "--max-traces"), progress: (total) => progressBar(total) });
   } else {
     const dataset = await loadDataset(join(EVALS_DIR, "dataset"));
     const only = values.cases?.split(",").map((id) => id.trim());

@@ -5,6 +5,7 @@ import { leakedRuns } from "./checks.ts";
 import { mapConcurrently, type CaseResult, type Score } from "./evaluate.ts";
 import type { Judge, JudgeInput } from "./judges.ts";
 import { CHECKS, type JudgeMetric, normalizeScore } from "./metrics.ts";
+import type { Progress } from "./progress.ts";
 import { summarize, type Report } from "./report.ts";
 
 export interface LangfuseOptions {
@@ -18,6 +19,8 @@ export interface LangfuseOptions {
   /** Traces asked for per page. @default 50 */
   pageSize?: number;
   agentName?: string;
+  /** Told how many traces will be graded, then of each one graded. */
+  progress?: (total: number) => Progress;
 }
 
 export interface LangfuseTrace {
@@ -39,6 +42,7 @@ export async function scoreLangfuseTraces(env: Record<string, string | undefined
   const gradable = traces.map((trace) => ({ trace, input: judgeInputOfTrace(trace) })).filter((item) => item.input !== undefined);
   console.error(`evals: ${traces.length} traces since ${from.toISOString()}, ${gradable.length} with a question and a reply; judged by ${options.judge.name}`);
   const leakCheck = CHECKS.find((check) => check.name === "no_prompt_leak")!;
+  const progress = options.progress?.(gradable.length);
   const cases = await mapConcurrently(gradable, options.concurrency, async ({ trace, input }): Promise<CaseResult> => {
     const scores: Record<string, Score> = {};
     const leaks = leakedRuns(input!.reply, options.agentName ?? env.AGENT_NAME ?? "Ada");
@@ -53,10 +57,12 @@ export async function scoreLangfuseTraces(env: Record<string, string | undefined
       }
     }
     for (const [name, score] of Object.entries(scores)) await policy.execute(() => api.score(trace.id, name, score));
+    progress?.done(trace.id, Object.values(scores).every((score) => score.pass));
     const turn = { user: input!.conversation.findLast((t) => t.role === "user")?.content ?? "", reply: input!.reply };
     const emptyTurn = { status: "COMPLETE", errorCode: null, model: null, outputTokens: null, toolCalls: [], firstTokenMs: null, latencyMs: 0 };
     return { id: trace.id, turns: [{ ...emptyTurn, ...turn }], setup: [], scores };
   });
+  progress?.finish();
   return {
     kind: "langfuse",
     createdAt: new Date().toISOString(),
@@ -109,7 +115,7 @@ export function sinceDate(since: string, now = Date.now()): Date {
 /**
  * What a trace of this app holds, as the judge's input: the run's input is `{ turns: [{ role, content }], userId }`
  * and its output the final agent state, whose messages Langfuse's LangChain handler records as `{ role, content }`
- * (LangChain's own serialized form and plain strings are read too). Undefined when there is no question or reply.
+ * (a tool result's role is the tool's name; LangChain's own serialized form and plain strings are read too). Undefined when there is no question or reply.
  */
 export function judgeInputOfTrace(trace: LangfuseTrace): JudgeInput | undefined {
   const input = trace.input as { turns?: Array<{ role?: string; content?: unknown }>; messages?: unknown[] } | string | undefined;
@@ -133,9 +139,13 @@ function plainMessage(value: unknown): { role: string; content: string; name?: s
   if (!value || typeof value !== "object") return undefined;
   const message = value as { lc?: number; id?: string[]; kwargs?: Record<string, unknown>; role?: string; type?: string; content?: unknown; name?: string };
   const fields = message.lc ? (message.kwargs ?? {}) : (message as Record<string, unknown>);
-  const role = ROLES[message.lc ? (message.id?.at(-1) ?? "") : (message.role ?? message.type ?? "")];
   const content = textOf(fields.content);
-  return role && content !== undefined ? { role, content, name: typeof fields.name === "string" ? fields.name : undefined } : undefined;
+  if (content === undefined) return undefined;
+  const named = message.lc ? (message.id?.at(-1) ?? "") : (message.role ?? message.type ?? "");
+  const role = ROLES[named];
+  if (role) return { role, content, name: typeof fields.name === "string" ? fields.name : undefined };
+  // Langfuse's handler records a tool's result with the tool's name as its role.
+  return !message.lc && typeof message.role === "string" && message.role !== "system" ? { role: "tool", content, name: message.role } : undefined;
 }
 
 function textOf(content: unknown): string | undefined {
