@@ -1,7 +1,7 @@
 // Grades a dataset: each case runs through the pipeline (retried when the run itself breaks, never when it merely
 // scores badly), then every check and judge metric scores it.
 import { ExponentialBackoff, handleAll, retry } from "cockatiel";
-import { type Budgets, type CheckResult, runChecks, type Transcript, type TurnResult } from "./checks.ts";
+import { type Budgets, runChecks, type Transcript, type TurnResult } from "./checks.ts";
 import type { EvalCase } from "./dataset.ts";
 import type { Judge, JudgeInput } from "./judges.ts";
 import { type JudgeMetric, normalizeScore } from "./metrics.ts";
@@ -51,7 +51,7 @@ export async function evaluate(cases: EvalCase[], options: EvaluateOptions): Pro
 }
 
 async function score(evalCase: EvalCase, transcript: Transcript, options: EvaluateOptions, policy: ReturnType<typeof retry>): Promise<Record<string, Score>> {
-  const scores: Record<string, Score> = { ...(runChecks(evalCase, transcript, options.budgets) as Record<string, CheckResult>) };
+  const scores: Record<string, Score> = runChecks(evalCase, transcript, options.budgets);
   const input = judgeInput(evalCase, transcript);
   for (const metric of options.metrics) {
     try {

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "graphql-ws";
+import { DEV_MODEL_NAME } from "../../src/agent/models/dev-chat-model.ts";
 import { startApp, type App } from "../../src/app.ts";
 import { loadConfig, type AppConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/observability/logger.ts";
@@ -55,7 +56,7 @@ export async function startEvalApp(env: Record<string, string | undefined>): Pro
   const wsUrl = graphqlUrl.replace(/^http/, "ws");
   return {
     config,
-    model: config.llm.apiKey ? config.llm.model : "offline-dev-model",
+    model: config.llm.apiKey ? config.llm.model : DEV_MODEL_NAME,
     async run(evalCase) {
       const email = `evals-${randomUUID()}@example.com`;
       const password = `Ev-${randomUUID().slice(0, 12)}!a1`;
