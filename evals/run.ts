@@ -39,6 +39,7 @@ async function main(): Promise<number> {
   const { env } = loadEnvFiles({ defaultAppEnv: "development" });
   const concurrency = positive(values.concurrency, "--concurrency");
   const retries = Number(values.retries);
+  if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be 0 or more, got "${values.retries}"`);
   const metrics = await loadJudgeMetrics(join(EVALS_DIR, "metrics"));
   const judge = judgeFromEnv(env);
 
