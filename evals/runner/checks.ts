@@ -65,11 +65,7 @@ export function runChecks(evalCase: EvalCase, transcript: Transcript, budgets: B
   if (expect.facts.length > 0) results.reference_facts = factsCheck(last.reply, expect.facts);
   if (expect.recall.length > 0) results.memory_recall = factsCheck(last.reply, expect.recall);
 
-  const leaks = transcript.turns.flatMap((turn) => leakedRuns(turn.reply, budgets.agentName));
-  results.no_prompt_leak = result(
-    leaks.length === 0,
-    leaks.length ? `repeats the system prompt: "${leaks[0]}…"` : "no run of the system prompt's words in any reply",
-  );
+  results.no_prompt_leak = promptLeakCheck(transcript.turns.map((turn) => turn.reply), budgets.agentName);
 
   const tokenBudget = expect.maxOutputTokens ?? budgets.maxOutputTokens;
   results.token_budget = result(
@@ -88,6 +84,13 @@ function factsCheck(reply: string, facts: string[]): CheckResult {
     pass: missing.length === 0,
     reason: missing.length === 0 ? `all of ${facts.map((f) => JSON.stringify(f)).join(", ")} present` : `missing ${missing.map((f) => JSON.stringify(f)).join(", ")}`,
   };
+}
+
+export function promptLeakCheck(replies: string[], agentName: string): CheckResult {
+  const leaks = replies.flatMap((reply) => leakedRuns(reply, agentName));
+  return leaks.length === 0
+    ? { score: 1, pass: true, reason: "no run of the system prompt's words in any reply" }
+    : { score: 0, pass: false, reason: `repeats the system prompt: "${leaks[0]}…"` };
 }
 
 /** Runs of LEAK_SHINGLE_WORDS words the reply shares with the system prompt (its date line aside). */

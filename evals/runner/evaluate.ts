@@ -34,8 +34,15 @@ export interface EvaluateOptions {
   onCaseDone?(result: CaseResult): void;
 }
 
+export type RetryPolicy = ReturnType<typeof retry>;
+
+/** `retries` further attempts, backing off from half a second to five. */
+export function retryPolicy(retries: number): RetryPolicy {
+  return retry(handleAll, { maxAttempts: retries, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 5_000 }) });
+}
+
 export async function evaluate(cases: EvalCase[], options: EvaluateOptions): Promise<CaseResult[]> {
-  const policy = retry(handleAll, { maxAttempts: options.retries, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 5_000 }) });
+  const policy = retryPolicy(options.retries);
   return mapConcurrently(cases, options.concurrency, async (evalCase) => {
     let result: CaseResult;
     try {
@@ -50,12 +57,16 @@ export async function evaluate(cases: EvalCase[], options: EvaluateOptions): Pro
   });
 }
 
-async function score(evalCase: EvalCase, transcript: Transcript, options: EvaluateOptions, policy: ReturnType<typeof retry>): Promise<Record<string, Score>> {
-  const scores: Record<string, Score> = runChecks(evalCase, transcript, options.budgets);
-  const input = judgeInput(evalCase, transcript);
-  for (const metric of options.metrics) {
+async function score(evalCase: EvalCase, transcript: Transcript, options: EvaluateOptions, policy: RetryPolicy): Promise<Record<string, Score>> {
+  return { ...runChecks(evalCase, transcript, options.budgets), ...(await gradeWithJudge(options.judge, options.metrics, judgeInput(evalCase, transcript), policy)) };
+}
+
+/** Every judge metric's score (higher is better); a grading that still fails after its retries scores 0. */
+export async function gradeWithJudge(judge: Judge, metrics: JudgeMetric[], input: JudgeInput, policy: RetryPolicy): Promise<Record<string, Score>> {
+  const scores: Record<string, Score> = {};
+  for (const metric of metrics) {
     try {
-      const verdict = await policy.execute(() => options.judge.grade(metric, input));
+      const verdict = await policy.execute(() => judge.grade(metric, input));
       const value = round(normalizeScore(metric, verdict.raw));
       scores[metric.name] = { score: value, pass: value >= metric.threshold, reason: verdict.reason };
     } catch (error) {

@@ -1,10 +1,10 @@
 // `npm run evals -- --from-langfuse`: grades recent production traces with the judge metrics (and the prompt-leak
 // check), page by page through Langfuse's public API, and writes each score back to its trace.
-import { ExponentialBackoff, handleAll, retry } from "cockatiel";
-import { leakedRuns } from "./checks.ts";
-import { mapConcurrently, type CaseResult, type Score } from "./evaluate.ts";
+import { langfuseEndpoint } from "../../src/observability/tracing.ts";
+import { promptLeakCheck } from "./checks.ts";
+import { gradeWithJudge, mapConcurrently, retryPolicy, type CaseResult, type RetryPolicy, type Score } from "./evaluate.ts";
 import type { Judge, JudgeInput } from "./judges.ts";
-import { CHECKS, type JudgeMetric, normalizeScore } from "./metrics.ts";
+import { CHECKS, type JudgeMetric } from "./metrics.ts";
 import type { Progress } from "./progress.ts";
 import { summarize, type Report } from "./report.ts";
 
@@ -37,25 +37,17 @@ export async function scoreLangfuseTraces(env: Record<string, string | undefined
   const api = langfuseApi(env);
   const started = Date.now();
   const from = sinceDate(options.since);
-  const policy = retry(handleAll, { maxAttempts: options.retries, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 5_000 }) });
+  const policy = retryPolicy(options.retries);
   const traces = await api.traces(from, options.maxTraces, options.pageSize ?? 50, policy);
   const gradable = traces.map((trace) => ({ trace, input: judgeInputOfTrace(trace) })).filter((item) => item.input !== undefined);
   console.error(`evals: ${traces.length} traces since ${from.toISOString()}, ${gradable.length} with a question and a reply; judged by ${options.judge.name}`);
   const leakCheck = CHECKS.find((check) => check.name === "no_prompt_leak")!;
   const progress = options.progress?.(gradable.length);
   const cases = await mapConcurrently(gradable, options.concurrency, async ({ trace, input }): Promise<CaseResult> => {
-    const scores: Record<string, Score> = {};
-    const leaks = leakedRuns(input!.reply, options.agentName ?? env.AGENT_NAME ?? "Ada");
-    scores[leakCheck.name] = { score: leaks.length ? 0 : 1, pass: leaks.length === 0, reason: leaks.length ? `repeats the system prompt: "${leaks[0]}…"` : "no run of the system prompt's words" };
-    for (const metric of options.metrics) {
-      try {
-        const verdict = await policy.execute(() => options.judge.grade(metric, input!));
-        const score = Math.round(normalizeScore(metric, verdict.raw) * 1000) / 1000;
-        scores[metric.name] = { score, pass: score >= metric.threshold, reason: verdict.reason };
-      } catch (error) {
-        scores[metric.name] = { score: 0, pass: false, reason: `the judge failed: ${(error as Error).message}` };
-      }
-    }
+    const scores: Record<string, Score> = {
+      [leakCheck.name]: promptLeakCheck([input!.reply], options.agentName ?? env.AGENT_NAME ?? "Ada"),
+      ...(await gradeWithJudge(options.judge, options.metrics, input!, policy)),
+    };
     for (const [name, score] of Object.entries(scores)) await policy.execute(() => api.score(trace.id, name, score));
     progress?.done(trace.id, Object.values(scores).every((score) => score.pass));
     const turn = { user: input!.conversation.findLast((t) => t.role === "user")?.content ?? "", reply: input!.reply };
@@ -77,16 +69,15 @@ export async function scoreLangfuseTraces(env: Record<string, string | undefined
 function langfuseApi(env: Record<string, string | undefined>) {
   const { LANGFUSE_PUBLIC_KEY: publicKey, LANGFUSE_SECRET_KEY: secretKey } = env;
   if (!publicKey || !secretKey) throw new Error("--from-langfuse needs LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY (and LANGFUSE_BASE_URL unless Langfuse Cloud)");
-  const base = (env.LANGFUSE_BASE_URL || "https://cloud.langfuse.com").replace(/\/+$/, "");
-  const authorization = `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}`;
+  const { url, authorization } = langfuseEndpoint({ publicKey, secretKey, baseUrl: env.LANGFUSE_BASE_URL || undefined });
   const call = async (path: string, init: RequestInit = {}) => {
-    const response = await fetch(`${base}${path}`, { ...init, headers: { authorization, "content-type": "application/json", ...init.headers } });
+    const response = await fetch(url(path), { ...init, headers: { authorization, "content-type": "application/json", ...init.headers } });
     if (!response.ok) throw new Error(`Langfuse ${init.method ?? "GET"} ${path.split("?")[0]}: HTTP ${response.status} ${(await response.text()).slice(0, 200)}`);
     return response.json() as Promise<unknown>;
   };
   return {
     /** Newest first, page after page, until `max` traces or the last page. */
-    async traces(from: Date, max: number, pageSize: number, policy: ReturnType<typeof retry>): Promise<LangfuseTrace[]> {
+    async traces(from: Date, max: number, pageSize: number, policy: RetryPolicy): Promise<LangfuseTrace[]> {
       const traces: LangfuseTrace[] = [];
       for (let page = 1; traces.length < max; page++) {
         const query = new URLSearchParams({ page: String(page), limit: String(Math.min(pageSize, max - traces.length)), fromTimestamp: from.toISOString(), orderBy: "timestamp.desc" });

@@ -45,6 +45,15 @@ export function replyTraceId(messageId: string): string {
   return createHash("sha256").update(messageId, "utf8").digest("hex").slice(0, 32);
 }
 
+/** Langfuse's public API (scores, traces): where it is and how to authenticate (HTTP basic, the key pair). */
+export function langfuseEndpoint({ publicKey, secretKey, baseUrl }: { publicKey: string; secretKey: string; baseUrl: string | undefined }) {
+  const base = (baseUrl ?? DEFAULT_LANGFUSE_URL).replace(/\/+$/, "");
+  return {
+    url: (path: string) => `${base}${path}`,
+    authorization: `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}`,
+  };
+}
+
 export interface Tracing {
   readonly enabled: boolean;
   /** Pass to the run's config (`callbacks`); empty when tracing is off. */
@@ -142,8 +151,8 @@ export async function createTracing(config: AppConfig["langfuse"], logger: Logge
     }
   }
 
-  const scoresUrl = `${(baseUrl ?? DEFAULT_LANGFUSE_URL).replace(/\/+$/, "")}/api/public/scores`;
-  const authorization = `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}`;
+  const { url, authorization } = langfuseEndpoint({ publicKey, secretKey, baseUrl });
+  const scoresUrl = url("/api/public/scores");
   /** Per reply, the rating waiting to be posted (only the latest: ratings between two posts are never sent). */
   const unsent = new Map<string, ReplyFeedback>();
   /** Per reply, the loop posting its ratings one at a time, so the last rating is the one Langfuse keeps. */
