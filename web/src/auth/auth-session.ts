@@ -1,0 +1,126 @@
+// The signed-in user's credentials, kept in localStorage so a reload stays signed in, and refreshed from one place.
+// The API treats a refresh token presented twice as stolen and signs the login out everywhere, so every refresh
+// (urql's authExchange, the WebSocket, a second tab) goes through `refresh()`: one request in flight per tab, and
+// a Web Lock across tabs, inside which the stored credentials are re-read in case another tab already refreshed.
+import type { CredentialsFragment } from "../generated/graphql.ts";
+
+export interface Credentials extends CredentialsFragment {
+  user: { id: string; email: string };
+}
+
+/** Refreshed this long before the access token expires, so no request is sent with a token about to lapse. */
+const REFRESH_AHEAD_MS = 60_000;
+const STORAGE_KEY = "agent-chat.credentials";
+const LOCK_NAME = "agent-chat.refresh";
+
+/** The refresh token was spent, expired or revoked: the user must sign in again. */
+export class SignedOutError extends Error {
+  constructor() {
+    super("Your sign-in has ended; sign in again.");
+  }
+}
+
+type RefreshCall = (refreshToken: string) => Promise<Credentials>;
+
+export class AuthSession {
+  private credentials: Credentials | null = readStored();
+  private inFlight: Promise<Credentials> | null = null;
+  private readonly listeners = new Set<() => void>();
+  private readonly refreshedListeners = new Set<() => void>();
+
+  constructor(private readonly refreshCall: RefreshCall) {
+    // Another tab signed in, refreshed or signed out: follow it instead of using a token it has replaced.
+    window.addEventListener("storage", (event) => {
+      if (event.key !== STORAGE_KEY) return;
+      this.credentials = readStored();
+      this.notify();
+    });
+  }
+
+  get user(): Credentials["user"] | null {
+    return this.credentials?.user ?? null;
+  }
+
+  get token(): string | null {
+    return this.credentials?.token ?? null;
+  }
+
+  expiresSoon(now = Date.now()): boolean {
+    return this.credentials !== null && Date.parse(this.credentials.expiresAt) - now < REFRESH_AHEAD_MS;
+  }
+
+  signedIn(credentials: Credentials): void {
+    this.store(credentials);
+  }
+
+  signedOut(): void {
+    this.store(null);
+  }
+
+  /** The access token, refreshed first when it is about to expire; null when signed out. */
+  async freshToken(): Promise<string | null> {
+    if (this.credentials && this.expiresSoon()) await this.refresh().catch(() => undefined);
+    return this.token;
+  }
+
+  /** New credentials for this login; concurrent callers share one refresh. Signs out when the server refuses it. */
+  refresh(): Promise<Credentials> {
+    this.inFlight ??= this.refreshOnce().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  /** Called on every change of user (sign-in, sign-out); returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called after each successful refresh (the WebSocket reconnects with the new token). */
+  onRefreshed(listener: () => void): () => void {
+    this.refreshedListeners.add(listener);
+    return () => this.refreshedListeners.delete(listener);
+  }
+
+  private async refreshOnce(): Promise<Credentials> {
+    const spent = this.credentials?.refreshToken;
+    const run = async () => {
+      // Another tab may have refreshed while this one waited for the lock: its credentials are the live ones.
+      const stored = readStored();
+      if (stored && stored.refreshToken !== spent) return stored;
+      if (!stored) throw new SignedOutError();
+      return this.refreshCall(stored.refreshToken);
+    };
+    try {
+      const fresh = navigator.locks ? await navigator.locks.request(LOCK_NAME, run) : await run();
+      this.store(fresh);
+      for (const listener of this.refreshedListeners) listener();
+      return fresh;
+    } catch (error) {
+      if (error instanceof SignedOutError) this.signedOut();
+      throw error;
+    }
+  }
+
+  private store(credentials: Credentials | null): void {
+    const changedUser = credentials?.user.id !== this.credentials?.user.id;
+    this.credentials = credentials;
+    if (credentials) localStorage.setItem(STORAGE_KEY, JSON.stringify(credentials));
+    else localStorage.removeItem(STORAGE_KEY);
+    if (changedUser) this.notify();
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function readStored(): Credentials | null {
+  try {
+    const stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null") as Credentials | null;
+    return stored && Date.parse(stored.refreshTokenExpiresAt) > Date.now() ? stored : null;
+  } catch {
+    return null;
+  }
+}
