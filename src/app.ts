@@ -10,6 +10,7 @@ import { createTools } from "./agent/tools/index.ts";
 import { LangGraphReplyAgent } from "./agent/reply-agent.ts";
 import { attachGraphQLWs } from "./api/graphql-ws.ts";
 import { createHttpServer } from "./api/http-server.ts";
+import { loadPersistedDocuments, TrustedDocuments } from "./api/persisted-documents.ts";
 import { readinessProbe } from "./api/readiness.ts";
 import { createYogaServer } from "./api/yoga.ts";
 import type { AppConfig } from "./config/index.ts";
@@ -27,6 +28,7 @@ import { RevocationFeed } from "./security/revocations.ts";
 import { loadOrCreateDevSecret } from "./security/secrets.ts";
 import { TokenService } from "./security/tokens.ts";
 import { AccountService } from "./services/accounts.ts";
+import { ApiKeyService } from "./services/api-keys.ts";
 import { FeedbackService } from "./services/feedback.ts";
 import { LoginService } from "./services/logins.ts";
 import { MemoryService } from "./services/memories.ts";
@@ -66,7 +68,17 @@ const FINAL_EVENT_FLUSH_MS = 250;
 
 export async function startApp(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   for (const warning of config.warnings) logger.warn(warning);
+  // Before anything connects: with PERSISTED_DOCUMENTS_ONLY a missing or invalid manifest refuses the start.
+  const persistedDocuments = await loadPersistedDocuments(config.persistedDocuments.path, { required: config.persistedDocuments.only });
   const metrics = createMetrics();
+  const trustedDocuments = new TrustedDocuments({
+    documents: persistedDocuments,
+    only: config.persistedDocuments.only,
+    onRefused: (code, transport) => {
+      metrics.trustedDocumentRefusals.inc({ code, transport });
+      logger.info({ code, transport }, "operation refused by the trusted-documents rules");
+    },
+  });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir, onQuery: metrics.dbQuery });
   if (database.appliedMigrations.length > 0) logger.info({ migrations: database.appliedMigrations }, "migrations applied");
   const { prisma } = database;
@@ -163,6 +175,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const services = {
     accounts: new AccountService(prisma, new PasswordHasher(config.auth.argon2), logins, rateLimits),
     logins,
+    apiKeys: new ApiKeyService(prisma, revocations),
     sessions,
     messages: new MessageService(prisma, sessions, replies, replyEvents, usage, {
       modelName: primaryModel,
@@ -193,6 +206,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     subscriptions: config.subscriptions,
     introspection: config.schema.introspection,
     fieldSuggestions: config.schema.fieldSuggestions,
+    trustedDocuments,
   });
   let stopping: Promise<void> | undefined;
   const isDraining = () => stopping !== undefined;
@@ -230,7 +244,9 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   const ws = attachGraphQLWs(httpServer, yoga, {
     metrics,
     logins,
+    apiKeys: services.apiKeys,
     revocations,
+    trustedDocuments,
     isDraining,
     maxPayloadBytes: config.server.maxRequestBodyBytes,
     trustedProxyHops,

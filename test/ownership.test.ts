@@ -32,7 +32,7 @@ afterAll(async () => {
 
 const contextFor = (userId: string) =>
   ({
-    viewer: { userId, loginId: "test", expiresAt: new Date(Date.now() + 60_000) },
+    viewer: { userId, credentialId: "test", expiresAt: new Date(Date.now() + 60_000) },
     prisma: database.prisma,
     services: {},
   }) as unknown as GraphQLContext;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSession, firstSubscriptionResult, graphql, signUp, wsClient, MESSAGE_STREAM } from "./support/clients.ts";
+import { MySessionsDocument, SendMessageDocument } from "./generated/graphql.ts";
+import { collectReply, createSession, firstSubscriptionResult, graphql, signUp, wsClient, MESSAGE_STREAM } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 let app: TestApp;
@@ -51,6 +52,34 @@ describe("sessions", () => {
     expect(gone.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const again = await graphql(app.graphqlUrl, DELETE, { input: { sessionId: second } }, token);
     expect(again.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
+  });
+
+  it("lists newest activity first on request: a send and the end of its reply move the session up", async () => {
+    const { token } = await signUp(app.graphqlUrl);
+    const older = await createSession(app.graphqlUrl, token, "Older");
+    const newer = await createSession(app.graphqlUrl, token, "Newer");
+    const list = async (orderBy?: "CREATED_AT_DESC" | "UPDATED_AT_DESC") => {
+      const result = await graphql(app.graphqlUrl, MySessionsDocument, orderBy ? { orderBy } : {}, token);
+      expect(result.errors).toBeUndefined();
+      return result.data!.me!.sessions.edges.map(({ node }) => node);
+    };
+    expect((await list("UPDATED_AT_DESC")).map(({ id }) => id)).toEqual([newer, older]);
+
+    const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId: older, content: "hello" } }, token);
+    expect(sent.errors).toBeUndefined();
+    const afterSend = await list("UPDATED_AT_DESC");
+    expect(afterSend.map(({ id }) => id)).toEqual([older, newer]);
+    // The default order is still by creation.
+    expect((await list()).map(({ id }) => id)).toEqual([newer, older]);
+
+    const client = wsClient(app.wsUrl, token);
+    const { reply, streamCursor } = sent.data!.sendMessage;
+    const events = await collectReply(client, { sessionId: older, after: streamCursor }, reply.id);
+    await client.dispose();
+    expect(events.at(-1)?.__typename).toBe("MessageCompleted");
+    const afterReply = await list("UPDATED_AT_DESC");
+    expect(afterReply.map(({ id }) => id)).toEqual([older, newer]);
+    expect(Date.parse(afterReply[0]!.updatedAt)).toBeGreaterThan(Date.parse(afterSend[0]!.updatedAt));
   });
 
   it("validates session names, naming the field, and stores nothing", async () => {

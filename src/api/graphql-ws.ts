@@ -12,7 +12,8 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { RevocationFeed } from "../security/revocations.ts";
 import type { Viewer } from "../security/viewer.ts";
 import { clientIp } from "./plugins/use-rate-limits.ts";
-import { authorizationFromConnectionParams } from "./plugins/use-viewer.ts";
+import type { TrustedDocuments } from "./persisted-documents.ts";
+import { authenticate, credentialsFromConnectionParams, type Authenticators } from "./plugins/use-viewer.ts";
 import type { YogaServer } from "./yoga.ts";
 
 interface EnvelopedRoot {
@@ -27,8 +28,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface GraphQLWsDependencies {
   metrics: Metrics;
-  logins: { authenticate(authorization: string): Promise<Viewer> };
+  logins: Authenticators["logins"];
+  /** `connectionParams.apiKey` authenticates a connection as the key's owner, like `x-api-key` over HTTP. */
+  apiKeys: Authenticators["apiKeys"];
   revocations: RevocationFeed;
+  /** Subscribe payloads name a trusted document by hash, with the same rules as HTTP (persisted-documents.ts). */
+  trustedDocuments: TrustedDocuments;
   /** While true (the server is shutting down) new connections are refused with HTTP 503. */
   isDraining?: () => boolean;
   /**
@@ -69,7 +74,9 @@ export function attachGraphQLWs(
   {
     metrics,
     logins,
+    apiKeys,
     revocations,
+    trustedDocuments,
     isDraining = () => false,
     maxPayloadBytes = 1_000_000,
     connectionInitTimeoutMs = 3_000,
@@ -127,11 +134,21 @@ export function attachGraphQLWs(
   };
   const authenticated = new WeakSet<object>();
   const expiryTimers = new WeakMap<object, NodeJS.Timeout>();
-  const socketsByLogin = new Map<string, Set<{ close(code: number, reason: string): void }>>();
-  const stopListening = revocations.subscribe((loginId) => {
-    for (const socket of socketsByLogin.get(loginId) ?? []) socket.close(CLOSE_TOKEN_REVOKED.code, CLOSE_TOKEN_REVOKED.reason);
+  /** Open sockets by the credential (login or API key) that authenticated them, to close them when it is revoked. */
+  const socketsByCredential = new Map<string, Set<{ close(code: number, reason: string): void }>>();
+  const stopListening = revocations.subscribe((credentialId) => {
+    for (const socket of socketsByCredential.get(credentialId) ?? []) socket.close(CLOSE_TOKEN_REVOKED.code, CLOSE_TOKEN_REVOKED.reason);
   });
-  const loginOf = new WeakMap<object, string>();
+  const credentialOf = new WeakMap<object, string>();
+  /** Whether this connection's `connection_init` carries an API key that verifies now (it may send query text). */
+  const byApiKey = async (ctx: WsContext): Promise<boolean> => {
+    const credentials = ctx.connectionParams ? credentialsFromConnectionParams(ctx.connectionParams) : undefined;
+    if (credentials?.apiKey === undefined || credentials.token !== undefined) return false;
+    return apiKeys.authenticate(credentials.apiKey).then(
+      () => true,
+      () => false,
+    );
+  };
   const disposable = useServer(
     {
       // Log lines of the operation carry its request id and user (the HTTP server does this per request).
@@ -142,8 +159,8 @@ export function attachGraphQLWs(
         // A connection authenticated by a token lives no longer than the token: at expiry or revocation it is
         // closed with 4401 so the client refreshes and reconnects. A bad token is refused per operation, and the
         // socket is closed as anonymous after anonymousTimeoutMs (anonymous sockets are for login/register).
-        const header = ctx.connectionParams ? authorizationFromConnectionParams(ctx.connectionParams) : undefined;
-        const viewer = header ? await logins.authenticate(header).catch(() => undefined) : undefined;
+        const credentials = ctx.connectionParams ? credentialsFromConnectionParams(ctx.connectionParams) : undefined;
+        const viewer = credentials ? await authenticate(credentials, { logins, apiKeys }).catch(() => undefined) : undefined;
         // Closed while the token was checked: onClose has run, so nothing may be registered for it now.
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
         if (!viewer) closeIfStillAnonymous(ctx);
@@ -154,9 +171,9 @@ export function attachGraphQLWs(
           const closeAtExpiry = () => socket.close(CLOSE_TOKEN_EXPIRED.code, CLOSE_TOKEN_EXPIRED.reason);
           const timer = setTimeout(closeAtExpiry, Math.min(viewer.expiresAt.getTime() - Date.now(), MAX_TIMER_MS));
           expiryTimers.set(ctx, timer.unref());
-          loginOf.set(ctx, viewer.loginId);
-          const sockets = socketsByLogin.get(viewer.loginId) ?? new Set();
-          socketsByLogin.set(viewer.loginId, sockets.add(socket));
+          credentialOf.set(ctx, viewer.credentialId);
+          const sockets = socketsByCredential.get(viewer.credentialId) ?? new Set();
+          socketsByCredential.set(viewer.credentialId, sockets.add(socket));
         }
         return true;
       },
@@ -166,26 +183,27 @@ export function attachGraphQLWs(
       onClose: (ctx) => {
         clearDeadline(ctx);
         clearTimeout(expiryTimers.get(ctx));
-        const loginId = loginOf.get(ctx);
-        const sockets = loginId ? socketsByLogin.get(loginId) : undefined;
+        const credentialId = credentialOf.get(ctx);
+        const sockets = credentialId ? socketsByCredential.get(credentialId) : undefined;
         sockets?.delete(ctx.extra.socket);
-        if (loginId && sockets?.size === 0) socketsByLogin.delete(loginId);
+        if (credentialId && sockets?.size === 0) socketsByCredential.delete(credentialId);
       },
       onSubscribe: async (ctx, _id, payload) => {
         if (authenticated.has(ctx)) closeWhenIdle(ctx);
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        // Armor throws from parse/validate and auth throws from the context factory: both become
-        // operation errors for this subscription instead of closing the whole socket.
+        // The trusted-documents rules throw before anything parses, armor throws from parse/validate and auth throws
+        // from the context factory: all become operation errors for this subscription instead of closing the socket.
         try {
+          const query = await trustedDocuments.resolve(payload, () => byApiKey(ctx));
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params: { ...payload, query },
+          });
           const args: ExecutionArgs = {
             schema,
             operationName: payload.operationName,
-            document: parse(payload.query),
+            document: parse(query),
             variableValues: payload.variables,
             contextValue: await contextFactory(),
             rootValue: { execute, subscribe } as EnvelopedRoot,

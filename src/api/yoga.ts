@@ -10,6 +10,7 @@ import type { RateLimits } from "../security/rate-limits.ts";
 import type { RevocationFeed } from "../security/revocations.ts";
 import type { AppServices } from "../services/app-services.ts";
 import type { GraphQLContext } from "./context.ts";
+import type { TrustedDocuments } from "./persisted-documents.ts";
 import { useDisableIntrospection } from "./plugins/use-disable-introspection.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useGraphQLMetrics } from "./plugins/use-graphql-metrics.ts";
@@ -21,7 +22,7 @@ import { useStrictRequests } from "./plugins/use-strict-requests.ts";
 import { useStreamMetrics } from "./plugins/use-stream-metrics.ts";
 import { useSubscriptionLimits } from "./plugins/use-subscription-limits.ts";
 import { useCredentialLifetime } from "./plugins/use-credential-lifetime.ts";
-import { useViewer } from "./plugins/use-viewer.ts";
+import { API_KEY_HEADER, apiKeysPerRequest, isApiKeyRequest, useViewer } from "./plugins/use-viewer.ts";
 import { schema } from "./schema/index.ts";
 
 export interface YogaDependencies {
@@ -44,6 +45,8 @@ export interface YogaDependencies {
   introspection: boolean;
   /** "Did you mean …?" in validation errors; always off when introspection is. */
   fieldSuggestions: boolean;
+  /** The manifest and PERSISTED_DOCUMENTS_ONLY; the same object serves graphql-ws. */
+  trustedDocuments: TrustedDocuments;
 }
 
 /** Send on GET requests (any value). Apollo Client's own preflight headers are accepted too. */
@@ -51,6 +54,9 @@ export const CSRF_HEADER = "x-graphql-yoga-csrf";
 const APOLLO_CSRF_HEADERS = ["apollo-require-preflight", "x-apollo-operation-name"];
 
 export function createYogaServer(deps: YogaDependencies) {
+  // One key lookup per request, whichever of the plugins below asks first.
+  const apiKeys = apiKeysPerRequest(deps.services.apiKeys);
+  const apiKeyRequest = isApiKeyRequest(apiKeys);
   return createYoga<object, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -68,12 +74,14 @@ export function createYogaServer(deps: YogaDependencies) {
     renderGraphiQL,
     maxRequestBodySize: deps.maxRequestBodyBytes,
     batching: false,
+    // The GraphQL-over-HTTP persisted documents draft names the document by `documentId` (see persisted-documents.ts).
+    extraParamNames: ["documentId"],
     // Bearer tokens, never cookies: credentials stay off, so even "*" cannot leak a session.
     cors: deps.allowedOrigins.length > 0 && {
       origin: deps.allowedOrigins.includes("*") ? "*" : deps.allowedOrigins,
       credentials: false,
       methods: ["GET", "POST"],
-      allowedHeaders: ["authorization", "content-type", "x-request-id", CSRF_HEADER, ...APOLLO_CSRF_HEADERS],
+      allowedHeaders: ["authorization", API_KEY_HEADER, "content-type", "x-request-id", CSRF_HEADER, ...APOLLO_CSRF_HEADERS],
       // Browsers hide response headers from scripts unless listed; clients quote these in bug reports and pacing.
       exposedHeaders: ["x-request-id", "retry-after"],
     },
@@ -83,7 +91,11 @@ export function createYogaServer(deps: YogaDependencies) {
       // GET and form-encoded POSTs skip the browser's CORS preflight; requiring a custom header closes that gap.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER, ...APOLLO_CSRF_HEADERS] }),
       useStrictRequests(),
-      useViewer({ logins: deps.services.logins }),
+      // Before anything parses: a refused document is never parsed, validated or run. Its hook runs before the context
+      // (and so useViewer) exists, so the gate verifies the API key itself: a key that is merely present, or invalid,
+      // unlocks nothing (useViewer then refuses the request as UNAUTHENTICATED anyway).
+      deps.trustedDocuments.plugin(apiKeyRequest),
+      useViewer({ logins: deps.services.logins, apiKeys }),
       useCredentialLifetime({ revocations: deps.revocations }),
       useErrorCodes(),
       // After useErrorCodes (coded errors are not unexpected), before the limits (their refusals get an id too).
@@ -108,7 +120,7 @@ export function createYogaServer(deps: YogaDependencies) {
         // Suggestions spell out field names: without introspection they would be a way around it.
         blockFieldSuggestion: { enabled: !(deps.introspection && deps.fieldSuggestions) },
       }),
-      ...(deps.introspection ? [] : [useDisableIntrospection()]),
+      ...(deps.introspection ? [] : [useDisableIntrospection({ isApiKeyRequest: apiKeyRequest })]),
     ],
   });
 }

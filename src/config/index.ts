@@ -75,6 +75,8 @@ const envSchema = z.object({
   GRAPHIQL: z.enum(["true", "false"]).optional(),
   GRAPHQL_INTROSPECTION: z.enum(["true", "false"]).default("true"),
   GRAPHQL_FIELD_SUGGESTIONS: z.enum(["true", "false"]).optional(),
+  PERSISTED_DOCUMENTS_PATH: z.string().trim().min(1).default("web/src/generated/persisted-documents.json"),
+  PERSISTED_DOCUMENTS_ONLY: z.enum(["true", "false"]).optional(),
   GRAPHQL_MAX_DEPTH: positiveInt(12),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
   GRAPHQL_MAX_COST: positiveInt(1000),
@@ -92,6 +94,7 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: positiveInt(10),
   RATE_LIMIT_SEND_PER_MIN: positiveInt(20),
   RATE_LIMIT_QUERY_COST_PER_MIN: positiveInt(6000),
+  RATE_LIMIT_API_KEY_PER_MINUTE: positiveInt(600),
   REDIS_KEY_PREFIX: z.string().trim().min(1).default("agent-api"),
   ALLOWED_ORIGINS: optionalString,
   MAX_REQUEST_BODY_BYTES: positiveInt(1_000_000),
@@ -170,8 +173,10 @@ export interface AppConfig {
     auth: { points: number; windowSeconds: number };
     loginEmail: { points: number; windowSeconds: number };
     send: { points: number; windowSeconds: number };
-    /** Query cost points (see use-query-cost.ts) per user, or per client address when anonymous. */
+    /** Query cost points (see use-query-cost.ts) per user, per API key, or per client address when anonymous. */
     cost: { points: number; windowSeconds: number };
+    /** Operations per API key (one point each), on top of the key's own send and cost buckets. */
+    apiKey: { points: number; windowSeconds: number };
     trustedProxyHops: number;
   };
   limits: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number };
@@ -194,6 +199,13 @@ export interface AppConfig {
     introspection: boolean;
     /** "Did you mean …?" hints in validation errors; off by default outside development/test. */
     fieldSuggestions: boolean;
+  };
+  /** Trusted documents (src/api/persisted-documents.ts). */
+  persistedDocuments: {
+    /** The manifest: hex SHA-256 of each document → its text; relative to the working directory. */
+    path: string;
+    /** Query text is refused (PERSISTED_QUERY_ONLY) unless an API key authenticates the request; the manifest must exist. */
+    only: boolean;
   };
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
   /** Human-readable logs (pino-pretty, a dev dependency) instead of JSON lines; development only by default. */
@@ -341,6 +353,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginEmail: { points: e.RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN, windowSeconds: 15 * 60 },
       send: { points: e.RATE_LIMIT_SEND_PER_MIN, windowSeconds: 60 },
       cost: { points: e.RATE_LIMIT_QUERY_COST_PER_MIN, windowSeconds: 60 },
+      apiKey: { points: e.RATE_LIMIT_API_KEY_PER_MINUTE, windowSeconds: 60 },
       trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     },
     limits: {
@@ -367,6 +380,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       fieldSuggestions: e.GRAPHQL_FIELD_SUGGESTIONS
         ? e.GRAPHQL_FIELD_SUGGESTIONS === "true"
         : generatedSecretAllowed,
+    },
+    persistedDocuments: {
+      path: e.PERSISTED_DOCUMENTS_PATH,
+      // Deployed apps run only what their build produced; developers edit queries freely.
+      only: e.PERSISTED_DOCUMENTS_ONLY ? e.PERSISTED_DOCUMENTS_ONLY === "true" : deployed,
     },
     logLevel: e.LOG_LEVEL,
     logPretty: e.LOG_PRETTY ? e.LOG_PRETTY === "true" : appEnv === "development",

@@ -121,8 +121,14 @@ export function createMetrics() {
     // --- Limits, database, dependencies ------------------------------------------------------------------------
     rateLimited: new Counter({
       name: "rate_limit_refusals_total",
-      help: "Operations refused with RATE_LIMITED, by bucket (auth, loginEmail, send, cost)",
+      help: "Operations refused with RATE_LIMITED, by bucket (auth, loginEmail, send, cost, apiKey)",
       labelNames: ["bucket"] as const,
+      registers,
+    }),
+    trustedDocumentRefusals: new Counter({
+      name: "graphql_trusted_document_refusals_total",
+      help: "Operations refused before parsing by the trusted-documents rules, by transport and code (PERSISTED_QUERY_ONLY, PERSISTED_QUERY_NOT_FOUND, PERSISTED_QUERY_ID_REQUIRED)",
+      labelNames: ["transport", "code"] as const,
       registers,
     }),
     dbQueryDuration: new Histogram({

@@ -33,6 +33,11 @@ export const sessionNameRule = storable(
   z.string().trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
 );
 
+/** An API key's name: what its owner calls it in `me.apiKeys` (say, the partner's name). */
+export const apiKeyNameRule = storable(
+  z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+);
+
 /**
  * Content is stored and sent to the model exactly as typed, so its whole length counts, whitespace included (trimmed,
  * 200,000 ideographic spaces around "hi" would pass as two characters); whitespace alone is refused.

@@ -2,7 +2,7 @@
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 
-export type RateLimitBucket = "auth" | "loginEmail" | "send" | "cost";
+export type RateLimitBucket = "auth" | "loginEmail" | "send" | "cost" | "apiKey";
 
 export interface BucketLimit {
   /** Points allowed per window (one per request, or the query cost for `cost`). */
@@ -53,6 +53,7 @@ export class RateLimits {
       loginEmail: create("loginEmail"),
       send: create("send"),
       cost: create("cost"),
+      apiKey: create("apiKey"),
     };
   }
 

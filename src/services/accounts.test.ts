@@ -36,7 +36,7 @@ let database: Database;
 let cleanup: () => Promise<void>;
 let logins: LoginService;
 const unlimited = { points: 1_000_000, windowSeconds: 60 };
-const limits = new RateLimits({ auth: unlimited, loginEmail: unlimited, send: unlimited, cost: unlimited }, { keyPrefix: "t" });
+const limits = new RateLimits({ auth: unlimited, loginEmail: unlimited, send: unlimited, cost: unlimited, apiKey: unlimited }, { keyPrefix: "t" });
 
 beforeAll(async () => {
   const environment = await testEnvironment();
@@ -84,7 +84,7 @@ describe("AccountService.login", () => {
 describe("AccountService.login attempt limit", () => {
   const LIMIT = 2;
   const limited = () =>
-    new RateLimits({ auth: unlimited, loginEmail: { points: LIMIT, windowSeconds: 900 }, send: unlimited, cost: unlimited }, { keyPrefix: "t" });
+    new RateLimits({ auth: unlimited, loginEmail: { points: LIMIT, windowSeconds: 900 }, send: unlimited, cost: unlimited, apiKey: unlimited }, { keyPrefix: "t" });
 
   it("counts failures per account and address, so a stranger's guesses never lock the owner out", async () => {
     const accounts = new AccountService(database.prisma, new PasswordHasher(FAST), logins, limited());

@@ -1,4 +1,5 @@
 import type { AccountService } from "./accounts.ts";
+import type { ApiKeyService } from "./api-keys.ts";
 import type { FeedbackService } from "./feedback.ts";
 import type { LoginService } from "./logins.ts";
 import type { MemoryService } from "./memories.ts";
@@ -11,6 +12,7 @@ import type { UsageService } from "./usage.ts";
 export interface AppServices {
   accounts: AccountService;
   logins: LoginService;
+  apiKeys: ApiKeyService;
   sessions: SessionService;
   messages: MessageService;
   usage: UsageService;

@@ -5,6 +5,7 @@ import type { z } from "zod";
 export type ErrorCode =
   | "BAD_USER_INPUT"
   | "UNAUTHENTICATED"
+  | "FORBIDDEN"
   | "NOT_FOUND"
   | "QUOTA_EXCEEDED"
   | "REPLY_LIMIT_EXCEEDED"
@@ -23,6 +24,9 @@ export class AppError extends Error {
     this.name = "AppError";
   }
 }
+
+/** Why a request authenticated by an API key may not manage keys or sign-ins (FORBIDDEN). */
+export const API_KEY_FORBIDDEN = "An API key cannot manage API keys or sign-ins; sign in with a password to do this";
 
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
 

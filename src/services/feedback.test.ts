@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
-const viewerOf = (userId: string): Viewer => ({ userId, loginId: "test", expiresAt: new Date(Date.now() + 60_000) });
+const viewerOf = (userId: string): Viewer => ({ userId, credentialId: "test", expiresAt: new Date(Date.now() + 60_000) });
 
 /** A user with one session per conversation; each conversation alternates user messages and finished replies. */
 async function userWith(...conversations: string[][]) {

@@ -6,7 +6,7 @@ import type { RevocationFeed } from "../security/revocations.ts";
 import { InvalidTokenError, type IssuedToken, type TokenService } from "../security/tokens.ts";
 import type { Viewer } from "../security/viewer.ts";
 import { BoundedCache } from "./bounded-cache.ts";
-import { AppError } from "./errors.ts";
+import { API_KEY_FORBIDDEN, AppError } from "./errors.ts";
 
 export interface Credentials extends IssuedToken {
   userId: string;
@@ -73,7 +73,9 @@ export class LoginService {
 
   /** Ends the viewer's login (or all of the user's logins); returns how many were revoked. */
   async logout(viewer: Viewer, { everywhere = false }: { everywhere?: boolean } = {}): Promise<number> {
-    const where = everywhere ? { userId: viewer.userId, revokedAt: null } : { id: viewer.loginId, revokedAt: null };
+    // An API key is no login: it may not end the owner's sign-ins (the API refuses it first; this is the backstop).
+    if (viewer.apiKeyId) throw new AppError("FORBIDDEN", API_KEY_FORBIDDEN);
+    const where = everywhere ? { userId: viewer.userId, revokedAt: null } : { id: viewer.credentialId, revokedAt: null };
     const logins = await this.prisma.login.findMany({ where, select: { id: true } });
     return this.revoke(logins.map((login) => login.id), everywhere ? "LOGOUT_EVERYWHERE" : "LOGOUT");
   }
@@ -89,7 +91,7 @@ export class LoginService {
       this.validLogins.set(claims.loginId, userId);
     }
     if (userId !== claims.userId) throw new InvalidTokenError("revoked");
-    return { userId: claims.userId, loginId: claims.loginId, expiresAt: claims.expiresAt };
+    return { userId: claims.userId, credentialId: claims.loginId, expiresAt: claims.expiresAt };
   }
 
   private async revoke(loginIds: string[], reason: RevokeReason): Promise<number> {

@@ -270,7 +270,7 @@ export class ReplyService implements LeaseHolder {
   }
 
   /**
-   * The reply's final state and the charge for its last model calls, in one statement. A reply deleted meanwhile
+   * The reply's final state, the charge for its last model calls and the session's activity time, in one statement. A reply deleted meanwhile
    * (with its session) is still charged: deleting a conversation gives no tokens back. False when another instance
    * ended the reply (this one no longer owns it): nothing is written then.
    */
@@ -293,7 +293,11 @@ export class ReplyService implements LeaseHolder {
             "inputTokens" = ${tokens.inputTokens ?? null}::int, "outputTokens" = ${tokens.outputTokens ?? null}::int,
             "model" = COALESCE(${ended.model ?? null}, "model")
           WHERE "id" = ${messageId} AND "leaseOwner" = ${this.instanceId}
-          RETURNING 1
+          RETURNING "sessionId"
+        ),
+        -- The end of a reply is activity in its session (the order of me.sessions(orderBy: UPDATED_AT_DESC)).
+        "touched" AS (
+          UPDATE "Session" SET "updatedAt" = now() WHERE "id" IN (SELECT "sessionId" FROM "stored") RETURNING 1
         ),
         "charged" AS (
           ${this.usage.chargeSql(userId, pending, Prisma.sql`${pending} > 0 AND (NOT EXISTS (SELECT 1 FROM "before") OR (SELECT "status" FROM "before") = 'STREAMING')`)}

@@ -4,7 +4,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import { CreateSessionDocument, MessageStreamDocument, RegisterDocument } from "../generated/graphql.ts";
+import { CreateApiKeyDocument, CreateSessionDocument, MessageStreamDocument, RegisterDocument } from "../generated/graphql.ts";
 
 export interface GraphQLResponse<T = any> {
   data?: T;
@@ -23,6 +23,36 @@ export async function graphql<T = any, V = Record<string, unknown>>(
     body: JSON.stringify({ query: typeof query === "string" ? query : print(query), variables }),
   });
   return { status: response.status, ...((await response.json()) as GraphQLResponse<T>) };
+}
+
+/**
+ * A POST with any body and headers: for requests the helper above cannot make (an `x-api-key`, a persisted document's
+ * hash without a query).
+ */
+export async function postGraphQL<T = any>(
+  url: string,
+  body: { query?: string | TypedDocumentNode<any, any>; variables?: Record<string, unknown>; extensions?: unknown; documentId?: string; operationName?: string },
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T> & { status: number }> {
+  const { query, ...rest } = body;
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ ...(query === undefined ? {} : { query: typeof query === "string" ? query : print(query) }), ...rest }),
+  });
+  return { status: response.status, ...((await response.json()) as GraphQLResponse<T>) };
+}
+
+/** A new API key of the user signed in with `token`: its secret and global id. */
+export async function createApiKey(url: string, token: string, input: { name?: string; expiresAt?: string } = {}) {
+  const result = await graphql(url, CreateApiKeyDocument, { input: { name: "partner", ...input } }, token);
+  if (!result.data) throw new Error(JSON.stringify(result.errors));
+  return { secret: result.data.createApiKey.secret, id: result.data.createApiKey.apiKey.id, apiKey: result.data.createApiKey.apiKey };
+}
+
+/** A graphql-ws client authenticated by an API key (`connectionParams.apiKey`). */
+export function wsClientWithApiKey(url: string, apiKey: string): Client {
+  return createClient({ url, webSocketImpl: WebSocket, connectionParams: { apiKey }, retryAttempts: 0, lazy: true });
 }
 
 export const strongPassword = () => `Pw-${randomUUID().slice(0, 8)}!a1`;

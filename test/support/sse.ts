@@ -12,13 +12,15 @@ export async function sseSubscribe(
   graphqlUrl: string,
   query: string,
   variables: Record<string, unknown>,
-  token: string,
+  token: string | undefined,
+  /** Sent as well (an `x-api-key` instead of a token, say). */
+  headers: Record<string, string> = {},
 ): Promise<SseSubscription> {
   const url = new URL(graphqlUrl);
   url.searchParams.set("query", query);
   url.searchParams.set("variables", JSON.stringify(variables));
   const response = await fetch(url, {
-    headers: { accept: "text/event-stream", authorization: `Bearer ${token}`, [CSRF_HEADER]: "1" },
+    headers: { accept: "text/event-stream", ...(token ? { authorization: `Bearer ${token}` } : {}), [CSRF_HEADER]: "1", ...headers },
   });
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";

@@ -71,11 +71,11 @@ function endWhenCredentialsEnd(
     else endedBecause = reason;
   };
   const timer = setTimeout(
-    () => endWith("The access token expired"),
+    () => endWith(viewer.apiKeyId ? "The API key expired" : "The access token expired"),
     Math.min(Math.max(0, viewer.expiresAt.getTime() - Date.now()), MAX_TIMER_MS),
   );
-  const unsubscribe = revocations.subscribe((loginId) => {
-    if (loginId === viewer.loginId) endWith("The access token was revoked");
+  const unsubscribe = revocations.subscribe((credentialId) => {
+    if (credentialId === viewer.credentialId) endWith(viewer.apiKeyId ? "The API key was revoked" : "The access token was revoked");
   });
   const stop = (): IteratorReturnResult<undefined> => {
     release();

@@ -34,6 +34,8 @@ const EXPENSIVE_FIELDS: Record<string, RateLimitBucket> = {
  * root field execution, counted the way graphql-js collects root fields (fragments, inline fragments, aliases,
  * @skip/@include; see root-fields.ts), so 15 aliased sendMessage cost 15 points. An operation whose points do
  * not all fit is refused as a whole and takes nothing. Every operation's query cost is paid by useQueryCost.
+ * An operation authenticated by an API key also takes one point from that key's `apiKey` bucket, and its `send` and
+ * `cost` are the key's own (see callerKey): a partner's traffic never eats into its owner's interactive allowance.
  * Same rules on HTTP, SSE and graphql-ws, because all three run this pipeline.
  */
 export function useRateLimits({ limits, trustedProxyHops = 0 }: RateLimitPluginOptions): Plugin<LimitedContext> {
@@ -41,6 +43,8 @@ export function useRateLimits({ limits, trustedProxyHops = 0 }: RateLimitPluginO
     const context = args.contextValue as LimitedContext;
     const taken: Array<{ bucket: RateLimitBucket; key: string; points: number; status: BucketStatus }> = [];
     try {
+      const apiKeyId = context.viewer?.apiKeyId;
+      if (apiKeyId) taken.push({ bucket: "apiKey", key: `key:${apiKeyId}`, points: 1, status: await limits.consume("apiKey", `key:${apiKeyId}`) });
       for (const [bucket, points] of expensiveFields(args)) {
         const key = bucket === "auth" ? `ip:${clientIp(context.req, trustedProxyHops)}` : callerKey(context, trustedProxyHops);
         taken.push({ bucket, key, points, status: await limits.consume(bucket, key, points) });
@@ -90,8 +94,9 @@ function expensiveFields(args: ExecutionArgs): Map<RateLimitBucket, number> {
   return points;
 }
 
-/** Whose allowance an operation spends: the signed-in user's, or the client address's when anonymous. */
+/** Whose allowance an operation spends: the API key's, the signed-in user's, or the client address's when anonymous. */
 export function callerKey(context: LimitedContext, trustedProxyHops: number): string {
+  if (context.viewer?.apiKeyId) return `key:${context.viewer.apiKeyId}`;
   return context.viewer ? `user:${context.viewer.userId}` : `ip:${clientIp(context.req, trustedProxyHops)}`;
 }
 

@@ -1,3 +1,4 @@
+import { refuseApiKey } from "./api-key.ts";
 import { builder } from "./builder.ts";
 import { User } from "./user.ts";
 
@@ -64,7 +65,10 @@ builder.mutationField("register", (t) =>
     type: AuthPayload,
     skipTypeScopes: true,
     args: { input: t.arg({ type: RegisterInput, required: true }) },
-    resolve: (_root, { input }, context) => context.services.accounts.register(input),
+    resolve: (_root, { input }, context) => {
+      refuseApiKey(context);
+      return context.services.accounts.register(input);
+    },
   }),
 );
 
@@ -73,18 +77,24 @@ builder.mutationField("login", (t) =>
     type: AuthPayload,
     skipTypeScopes: true,
     args: { input: t.arg({ type: LoginInput, required: true }) },
-    resolve: (_root, { input }, context) =>
-      context.services.accounts.login(input, { address: context.clientAddress ?? "unknown" }),
+    resolve: (_root, { input }, context) => {
+      refuseApiKey(context);
+      return context.services.accounts.login(input, { address: context.clientAddress ?? "unknown" });
+    },
   }),
 );
 
 builder.mutationField("refreshToken", (t) =>
   t.field({
     type: AuthPayload,
-    description: "Trades a refresh token for new credentials of the same login; UNAUTHENTICATED when it is spent.",
+    description:
+      "Trades a refresh token for new credentials of the same login; UNAUTHENTICATED when it is spent, FORBIDDEN with an API key.",
     skipTypeScopes: true,
     args: { input: t.arg({ type: RefreshTokenInput, required: true }) },
-    resolve: (_root, { input }, context) => context.services.logins.refresh(input.refreshToken),
+    resolve: (_root, { input }, context) => {
+      refuseApiKey(context);
+      return context.services.logins.refresh(input.refreshToken);
+    },
   }),
 );
 
@@ -99,8 +109,9 @@ builder.mutationField("logout", (t) =>
       "Ends this login at once: its access token, its refresh token, and its open subscriptions (graphql-ws " +
       "sockets close with 4401).",
     args: { input: t.arg({ type: LogoutInput, required: false }) },
-    resolve: async (_root, { input }, context) => ({
-      revokedLogins: await context.services.logins.logout(context.viewer, { everywhere: input?.everywhere ?? false }),
-    }),
+    resolve: async (_root, { input }, context) => {
+      refuseApiKey(context);
+      return { revokedLogins: await context.services.logins.logout(context.viewer, { everywhere: input?.everywhere ?? false }) };
+    },
   }),
 );

@@ -6,7 +6,7 @@ import { decodeBase64, decodeCursorChunk, PothosValidationError } from "@pothos/
  * bad input instead, before the query runs.
  */
 export function idCursorQuery<T>(query: T) {
-  return ({ after, before }: { after?: string | null; before?: string | null }): T => {
+  return ({ after, before }: { after?: string | null; before?: string | null; [arg: string]: unknown }): T => {
     requireIdCursor(after);
     requireIdCursor(before);
     return query;

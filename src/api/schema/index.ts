@@ -2,6 +2,7 @@
 import { builder } from "./builder.ts";
 import "./auth.ts";
 import "./user.ts";
+import "./api-key.ts";
 import "./session.ts";
 import "./message.ts";
 import "./message-feedback.ts";

@@ -21,7 +21,7 @@ describe("schema.graphql", () => {
       "session(id: ID!): Session",
       "node(id: ID!): Node",
       "): MessageStreamEvent!",
-      "sessions(after: String, before: String, first: Int, last: Int): SessionConnection!",
+      "sessions(after: String, before: String, first: Int, last: Int, orderBy: SessionOrder! = CREATED_AT_DESC): SessionConnection!",
       "messages(after: String, before: String, first: Int, last: Int): MessageConnection!",
       "type MessageDelta implements MessageStreamEvent",
       "type MessageCompleted implements MessageStreamEvent",

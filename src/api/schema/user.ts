@@ -1,6 +1,22 @@
 import { builder } from "./builder.ts";
 import { idCursorQuery } from "./id-cursor.ts";
 
+const SessionOrder = builder.enumType("SessionOrder", {
+  description: "How `me.sessions` is ordered; ties go to the newer id.",
+  values: {
+    CREATED_AT_DESC: { description: "Most recently created first (the default)." },
+    UPDATED_AT_DESC: {
+      description:
+        "Newest activity first: `updatedAt` moves when a message is sent, when its reply ends, and on a rename.",
+    },
+  },
+});
+
+const SESSION_ORDERS = {
+  CREATED_AT_DESC: { orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] },
+  UPDATED_AT_DESC: { orderBy: [{ updatedAt: "desc" as const }, { id: "desc" as const }] },
+};
+
 export const User = builder.prismaNode("User", {
   id: { field: "id" },
   nullable: true,
@@ -13,11 +29,16 @@ export const User = builder.prismaNode("User", {
     email: t.exposeString("email"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     sessions: t.relatedConnection("sessions", {
-      description: "The user's chat sessions, most recently created first.",
+      description: "The user's chat sessions, most recently created first unless `orderBy` says otherwise.",
       cursor: "id",
-      query: idCursorQuery({ orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] }),
+      args: { orderBy: t.arg({ type: SessionOrder, required: true, defaultValue: "CREATED_AT_DESC" }) },
+      query: (args) => idCursorQuery(SESSION_ORDERS[args.orderBy])(args),
       totalCount: true,
     }, { name: "SessionConnection" }, { name: "SessionEdge" }),
+    apiKeys: t.relation("apiKeys", {
+      description: "The user's API keys, newest first, revoked ones included (their secrets are never shown again).",
+      query: { orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] },
+    }),
   }),
 });
 
