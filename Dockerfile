@@ -56,6 +56,8 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ign
 # applied at every start, before the server listens.
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/prisma ./prisma
+# The web client's trusted documents (PERSISTED_DOCUMENTS_PATH's default): production runs only these, or API keys' documents.
+COPY web/src/generated/persisted-documents.json ./web/src/generated/persisted-documents.json
 
 # Application files stay root-owned (read-only for the app). DATA_DIR (default ./.data) is only written in embedded
 # mode (no DATABASE_URL: PGlite lives there); mount a volume on /app/.data if you use that mode.
