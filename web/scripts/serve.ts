@@ -7,7 +7,15 @@ import { build, preview, type Plugin, type PreviewServer } from "vite";
 const configFile = fileURLToPath(new URL("../vite.config.ts", import.meta.url));
 
 export async function buildWeb(): Promise<void> {
-  await build({ configFile, logLevel: "warn" });
+  // A build is for serving, whatever NODE_ENV the caller runs under: vitest sets "test", and Vite would then bundle
+  // React's development build (three times the size, slower, and with its dev-only JSX runtime).
+  const callers = process.env.NODE_ENV;
+  process.env.NODE_ENV = "production";
+  try {
+    await build({ configFile, mode: "production", logLevel: "warn" });
+  } finally {
+    process.env.NODE_ENV = callers;
+  }
 }
 
 export interface ServedWeb {

@@ -1,7 +1,10 @@
 // The signed-in user's credentials, kept in localStorage so a reload stays signed in, and refreshed from one place.
 // The API treats a refresh token presented twice as stolen and signs the login out everywhere, so every refresh
-// (urql's authExchange, the WebSocket, a second tab) goes through `refresh()`: one request in flight per tab, and
-// a Web Lock across tabs, inside which the stored credentials are re-read in case another tab already refreshed.
+// (urql's authExchange, the WebSocket, a timer, a second tab) goes through `refresh()`: one request in flight per
+// tab, and a Web Lock across tabs, inside which the latest credentials are re-read from IndexedDB in case another
+// tab already refreshed. Not from localStorage: it reaches other tabs asynchronously, and a tab that read it
+// right after taking the lock was seen (in Chromium) to get the spent refresh token and present it again.
+import { del, get, set } from "idb-keyval";
 import type { CredentialsFragment } from "../generated/graphql.ts";
 
 export interface Credentials extends CredentialsFragment {
@@ -27,14 +30,17 @@ export class AuthSession {
   private inFlight: Promise<Credentials> | null = null;
   private readonly listeners = new Set<() => void>();
   private readonly refreshedListeners = new Set<() => void>();
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly refreshCall: RefreshCall) {
     // Another tab signed in, refreshed or signed out: follow it instead of using a token it has replaced.
     window.addEventListener("storage", (event) => {
       if (event.key !== STORAGE_KEY) return;
       this.credentials = readStored();
+      this.scheduleRefresh();
       this.notify();
     });
+    this.scheduleRefresh();
   }
 
   get user(): Credentials["user"] | null {
@@ -87,10 +93,12 @@ export class AuthSession {
     const spent = this.credentials?.refreshToken;
     const run = async () => {
       // Another tab may have refreshed while this one waited for the lock: its credentials are the live ones.
-      const stored = readStored();
-      if (stored && stored.refreshToken !== spent) return stored;
-      if (!stored) throw new SignedOutError();
-      return this.refreshCall(stored.refreshToken);
+      const latest = (await get<Credentials>(STORAGE_KEY)) ?? readStored();
+      if (latest && latest.refreshToken !== spent) return latest;
+      if (!latest) throw new SignedOutError();
+      const fresh = await this.refreshCall(latest.refreshToken);
+      await set(STORAGE_KEY, fresh); // before the lock is released, so the next tab in line sees it
+      return fresh;
     };
     try {
       const fresh = navigator.locks ? await navigator.locks.request(LOCK_NAME, run) : await run();
@@ -106,9 +114,24 @@ export class AuthSession {
   private store(credentials: Credentials | null): void {
     const changedUser = credentials?.user.id !== this.credentials?.user.id;
     this.credentials = credentials;
+    // localStorage: read synchronously at start-up (a reload renders signed in at once) and its change events tell
+    // other tabs. IndexedDB: what the refresh lock reads.
     if (credentials) localStorage.setItem(STORAGE_KEY, JSON.stringify(credentials));
     else localStorage.removeItem(STORAGE_KEY);
+    void (credentials ? set(STORAGE_KEY, credentials) : del(STORAGE_KEY)).catch(() => undefined);
+    this.scheduleRefresh();
     if (changedUser) this.notify();
+  }
+
+  /**
+   * Refreshes ahead of expiry even when nothing is sent over HTTP, so a socket streaming a long reply moves to the
+   * new token (see onRefreshed) before the server would close it with 4401. Tabs' timers meet in the Web Lock.
+   */
+  private scheduleRefresh(): void {
+    clearTimeout(this.refreshTimer);
+    if (!this.credentials) return;
+    const due = Date.parse(this.credentials.expiresAt) - REFRESH_AHEAD_MS - Date.now();
+    this.refreshTimer = setTimeout(() => void this.refresh().catch(() => undefined), Math.max(0, due));
   }
 
   private notify(): void {

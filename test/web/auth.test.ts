@@ -1,0 +1,172 @@
+// The web client's credentials in Chromium: access tokens refreshed before they expire by one request even when
+// several operations (and a second tab) need it at once, a refresh after an UNAUTHENTICATED answer, the WebSocket
+// reconnecting with the new token, and signing in surviving a reload. The API treats a refresh token spent twice
+// as theft and ends the login, so a client that refreshed twice would be signed out here.
+import { randomUUID } from "node:crypto";
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RefreshDocument } from "../../web/src/generated/graphql.ts";
+import { buildWeb, serveWeb, type ServedWeb } from "../../web/scripts/serve.ts";
+import { launchChromium } from "../support/browser.ts";
+import { graphql, strongPassword } from "../support/clients.ts";
+import { startTestApp, type TestApp } from "../support/test-app.ts";
+
+// The client refreshes a minute before expiry: with 66 s tokens, 6 s after each sign-in or refresh. A long reply
+// streams for about seven seconds (~70 words at 100 ms) from a second after sign-up, so a refresh comes due in the
+// middle of it, with seconds to spare on a slow machine.
+const TOKEN_TTL_SECONDS = 66;
+const REFRESH_DUE_MS = 6_000;
+const LONG_MESSAGE = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+const REFRESH_HASH = (RefreshDocument as unknown as { __meta__: { hash: string } }).__meta__.hash;
+
+let app: TestApp;
+let web: ServedWeb;
+let browser: Browser;
+
+beforeAll(async () => {
+  await buildWeb();
+  app = await startTestApp({ ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS), DEV_MODEL_TOKEN_DELAY_MS: "100" });
+  web = await serveWeb({ apiUrl: app.graphqlUrl, port: 0 });
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await web?.close();
+  await app?.cleanup();
+});
+
+const isRefresh = (request: Request) => request.method() === "POST" && (request.postData() ?? "").includes(REFRESH_HASH);
+
+function watchPage(page: Page) {
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (error) => console.error(`[page] ${error.message}`));
+  const refreshes: Request[] = [];
+  const refreshedTokens: string[] = [];
+  const socketTokens: string[] = [];
+  page.on("request", (request) => isRefresh(request) && refreshes.push(request));
+  page.on("response", async (response) => {
+    if (isRefresh(response.request())) refreshedTokens.push((await response.json()).data?.refreshToken?.token);
+  });
+  // The token each WebSocket connection was opened with (graphql-ws's connection_init).
+  page.on("websocket", (socket) =>
+    socket.on("framesent", ({ payload }) => {
+      const message = JSON.parse(String(payload));
+      if (message.type === "connection_init") socketTokens.push(message.payload?.authorization ?? "");
+    }),
+  );
+  return { refreshes, refreshedTokens, socketTokens };
+}
+
+async function signUp(context: BrowserContext): Promise<{ page: Page; watched: ReturnType<typeof watchPage> }> {
+  const page = await context.newPage();
+  const watched = watchPage(page);
+  await page.goto(web.url);
+  await page.getByRole("textbox", { name: "Email", exact: true }).fill(`auth-${randomUUID()}@example.com`);
+  await page.getByRole("textbox", { name: "Password", exact: true }).fill(strongPassword());
+  await page.getByRole("button", { name: "Sign up", exact: true }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
+  return { page, watched };
+}
+
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The content of the last assistant message of the page's open chat, as stored. */
+async function storedReply(page: Page): Promise<string> {
+  const sessionId = decodeURIComponent(new URL(page.url()).hash.replace("#/chats/", ""));
+  const token = await storedToken(page);
+  const response = await graphql<{ session: { messages: { edges: Array<{ node: { content: string } }> } } }>(
+    app.graphqlUrl,
+    `query ($id: ID!) { session(id: $id) { messages(last: 1) { edges { node { content } } } } }`,
+    { id: sessionId },
+    token,
+  );
+  return response.data!.session.messages.edges[0]!.node.content;
+}
+
+const storedToken = (page: Page) =>
+  page.evaluate(() => (JSON.parse(localStorage.getItem("agent-chat.credentials") ?? "null") as { token: string } | null)?.token);
+
+async function chatOnce(page: Page, text: string): Promise<void> {
+  await page.getByRole("button", { name: "New chat", exact: true }).click();
+  const message = page.getByRole("textbox", { name: "Message", exact: true });
+  await message.fill(text);
+  await page.getByRole("button", { name: "Send", exact: true }).click();
+  await page.getByRole("log").getByRole("article", { name: "Assistant" }).getByText("Set OPENAI_API_KEY").waitFor();
+}
+
+describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
+  it("refreshes ahead of expiry, presents each refresh token once, and moves the socket streaming a reply to the new token", async () => {
+    const { page, watched } = await signUp(await browser.newContext());
+    const first = await storedToken(page);
+    await page.getByRole("button", { name: "New chat", exact: true }).click();
+    await page.getByRole("textbox", { name: "Message", exact: true }).fill(LONG_MESSAGE);
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    const reply = page.getByRole("log").getByRole("article", { name: "Assistant" });
+    await reply.getByText("offline dev model").waitFor(); // streaming on a socket opened with the first token
+    expect(watched.socketTokens[0]).toBe(`Bearer ${first}`);
+
+    // The refresh comes due while the reply streams, and the socket reconnects with the new token; the reply
+    // resumes from its cursor and ends intact.
+    await until(() => page.getByRole("button", { name: "Stop", exact: true }).isDisabled(), "the reply to end");
+    expect(watched.refreshedTokens.length).toBeGreaterThanOrEqual(1);
+    expect(watched.refreshedTokens[0]).not.toBe(first);
+    expect(watched.socketTokens.slice(0, 2)).toEqual([`Bearer ${first}`, `Bearer ${watched.refreshedTokens[0]}`]);
+    expect(await reply.locator(".content").textContent()).toBe(await storedReply(page));
+
+    // Each refresh token is presented once (a second presentation would end the login), and the login lives on.
+    // (Waiting for the answer to be stored: a reload in between would lose the new refresh token, and presenting
+    // the spent one again would end the login; the API is strict about that by design.)
+    await until(
+      async () => watched.refreshedTokens.length >= 2 && (await storedToken(page)) === watched.refreshedTokens.at(-1),
+      "a second refresh",
+    );
+    const presented = watched.refreshes.map((request) => JSON.parse(request.postData()!).variables.input.refreshToken);
+    expect(new Set(presented).size).toBe(presented.length);
+    await page.reload();
+    await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
+    await chatOnce(page, "Hello after two refreshes");
+  });
+
+  it("two tabs of one browser share a refresh: one request, both stay signed in", async () => {
+    const context = await browser.newContext();
+    const { page: first, watched: firstWatched } = await signUp(context);
+    const second = await context.newPage();
+    const secondWatched = watchPage(second);
+    await second.goto(web.url);
+    await second.getByRole("button", { name: "Sign out", exact: true }).waitFor(); // signed in from the shared storage
+    // Both tabs' refresh timers come due together; the Web Lock lets one refresh and the other adopt its result.
+    await first.waitForTimeout(REFRESH_DUE_MS + 1_000);
+    expect(firstWatched.refreshes.length + secondWatched.refreshes.length).toBe(1);
+    await Promise.all([chatOnce(first, "From the first tab"), chatOnce(second, "From the second tab")]);
+    expect(await storedToken(first)).toBe(await storedToken(second));
+  });
+
+  it("refreshes and retries an operation the API answered with UNAUTHENTICATED", async () => {
+    const { page, watched } = await signUp(await browser.newContext());
+    // The API refuses the next operation's token once (as it would a token revoked by a rotated key, say).
+    let refused = 0;
+    await page.route("**/graphql", async (route) => {
+      if (refused > 0 || isRefresh(route.request()) || route.request().method() !== "POST") return route.fallback();
+      refused += 1;
+      await route.fulfill({
+        status: 200,
+        contentType: "application/json",
+        headers: { "access-control-allow-origin": "*" },
+        body: JSON.stringify({ errors: [{ message: "Access token expired", extensions: { code: "UNAUTHENTICATED" } }] }),
+      });
+    });
+    // New chat's mutation is refused; the client refreshes (well before the timer would) and sends it again.
+    await page.getByRole("button", { name: "New chat", exact: true }).click();
+    await page.getByRole("textbox", { name: "Message", exact: true }).waitFor();
+    expect(refused).toBe(1);
+    expect(watched.refreshes).toHaveLength(1);
+    expect(watched.refreshedTokens[0]).toBe(await storedToken(page));
+  });
+});
