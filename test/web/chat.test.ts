@@ -234,7 +234,7 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     expect(await ui.log.getByRole("article").count()).toBe(2);
   });
 
-  it("signs out and back in, and the chat list keeps the newest activity first", async () => {
+  it("renames and deletes chats, keeps the newest activity first, and signs out and back in", async () => {
     const { page, email, password } = await signedUpPage();
     const ui = controls(page);
     await openNewChat(page);
@@ -256,6 +256,13 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     await watchReply(page);
     await until(async () => (await chatNames()).join() === "First chat,Second chat", "the active chat first");
 
+    // Deleting a chat (after confirming) takes it off the list.
+    await page.getByRole("link", { name: "Second chat" }).click();
+    await page.getByRole("heading", { name: "Second chat" }).waitFor();
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Delete chat" }).click();
+    await until(async () => (await chatNames()).join() === "First chat", "the deleted chat to leave the list");
+
     await ui.signOut.click();
     await ui.signIn.waitFor();
     await ui.email.fill(email);
@@ -265,6 +272,6 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     await ui.password.fill(password);
     await ui.signIn.click();
     await ui.signOut.waitFor();
-    await until(async () => (await chatNames()).join() === "First chat,Second chat", "the chats after signing in again");
+    await until(async () => (await chatNames()).join() === "First chat", "the chats after signing in again");
   });
 });
