@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { flushSync } from "react-dom";
 import { useMutation, useQuery } from "urql";
 import { SignedOutError } from "../auth/auth-session.ts";
 import type { Api } from "../api/client.ts";
@@ -42,6 +43,13 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
 
   useEffect(() => () => following.current?.abort(), []);
 
+  // Keep the newest text in view while it grows, unless the user has scrolled up to read.
+  const log = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const element = log.current;
+    if (element && element.scrollHeight - element.scrollTop - element.clientHeight < 120) element.scrollTop = element.scrollHeight;
+  }, [messages, live?.text]);
+
   // Once the history is in: show it, and rejoin the reply still being written (after a reload, say).
   useEffect(() => {
     if (!session || messages) return;
@@ -62,7 +70,10 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
       signal: controller.signal,
       onEvent: (event, text) => {
         streamed.current = text;
-        setLive((current) => current && { ...current, text, ...liveChanges(current, event), connection: "live" });
+        const update = () => setLive((current) => current && { ...current, text, ...liveChanges(current, event), connection: "live" });
+        // A tool's start is rendered at once, even when its finish arrives right behind it (React would batch both).
+        if (event.__typename === "ToolCallStarted") flushSync(update);
+        else update();
       },
       onConnection: (connection) => setLive((current) => current && { ...current, connection }),
     })
@@ -168,7 +179,7 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
           </>
         )}
       </div>
-      <div role="log" aria-label="Conversation" className="log">
+      <div ref={log} role="log" aria-label="Conversation" className="log">
         {messages.map((message) => (
           <MessageView key={message.id} message={message} live={live?.replyId === message.id ? live : null} />
         ))}
