@@ -1,12 +1,13 @@
 // The web client (web/) in Debian's Chromium against the real API, through a TCP relay the test can cut:
 // sign-up, chats, a streamed reply that matches what was stored, tool calls, Stop, a dropped connection
-// mid-reply, and a reload that rejoins the reply in progress.
+// mid-reply, and a reload that rejoins the reply in progress. The API accepts persisted documents only.
 import { randomUUID } from "node:crypto";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWeb, serveWeb, type ServedWeb } from "../../web/scripts/serve.ts";
 import { launchChromium } from "../support/browser.ts";
-import { graphql, strongPassword } from "../support/clients.ts";
+import { strongPassword } from "../support/clients.ts";
+import { ConversationDocument, type ConversationQuery } from "../../web/src/generated/graphql.ts";
 import { startTcpRelay, type TcpRelay } from "../support/tcp-relay.ts";
 import { startTestApp, type TestApp } from "../support/test-app.ts";
 
@@ -21,7 +22,8 @@ let browser: Browser;
 
 beforeAll(async () => {
   await buildWeb();
-  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: WORD_DELAY_MS });
+  // Trusted documents only, as in production: the client must never send a document's text.
+  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: WORD_DELAY_MS, PERSISTED_DOCUMENTS_ONLY: "true" });
   relay = await startTcpRelay({ host: "127.0.0.1", port: Number(new URL(app.url).port) });
   web = await serveWeb({ apiUrl: `${relay.origin}/graphql`, port: 0 });
   browser = await launchChromium();
@@ -102,16 +104,23 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
   }
 }
 
-/** The session's stored messages, read over the API with the page's own token (what a reload would show). */
+/**
+ * The session's stored messages (what a reload would show), read over the API with the page's own token and the
+ * client's own persisted Conversation document: this API refuses query text without an API key.
+ */
 async function storedMessages(page: Page, sessionId: string) {
   const credentials = await page.evaluate(() => JSON.parse(localStorage.getItem("agent-chat.credentials") ?? "null"));
-  const response = await graphql<{ session: { messages: { edges: Array<{ node: { role: string; content: string; status: string } }> } } }>(
-    app.graphqlUrl,
-    `query ($id: ID!) { session(id: $id) { messages(last: 20) { edges { node { role content status } } } } }`,
-    { id: sessionId },
-    credentials.token,
-  );
-  return response.data!.session.messages.edges.map((edge) => edge.node);
+  const response = await fetch(app.graphqlUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${credentials.token}` },
+    body: JSON.stringify({
+      operationName: "Conversation",
+      variables: { id: sessionId },
+      extensions: { persistedQuery: { version: 1, sha256Hash: (ConversationDocument as unknown as { __meta__: { hash: string } }).__meta__.hash } },
+    }),
+  });
+  const result = (await response.json()) as { data: ConversationQuery };
+  return result.data.session!.messages.edges.map((edge) => edge.node);
 }
 
 describe("the web client in Chromium", { timeout: 60_000 }, () => {
