@@ -11,11 +11,10 @@ import { launchChromium } from "../support/browser.ts";
 import { graphql, strongPassword } from "../support/clients.ts";
 import { startTestApp, type TestApp } from "../support/test-app.ts";
 
-// The client refreshes a minute before expiry: with 66 s tokens, 6 s after each sign-in or refresh. A long reply
-// streams for about seven seconds (~70 words at 100 ms) from a second after sign-up, so a refresh comes due in the
-// middle of it, with seconds to spare on a slow machine.
-const TOKEN_TTL_SECONDS = 66;
-const REFRESH_DUE_MS = 6_000;
+// The client refreshes a minute before expiry: 14 minutes after each sign-in or refresh with the default 15-minute
+// tokens. The pages' clocks are Playwright's: the tests move them past that moment when they choose (in the middle of
+// a streaming reply, say), with no real waiting and no race with a slow machine. The API's clock runs as usual.
+const PAST_REFRESH_DUE = "14:05";
 const LONG_MESSAGE = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
 const REFRESH_HASH = (RefreshDocument as unknown as { __meta__: { hash: string } }).__meta__.hash;
 
@@ -25,7 +24,8 @@ let browser: Browser;
 
 beforeAll(async () => {
   await buildWeb();
-  app = await startTestApp({ ACCESS_TOKEN_TTL_SECONDS: String(TOKEN_TTL_SECONDS), DEV_MODEL_TOKEN_DELAY_MS: "100" });
+  // ~70 words at 80 ms: a long reply streams for about five seconds.
+  app = await startTestApp({ ACCESS_TOKEN_TTL_SECONDS: "900", DEV_MODEL_TOKEN_DELAY_MS: "80" });
   web = await serveWeb({ apiUrl: app.graphqlUrl, port: 0 });
   browser = await launchChromium();
 }, 180_000);
@@ -56,6 +56,13 @@ function watchPage(page: Page) {
     }),
   );
   return { refreshes, refreshedTokens, socketTokens };
+}
+
+/** A browser context whose pages run on Playwright's clock (time flows until a test fast-forwards it). */
+async function newContext(): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  await context.clock.install();
+  return context;
 }
 
 async function signUp(context: BrowserContext): Promise<{ page: Page; watched: ReturnType<typeof watchPage> }> {
@@ -103,7 +110,7 @@ async function chatOnce(page: Page, text: string): Promise<void> {
 
 describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
   it("refreshes ahead of expiry, presents each refresh token once, and moves the socket streaming a reply to the new token", async () => {
-    const { page, watched } = await signUp(await browser.newContext());
+    const { page, watched } = await signUp(await newContext());
     const first = await storedToken(page);
     await page.getByRole("button", { name: "New chat", exact: true }).click();
     await page.getByRole("textbox", { name: "Message", exact: true }).fill(LONG_MESSAGE);
@@ -114,17 +121,20 @@ describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
 
     // The refresh comes due while the reply streams, and the socket reconnects with the new token; the reply
     // resumes from its cursor and ends intact.
+    expect(watched.refreshes).toHaveLength(0);
+    await page.clock.fastForward(PAST_REFRESH_DUE);
     await until(() => page.getByRole("button", { name: "Stop", exact: true }).isDisabled(), "the reply to end");
-    expect(watched.refreshedTokens.length).toBeGreaterThanOrEqual(1);
+    expect(watched.refreshedTokens).toHaveLength(1);
     expect(watched.refreshedTokens[0]).not.toBe(first);
-    expect(watched.socketTokens.slice(0, 2)).toEqual([`Bearer ${first}`, `Bearer ${watched.refreshedTokens[0]}`]);
+    expect(watched.socketTokens).toEqual([`Bearer ${first}`, `Bearer ${watched.refreshedTokens[0]}`]);
     expect(await reply.locator(".content").textContent()).toBe(await storedReply(page));
 
     // Each refresh token is presented once (a second presentation would end the login), and the login lives on.
     // (Waiting for the answer to be stored: a reload in between would lose the new refresh token, and presenting
     // the spent one again would end the login; the API is strict about that by design.)
+    await page.clock.fastForward(PAST_REFRESH_DUE);
     await until(
-      async () => watched.refreshedTokens.length >= 2 && (await storedToken(page)) === watched.refreshedTokens.at(-1),
+      async () => watched.refreshedTokens.length === 2 && (await storedToken(page)) === watched.refreshedTokens.at(-1),
       "a second refresh",
     );
     const presented = watched.refreshes.map((request) => JSON.parse(request.postData()!).variables.input.refreshToken);
@@ -135,21 +145,23 @@ describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
   });
 
   it("two tabs of one browser share a refresh: one request, both stay signed in", async () => {
-    const context = await browser.newContext();
+    const context = await newContext();
     const { page: first, watched: firstWatched } = await signUp(context);
     const second = await context.newPage();
     const secondWatched = watchPage(second);
     await second.goto(web.url);
     await second.getByRole("button", { name: "Sign out", exact: true }).waitFor(); // signed in from the shared storage
     // Both tabs' refresh timers come due together; the Web Lock lets one refresh and the other adopt its result.
-    await first.waitForTimeout(REFRESH_DUE_MS + 1_000);
+    await Promise.all([first.clock.fastForward(PAST_REFRESH_DUE), second.clock.fastForward(PAST_REFRESH_DUE)]);
+    await until(async () => (await storedToken(first)) !== undefined && firstWatched.refreshedTokens.length + secondWatched.refreshedTokens.length === 1, "the refresh");
+    await first.waitForTimeout(1_000); // time for a second, wrong refresh to show up
     expect(firstWatched.refreshes.length + secondWatched.refreshes.length).toBe(1);
     await Promise.all([chatOnce(first, "From the first tab"), chatOnce(second, "From the second tab")]);
     expect(await storedToken(first)).toBe(await storedToken(second));
   });
 
   it("refreshes and retries an operation the API answered with UNAUTHENTICATED", async () => {
-    const { page, watched } = await signUp(await browser.newContext());
+    const { page, watched } = await signUp(await newContext());
     // The API refuses the next operation's token once (as it would a token revoked by a rotated key, say).
     let refused = 0;
     await page.route("**/graphql", async (route) => {
@@ -162,7 +174,7 @@ describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
         body: JSON.stringify({ errors: [{ message: "Access token expired", extensions: { code: "UNAUTHENTICATED" } }] }),
       });
     });
-    // New chat's mutation is refused; the client refreshes (well before the timer would) and sends it again.
+    // New chat's mutation is refused; the client refreshes (14 minutes before its timer would) and sends it again.
     await page.getByRole("button", { name: "New chat", exact: true }).click();
     await page.getByRole("textbox", { name: "Message", exact: true }).waitFor();
     expect(refused).toBe(1);

@@ -11,6 +11,17 @@ export interface Credentials extends CredentialsFragment {
   user: { id: string; email: string };
 }
 
+/**
+ * Credentials with their deadlines on this device's clock. The API's `expiresAt` is on the server's clock, and a
+ * device whose clock runs minutes ahead would find every fresh token "about to expire" and refresh in a loop (seen
+ * in the browser tests with a page clock moved ahead); the token's lifetime (JWT `exp - iat`) from the moment it
+ * arrived is right whatever either clock says.
+ */
+interface HeldCredentials extends Credentials {
+  localExpiresAt: number;
+  localRefreshExpiresAt: number;
+}
+
 /** Refreshed this long before the access token expires, so no request is sent with a token about to lapse. */
 const REFRESH_AHEAD_MS = 60_000;
 const STORAGE_KEY = "agent-chat.credentials";
@@ -26,8 +37,8 @@ export class SignedOutError extends Error {
 type RefreshCall = (refreshToken: string) => Promise<Credentials>;
 
 export class AuthSession {
-  private credentials: Credentials | null = readStored();
-  private inFlight: Promise<Credentials> | null = null;
+  private credentials: HeldCredentials | null = readStored();
+  private inFlight: Promise<HeldCredentials> | null = null;
   private readonly listeners = new Set<() => void>();
   private readonly refreshedListeners = new Set<() => void>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -52,11 +63,11 @@ export class AuthSession {
   }
 
   expiresSoon(now = Date.now()): boolean {
-    return this.credentials !== null && Date.parse(this.credentials.expiresAt) - now < REFRESH_AHEAD_MS;
+    return this.credentials !== null && this.credentials.localExpiresAt - now < REFRESH_AHEAD_MS;
   }
 
   signedIn(credentials: Credentials): void {
-    this.store(credentials);
+    this.store(onLocalClock(credentials));
   }
 
   signedOut(): void {
@@ -70,7 +81,7 @@ export class AuthSession {
   }
 
   /** New credentials for this login; concurrent callers share one refresh. Signs out when the server refuses it. */
-  refresh(): Promise<Credentials> {
+  refresh(): Promise<HeldCredentials> {
     this.inFlight ??= this.refreshOnce().finally(() => {
       this.inFlight = null;
     });
@@ -89,14 +100,14 @@ export class AuthSession {
     return () => this.refreshedListeners.delete(listener);
   }
 
-  private async refreshOnce(): Promise<Credentials> {
+  private async refreshOnce(): Promise<HeldCredentials> {
     const spent = this.credentials?.refreshToken;
     const run = async () => {
       // Another tab may have refreshed while this one waited for the lock: its credentials are the live ones.
-      const latest = (await get<Credentials>(STORAGE_KEY)) ?? readStored();
+      const latest = (await get<HeldCredentials>(STORAGE_KEY)) ?? readStored();
       if (latest && latest.refreshToken !== spent) return latest;
       if (!latest) throw new SignedOutError();
-      const fresh = await this.refreshCall(latest.refreshToken);
+      const fresh = onLocalClock(await this.refreshCall(latest.refreshToken));
       await set(STORAGE_KEY, fresh); // before the lock is released, so the next tab in line sees it
       return fresh;
     };
@@ -111,7 +122,7 @@ export class AuthSession {
     }
   }
 
-  private store(credentials: Credentials | null): void {
+  private store(credentials: HeldCredentials | null): void {
     const changedUser = credentials?.user.id !== this.credentials?.user.id;
     this.credentials = credentials;
     // localStorage: read synchronously at start-up (a reload renders signed in at once) and its change events tell
@@ -130,7 +141,7 @@ export class AuthSession {
   private scheduleRefresh(): void {
     clearTimeout(this.refreshTimer);
     if (!this.credentials) return;
-    const due = Date.parse(this.credentials.expiresAt) - REFRESH_AHEAD_MS - Date.now();
+    const due = this.credentials.localExpiresAt - REFRESH_AHEAD_MS - Date.now();
     this.refreshTimer = setTimeout(() => void this.refresh().catch(() => undefined), Math.max(0, due));
   }
 
@@ -139,11 +150,32 @@ export class AuthSession {
   }
 }
 
-function readStored(): Credentials | null {
+function readStored(): HeldCredentials | null {
   try {
-    const stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null") as Credentials | null;
-    return stored && Date.parse(stored.refreshTokenExpiresAt) > Date.now() ? stored : null;
+    const stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null") as HeldCredentials | null;
+    return stored && typeof stored.localRefreshExpiresAt === "number" && stored.localRefreshExpiresAt > Date.now() ? stored : null;
   } catch {
     return null;
+  }
+}
+
+function onLocalClock(credentials: Credentials): HeldCredentials {
+  const now = Date.now();
+  const serverExpiry = Date.parse(credentials.expiresAt);
+  const lifetime = tokenLifetimeMs(credentials.token) ?? serverExpiry - now;
+  return {
+    ...credentials,
+    localExpiresAt: now + lifetime,
+    localRefreshExpiresAt: now + lifetime + (Date.parse(credentials.refreshTokenExpiresAt) - serverExpiry),
+  };
+}
+
+/** `exp - iat` of a JWT (read, not verified: only the server can, and only its answer counts). */
+function tokenLifetimeMs(token: string): number | undefined {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown; iat?: unknown };
+    return typeof payload.exp === "number" && typeof payload.iat === "number" ? (payload.exp - payload.iat) * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
