@@ -378,6 +378,8 @@ describe("an unset environment fails closed", () => {
   const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
   const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   const STRONG_SECRET = randomBytes(48).toString("base64");
+  /** A trusted-documents manifest for the production runs (their working directory has none). */
+  const MANIFEST = fileURLToPath(new URL("./support/persisted-documents.fixture.json", import.meta.url));
   const dirs: string[] = [];
   afterAll(async () => {
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
@@ -433,8 +435,15 @@ describe("an unset environment fails closed", () => {
     expect(run.stderr).toContain("OPENAI_API_KEY");
   });
 
-  it("with its secrets set it starts as production: no GraphiQL, no CORS for any origin", SLOW, async () => {
+  it("without the trusted-documents manifest production refuses to start, naming PERSISTED_DOCUMENTS_PATH", SLOW, async () => {
     const run = await runEntry({ JWT_SECRET: STRONG_SECRET, OPENAI_API_KEY: "sk-test-not-used" });
+    await run.stop();
+    expect(run).toMatchObject({ code: 1 });
+    expect(run.stderr).toMatch(/PERSISTED_DOCUMENTS_PATH: cannot read the trusted-documents manifest/);
+  });
+
+  it("with its secrets and manifest set it starts as production: no GraphiQL, no CORS for any origin, trusted documents only", SLOW, async () => {
+    const run = await runEntry({ JWT_SECRET: STRONG_SECRET, OPENAI_API_KEY: "sk-test-not-used", PERSISTED_DOCUMENTS_PATH: MANIFEST });
     try {
       expect(run.appEnv).toBe("production");
       expect("url" in run).toBe(true);
@@ -446,6 +455,17 @@ describe("an unset environment fails closed", () => {
         headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
       });
       expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+      const text = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ __typename }" }) });
+      expect(text.status).toBe(400);
+      expect(await text.text()).toContain("PERSISTED_QUERY_ONLY");
+      const manifest = JSON.parse(await readFile(MANIFEST, "utf8")) as Record<string, string>;
+      const [sha256Hash] = Object.keys(manifest);
+      const hashed = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }),
+      });
+      expect(await hashed.json()).toMatchObject({ data: { __typename: "Query" } });
     } finally {
       await run.stop();
     }

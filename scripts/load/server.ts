@@ -66,6 +66,8 @@ export const BENCH_ENV: Record<string, string> = {
   MAX_CONCURRENT_REPLIES_PER_USER: "1000",
   MAX_SUBSCRIPTIONS_PER_USER: "1000",
   WS_MAX_CONNECTIONS_PER_ADDRESS: "1000000",
+  // The load clients send their documents as text; trusted documents (on in production) are not what is measured.
+  PERSISTED_DOCUMENTS_ONLY: "false",
 };
 
 /** Variables of the bench's own environment that must not leak into a server that is not meant to have them. */
