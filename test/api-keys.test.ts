@@ -215,6 +215,21 @@ describe("API keys", () => {
     expect((await postGraphQL(app.graphqlUrl, { query: MeDocument }, withKey(other.secret))).errors).toBeUndefined();
   });
 
+  it("is held to the query cost and depth limits like any caller", async () => {
+    const owner = await signUp(app.graphqlUrl);
+    const { secret } = await createApiKey(app.graphqlUrl, owner.token);
+    const costly = `{ me { sessions(first: 100) { edges { node { messages(first: 100) { edges { node { id } } } } } } } }`;
+    const refused = await postGraphQL(app.graphqlUrl, { query: costly }, withKey(secret));
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "QUERY_LIMIT_EXCEEDED", limit: "cost" });
+    // 13 fields deep: over GRAPHQL_MAX_DEPTH (12).
+    const deep = `{ me { sessions(first: 1) { edges { node { messages(first: 1) { edges { node { session {
+      messages(first: 1) { edges { node { session { name } } } } } } } } } } } } }`;
+    expect((await postGraphQL(app.graphqlUrl, { query: deep }, withKey(secret))).errors?.[0]?.extensions).toMatchObject({
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "depth",
+    });
+  });
+
   it("may introspect where introspection is off; tokens, anonymous callers and bad keys may not", async () => {
     const owner = await signUp(app.graphqlUrl);
     const { secret } = await createApiKey(app.graphqlUrl, owner.token);
