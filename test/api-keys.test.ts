@@ -35,8 +35,9 @@ const INVALID_KEY = "The API key is invalid, expired or revoked.";
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp({
-    // As in production: introspection off, except for API keys.
+    // As in production: introspection off, except for API keys (and field suggestions with it).
     GRAPHQL_INTROSPECTION: "false",
+    GRAPHQL_FIELD_SUGGESTIONS: "true",
     RATE_LIMIT_API_KEY_PER_MINUTE: String(API_KEY_LIMIT),
   });
 });
@@ -230,7 +231,7 @@ describe("API keys", () => {
     });
   });
 
-  it("may introspect where introspection is off; tokens, anonymous callers and bad keys may not", async () => {
+  it("may introspect and get field suggestions where introspection is off; tokens, anonymous callers and bad keys may not", async () => {
     const owner = await signUp(app.graphqlUrl);
     const { secret } = await createApiKey(app.graphqlUrl, owner.token);
     const byKey = await postGraphQL(app.graphqlUrl, { query: INTROSPECTION }, withKey(secret));
@@ -248,5 +249,13 @@ describe("API keys", () => {
     await client.dispose();
     expect(overWs.errors).toBeUndefined();
     expect(overWs.data.__schema.queryType.name).toBe("Query");
+
+    // Field suggestions spell out the schema too, so they follow the same rule.
+    const TYPO = `{ mee { id } }`;
+    expect((await postGraphQL(app.graphqlUrl, { query: TYPO }, withKey(secret))).errors?.[0]?.message).toContain('Did you mean "me"?');
+    const hidden = await graphql(app.graphqlUrl, TYPO, {}, owner.token);
+    expect(codes(hidden)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+    expect(hidden.errors?.[0]?.message).not.toContain("Did you mean");
+    expect((await postGraphQL(app.graphqlUrl, { query: TYPO }, withKey(`agk_${"B".repeat(43)}`))).errors?.[0]?.message).not.toContain("Did you mean");
   });
 });

@@ -43,7 +43,7 @@ export interface YogaDependencies {
   subscriptions: { maxPerUser: number; maxPerConnection: number; maxSseStreamsPerUser: number };
   /** `__schema` / `__type` allowed; off refuses them with INTROSPECTION_DISABLED. */
   introspection: boolean;
-  /** "Did you mean …?" in validation errors; always off when introspection is. */
+  /** "Did you mean …?" in validation errors; where introspection is off, only for requests with an API key. */
   fieldSuggestions: boolean;
   /** The manifest and PERSISTED_DOCUMENTS_ONLY; the same object serves graphql-ws. */
   trustedDocuments: TrustedDocuments;
@@ -117,10 +117,11 @@ export function createYogaServer(deps: YogaDependencies) {
         costLimit: { enabled: false },
         maxTokens: { n: deps.limits.maxTokens, onReject: [rejectedBy("tokens")] },
         maxDirectives: { n: deps.limits.maxDirectives, onReject: [rejectedBy("directives")] },
-        // Suggestions spell out field names: without introspection they would be a way around it.
-        blockFieldSuggestion: { enabled: !(deps.introspection && deps.fieldSuggestions) },
+        // Off here, hidden for everyone; on, they are hidden where introspection is refused by useDisableIntrospection
+        // (suggestions spell out field names: without introspection they would be a way around it).
+        blockFieldSuggestion: { enabled: !deps.fieldSuggestions },
       }),
-      ...(deps.introspection ? [] : [useDisableIntrospection({ isApiKeyRequest: apiKeyRequest })]),
+      ...(deps.introspection ? [] : [useDisableIntrospection({ isApiKeyRequest: apiKeyRequest, fieldSuggestions: deps.fieldSuggestions })]),
     ],
   });
 }

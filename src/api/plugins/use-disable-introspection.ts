@@ -10,11 +10,21 @@ export interface DisableIntrospectionPluginOptions {
    * @default () => false
    */
   isApiKeyRequest?: (request: Request) => Promise<boolean>;
+  /**
+   * Whether "Did you mean …?" hints are shown at all (GRAPHQL_FIELD_SUGGESTIONS; armor hides them when not). They
+   * spell out field names, so where introspection is refused they follow the same rule: API keys only.
+   * @default false
+   */
+  fieldSuggestions?: boolean;
 }
 
-/** Refuses `__schema` and `__type` (not `__typename`) with INTROSPECTION_DISABLED, on every transport, except for API keys. */
+/**
+ * Refuses `__schema` and `__type` (not `__typename`) with INTROSPECTION_DISABLED, and hides field suggestions, on every
+ * transport, except for requests authenticated by an API key.
+ */
 export function useDisableIntrospection({
   isApiKeyRequest = async () => false,
+  fieldSuggestions = false,
 }: DisableIntrospectionPluginOptions = {}): Plugin<{ viewer?: Viewer | null }> {
   /** Per request context: authenticated by a valid API key (HTTP, SSE). */
   const keyRequests = new WeakSet<object>();
@@ -25,8 +35,18 @@ export function useDisableIntrospection({
     onValidate({ context, addValidationRule }) {
       if (keyRequests.has(context) || context.viewer?.apiKeyId) return;
       addValidationRule(IntrospectionDisabled);
+      if (!fieldSuggestions) return; // armor hides them from everyone
+      return ({ valid, result, setResult }) => {
+        if (!valid) setResult(result.map(withoutSuggestion));
+      };
     },
   };
+}
+
+/** armor's mask, so a hidden suggestion reads the same whoever hid it. */
+function withoutSuggestion<E extends Error>(error: E): E {
+  error.message = error.message.replace(/Did you mean ".+"\?/g, "[Suggestion hidden]").trim();
+  return error;
 }
 
 /** graphql's own rule; its errors only lack a code, so it reports through a context that adds one. */
