@@ -2,14 +2,11 @@
 // several operations (and a second tab) need it at once, a refresh after an UNAUTHENTICATED answer, the WebSocket
 // reconnecting with the new token, and signing in surviving a reload. The API treats a refresh token spent twice
 // as theft and ends the login, so a client that refreshed twice would be signed out here.
-import { randomUUID } from "node:crypto";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RefreshDocument } from "../../web/src/generated/graphql.ts";
-import { buildWeb, serveWeb, type ServedWeb } from "../../web/scripts/serve.ts";
-import { launchChromium } from "../support/browser.ts";
-import { graphql, strongPassword } from "../support/clients.ts";
-import { startTestApp, type TestApp } from "../support/test-app.ts";
+import { graphql } from "../support/clients.ts";
+import { clientToken as storedToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
 
 // The client refreshes a minute before expiry: 14 minutes after each sign-in or refresh with the default 15-minute
 // tokens. The pages' clocks are Playwright's: the tests move them past that moment when they choose (in the middle of
@@ -18,29 +15,19 @@ const PAST_REFRESH_DUE = "14:05";
 const LONG_MESSAGE = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
 const REFRESH_HASH = (RefreshDocument as unknown as { __meta__: { hash: string } }).__meta__.hash;
 
-let app: TestApp;
-let web: ServedWeb;
-let browser: Browser;
+let stack: WebStack;
 
 beforeAll(async () => {
-  await buildWeb();
   // ~70 words at 80 ms: a long reply streams for about five seconds.
-  app = await startTestApp({ ACCESS_TOKEN_TTL_SECONDS: "900", DEV_MODEL_TOKEN_DELAY_MS: "80" });
-  web = await serveWeb({ apiUrl: app.graphqlUrl, port: 0 });
-  browser = await launchChromium();
+  stack = await startWebStack({ ACCESS_TOKEN_TTL_SECONDS: "900", DEV_MODEL_TOKEN_DELAY_MS: "80" });
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await app?.cleanup();
-});
+afterAll(() => stack?.close());
 
 const isRefresh = (request: Request) => request.method() === "POST" && (request.postData() ?? "").includes(REFRESH_HASH);
 
+/** The refreshes a page sends (and the tokens they bring) and the token each of its sockets opened with. */
 function watchPage(page: Page) {
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (error) => console.error(`[page] ${error.message}`));
   const refreshes: Request[] = [];
   const refreshedTokens: string[] = [];
   const socketTokens: string[] = [];
@@ -60,45 +47,30 @@ function watchPage(page: Page) {
 
 /** A browser context whose pages run on Playwright's clock (time flows until a test fast-forwards it). */
 async function newContext(): Promise<BrowserContext> {
-  const context = await browser.newContext();
+  const context = await stack.browser.newContext();
   await context.clock.install();
   return context;
 }
 
 async function signUp(context: BrowserContext): Promise<{ page: Page; watched: ReturnType<typeof watchPage> }> {
-  const page = await context.newPage();
+  const page = await newPage(context);
   const watched = watchPage(page);
-  await page.goto(web.url);
-  await page.getByRole("textbox", { name: "Email", exact: true }).fill(`auth-${randomUUID()}@example.com`);
-  await page.getByRole("textbox", { name: "Password", exact: true }).fill(strongPassword());
-  await page.getByRole("button", { name: "Sign up", exact: true }).click();
-  await page.getByRole("button", { name: "Sign out", exact: true }).waitFor();
+  await signUpThroughClient(page, stack.web);
   return { page, watched };
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** The content of the last assistant message of the page's open chat, as stored. */
 async function storedReply(page: Page): Promise<string> {
-  const sessionId = decodeURIComponent(new URL(page.url()).hash.replace("#/chats/", ""));
+  const sessionId = openChatId(page);
   const token = await storedToken(page);
   const response = await graphql<{ session: { messages: { edges: Array<{ node: { content: string } }> } } }>(
-    app.graphqlUrl,
+    stack.app.graphqlUrl,
     `query ($id: ID!) { session(id: $id) { messages(last: 1) { edges { node { content } } } } }`,
     { id: sessionId },
     token,
   );
   return response.data!.session.messages.edges[0]!.node.content;
 }
-
-const storedToken = (page: Page) =>
-  page.evaluate(() => (JSON.parse(localStorage.getItem("agent-chat.credentials") ?? "null") as { token: string } | null)?.token);
 
 async function chatOnce(page: Page, text: string): Promise<void> {
   await page.getByRole("button", { name: "New chat", exact: true }).click();
@@ -147,9 +119,9 @@ describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
   it("two tabs of one browser share a refresh: one request, both stay signed in", async () => {
     const context = await newContext();
     const { page: first, watched: firstWatched } = await signUp(context);
-    const second = await context.newPage();
+    const second = await newPage(context);
     const secondWatched = watchPage(second);
-    await second.goto(web.url);
+    await second.goto(stack.web.url);
     await second.getByRole("button", { name: "Sign out", exact: true }).waitFor(); // signed in from the shared storage
     // Both tabs' refresh timers come due together; the Web Lock lets one refresh and the other adopt its result.
     await Promise.all([first.clock.fastForward(PAST_REFRESH_DUE), second.clock.fastForward(PAST_REFRESH_DUE)]);

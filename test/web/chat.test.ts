@@ -1,40 +1,26 @@
 // The web client (web/) in Debian's Chromium against the real API, through a TCP relay the test can cut:
 // sign-up, chats, a streamed reply that matches what was stored, tool calls, Stop, a dropped connection
 // mid-reply, and a reload that rejoins the reply in progress. The API accepts persisted documents only.
-import { randomUUID } from "node:crypto";
-import type { Browser, Locator, Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWeb, serveWeb, type ServedWeb } from "../../web/scripts/serve.ts";
-import { launchChromium } from "../support/browser.ts";
-import { strongPassword } from "../support/clients.ts";
 import { ConversationDocument, type ConversationQuery } from "../../web/src/generated/graphql.ts";
-import { startTcpRelay, type TcpRelay } from "../support/tcp-relay.ts";
-import { startTestApp, type TestApp } from "../support/test-app.ts";
+import type { TcpRelay } from "../support/tcp-relay.ts";
+import { clientToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
 
 // ~70 words at 80 ms: a reply streams for about five seconds, long enough to stop, cut or reload in the middle.
 const WORD_DELAY_MS = "80";
 const LONG_MESSAGE = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
 
-let app: TestApp;
+let stack: WebStack;
 let relay: TcpRelay;
-let web: ServedWeb;
-let browser: Browser;
 
 beforeAll(async () => {
-  await buildWeb();
   // Trusted documents only, as in production: the client must never send a document's text.
-  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: WORD_DELAY_MS, PERSISTED_DOCUMENTS_ONLY: "true" });
-  relay = await startTcpRelay({ host: "127.0.0.1", port: Number(new URL(app.url).port) });
-  web = await serveWeb({ apiUrl: `${relay.origin}/graphql`, port: 0 });
-  browser = await launchChromium();
+  stack = await startWebStack({ DEV_MODEL_TOKEN_DELAY_MS: WORD_DELAY_MS, PERSISTED_DOCUMENTS_ONLY: "true" }, { relay: true });
+  relay = stack.relay!;
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await relay?.close();
-  await app?.cleanup();
-});
+afterAll(() => stack?.close());
 
 const controls = (page: Page) => ({
   email: page.getByRole("textbox", { name: "Email", exact: true }),
@@ -51,33 +37,23 @@ const controls = (page: Page) => ({
 });
 
 async function signedUpPage(): Promise<{ page: Page; email: string; password: string }> {
-  const page = await (await browser.newContext()).newPage();
-  page.setDefaultTimeout(15_000);
-  // The browser's own errors go to the test output: a failing step then says why.
-  page.on("pageerror", (error) => console.error(`[page] ${error.message}`));
-  page.on("console", (message) => message.type() === "error" && console.error(`[console] ${message.text()}`));
-  const email = `web-${randomUUID()}@example.com`;
-  const password = strongPassword();
-  await page.goto(web.url);
-  const ui = controls(page);
-  await ui.email.fill(email);
-  await ui.password.fill(password);
-  await ui.signUp.click();
-  await ui.signOut.waitFor();
-  return { page, email, password };
+  const page = await newPage(await stack.browser.newContext());
+  return { page, ...(await signUpThroughClient(page, stack.web)) };
 }
 
 async function openNewChat(page: Page): Promise<string> {
   const ui = controls(page);
   await ui.newChat.click();
   await ui.message.waitFor();
-  return sessionIdOf(page);
+  return openChatId(page);
 }
 
-function sessionIdOf(page: Page): string {
-  const id = decodeURIComponent(new URL(page.url()).hash.replace("#/chats/", ""));
-  expect(id).not.toBe("");
-  return id;
+/** Sends the long message and resolves once its reply has shown its first words. */
+async function startLongReply(page: Page): Promise<void> {
+  const ui = controls(page);
+  await ui.message.fill(LONG_MESSAGE);
+  await ui.send.click();
+  await until(async () => (await contentOf(ui.replies.last())).length > 20, "the first words");
 }
 
 const contentOf = async (reply: Locator) => (await reply.locator(".content").textContent()) ?? "";
@@ -96,23 +72,14 @@ async function watchReply(page: Page): Promise<{ final: string; seen: string[] }
   throw new Error(`the reply did not end; last text: ${seen.at(-1)}`);
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * The session's stored messages (what a reload would show), read over the API with the page's own token and the
  * client's own persisted Conversation document: this API refuses query text without an API key.
  */
 async function storedMessages(page: Page, sessionId: string) {
-  const credentials = await page.evaluate(() => JSON.parse(localStorage.getItem("agent-chat.credentials") ?? "null"));
-  const response = await fetch(app.graphqlUrl, {
+  const response = await fetch(stack.app.graphqlUrl, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${credentials.token}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${await clientToken(page)}` },
     body: JSON.stringify({
       operationName: "Conversation",
       variables: { id: sessionId },
@@ -178,9 +145,7 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     const { page } = await signedUpPage();
     const ui = controls(page);
     const sessionId = await openNewChat(page);
-    await ui.message.fill(LONG_MESSAGE);
-    await ui.send.click();
-    await until(async () => (await contentOf(ui.replies.last())).length > 20, "the first words");
+    await startLongReply(page);
     await ui.stop.click();
     await until(() => ui.stop.isDisabled(), "Stop to be disabled once the reply ended");
     await ui.replies.last().getByText("Stopped.").waitFor();
@@ -209,9 +174,7 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     const { page } = await signedUpPage();
     const ui = controls(page);
     const sessionId = await openNewChat(page);
-    await ui.message.fill(LONG_MESSAGE);
-    await ui.send.click();
-    await until(async () => (await contentOf(ui.replies.last())).length > 20, "the first words");
+    await startLongReply(page);
     const before = await contentOf(ui.replies.last());
     const connectionsBefore = relay.accepted;
     // Every socket cut, and the network down for 1.5 s: words streamed meanwhile must come from the replay.
@@ -229,9 +192,7 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     const { page } = await signedUpPage();
     const ui = controls(page);
     const sessionId = await openNewChat(page);
-    await ui.message.fill(LONG_MESSAGE);
-    await ui.send.click();
-    await until(async () => (await contentOf(ui.replies.last())).length > 20, "the first words");
+    await startLongReply(page);
     await page.reload();
     await ui.signOut.waitFor();
     await until(() => ui.stop.isEnabled(), "the rejoined reply to be streaming");

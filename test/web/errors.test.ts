@@ -1,30 +1,18 @@
 // Errors a user can act on, as the web client shows them in Chromium: a used-up daily quota (with when it
 // resets) and a rate limit (with how long to wait), each from the API's real answer; nothing is stored for them.
-import { randomUUID } from "node:crypto";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWeb, serveWeb, type ServedWeb } from "../../web/scripts/serve.ts";
-import { launchChromium } from "../support/browser.ts";
-import { graphql, strongPassword } from "../support/clients.ts";
-import { startTestApp, type TestApp } from "../support/test-app.ts";
+import { graphql } from "../support/clients.ts";
+import { clientToken, newPage, openChatId, signUpThroughClient, startWebStack, type WebStack } from "../support/web-stack.ts";
 
-let app: TestApp;
-let web: ServedWeb;
-let browser: Browser;
+let stack: WebStack;
 
 beforeAll(async () => {
-  await buildWeb();
   // One reply spends the day's 60 tokens; two sends a minute are allowed.
-  app = await startTestApp({ LLM_DAILY_TOKEN_LIMIT: "60", RATE_LIMIT_SEND_PER_MIN: "2" });
-  web = await serveWeb({ apiUrl: app.graphqlUrl, port: 0 });
-  browser = await launchChromium();
+  stack = await startWebStack({ LLM_DAILY_TOKEN_LIMIT: "60", RATE_LIMIT_SEND_PER_MIN: "2" });
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await web?.close();
-  await app?.cleanup();
-});
+afterAll(() => stack?.close());
 
 async function send(page: Page, text: string) {
   await page.getByRole("textbox", { name: "Message", exact: true }).fill(text);
@@ -33,12 +21,8 @@ async function send(page: Page, text: string) {
 
 describe("errors in the web client", { timeout: 60_000 }, () => {
   it("says when the quota is used up and when it resets, then how long to wait when rate limited", async () => {
-    const page = await (await browser.newContext()).newPage();
-    page.setDefaultTimeout(15_000);
-    await page.goto(web.url);
-    await page.getByRole("textbox", { name: "Email", exact: true }).fill(`errors-${randomUUID()}@example.com`);
-    await page.getByRole("textbox", { name: "Password", exact: true }).fill(strongPassword());
-    await page.getByRole("button", { name: "Sign up", exact: true }).click();
+    const page = await newPage(await stack.browser.newContext());
+    await signUpThroughClient(page, stack.web);
     await page.getByRole("button", { name: "New chat", exact: true }).click();
 
     await send(page, "Hello, spend my quota");
@@ -56,9 +40,8 @@ describe("errors in the web client", { timeout: 60_000 }, () => {
 
     // Only the first exchange was stored; the message box keeps the refused text for another try.
     expect(await page.getByRole("textbox", { name: "Message", exact: true }).inputValue()).toBe("And another");
-    const sessionId = decodeURIComponent(new URL(page.url()).hash.replace("#/chats/", ""));
-    const token = await page.evaluate(() => JSON.parse(localStorage.getItem("agent-chat.credentials")!).token as string);
-    const stored = await graphql(app.graphqlUrl, `query ($id: ID!) { session(id: $id) { messages { totalCount } } }`, { id: sessionId }, token);
+    const query = `query ($id: ID!) { session(id: $id) { messages { totalCount } } }`;
+    const stored = await graphql(stack.app.graphqlUrl, query, { id: openChatId(page) }, await clientToken(page));
     expect(stored.data.session.messages.totalCount).toBe(2);
   });
 });

@@ -5,14 +5,16 @@ import { fileURLToPath } from "node:url";
 import { build, preview, type Plugin, type PreviewServer } from "vite";
 
 const configFile = fileURLToPath(new URL("../vite.config.ts", import.meta.url));
+const defaultOutDir = fileURLToPath(new URL("../dist", import.meta.url));
 
-export async function buildWeb(): Promise<void> {
+/** Builds into `outDir` (default web/dist); tests build into their own directories, so parallel runs never collide. */
+export async function buildWeb(outDir = defaultOutDir): Promise<void> {
   // A build is for serving, whatever NODE_ENV the caller runs under: vitest sets "test", and Vite would then bundle
   // React's development build (three times the size, slower, and with its dev-only JSX runtime).
   const callers = process.env.NODE_ENV;
   process.env.NODE_ENV = "production";
   try {
-    await build({ configFile, mode: "production", logLevel: "warn" });
+    await build({ configFile, mode: "production", logLevel: "warn", build: { outDir, emptyOutDir: true } });
   } finally {
     process.env.NODE_ENV = callers;
   }
@@ -23,14 +25,25 @@ export interface ServedWeb {
   close(): Promise<void>;
 }
 
-/** Serves the last build; `port` 0 picks a free one. */
-export async function serveWeb({ apiUrl, port, host = "localhost" }: { apiUrl: string; port: number; host?: string }): Promise<ServedWeb> {
+/** Serves the build in `outDir`; `port` 0 picks a free one. */
+export async function serveWeb({
+  apiUrl,
+  port,
+  host = "localhost",
+  outDir = defaultOutDir,
+}: {
+  apiUrl: string;
+  port: number;
+  host?: string;
+  outDir?: string;
+}): Promise<ServedWeb> {
   const parsed = new URL(apiUrl);
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`API_URL must be http(s)://…, got ${apiUrl}`);
   const server: PreviewServer = await preview({
     configFile,
     logLevel: "warn",
     preview: { port, host, strictPort: port !== 0 },
+    build: { outDir },
     plugins: [runtimeConfig(parsed.href)],
   });
   const address = server.httpServer.address();
