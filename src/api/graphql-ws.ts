@@ -13,7 +13,7 @@ import type { RevocationFeed } from "../security/revocations.ts";
 import type { Viewer } from "../security/viewer.ts";
 import { clientIp } from "./plugins/use-rate-limits.ts";
 import type { TrustedDocuments } from "./persisted-documents.ts";
-import { authenticate, credentialsFromConnectionParams, type Authenticators } from "./plugins/use-viewer.ts";
+import { authenticate, credentialsFromConnectionParams, isValidApiKey, type Authenticators } from "./plugins/use-viewer.ts";
 import type { YogaServer } from "./yoga.ts";
 
 interface EnvelopedRoot {
@@ -141,14 +141,8 @@ export function attachGraphQLWs(
   });
   const credentialOf = new WeakMap<object, string>();
   /** Whether this connection's `connection_init` carries an API key that verifies now (it may send query text). */
-  const byApiKey = async (ctx: WsContext): Promise<boolean> => {
-    const credentials = ctx.connectionParams ? credentialsFromConnectionParams(ctx.connectionParams) : undefined;
-    if (credentials?.apiKey === undefined || credentials.token !== undefined) return false;
-    return apiKeys.authenticate(credentials.apiKey).then(
-      () => true,
-      () => false,
-    );
-  };
+  const byApiKey = (ctx: WsContext): Promise<boolean> =>
+    isValidApiKey(ctx.connectionParams ? credentialsFromConnectionParams(ctx.connectionParams) : undefined, apiKeys);
   const disposable = useServer(
     {
       // Log lines of the operation carry its request id and user (the HTTP server does this per request).

@@ -124,12 +124,18 @@ function stringOrEmpty(value: unknown): string | undefined {
  * key request (useViewer then refuses it as UNAUTHENTICATED).
  */
 export function isApiKeyRequest(apiKeys: ApiKeyAuthenticator): (request: Request) => Promise<boolean> {
-  return async (request) => {
-    const credentials = readCredentials({ request });
-    if (credentials?.apiKey === undefined || credentials.token !== undefined) return false;
-    return apiKeys.authenticate(credentials.apiKey, request).then(
-      () => true,
-      () => false,
-    );
-  };
+  return (request) => isValidApiKey(readCredentials({ request }), apiKeys, request);
+}
+
+/** Whether these credentials are an API key alone, and it verifies now (graphql-ws asks this per operation). */
+export async function isValidApiKey(
+  credentials: Credentials | undefined,
+  apiKeys: ApiKeyAuthenticator,
+  request?: Request,
+): Promise<boolean> {
+  if (credentials?.apiKey === undefined || credentials.token !== undefined) return false;
+  return apiKeys.authenticate(credentials.apiKey, request).then(
+    () => true,
+    () => false,
+  );
 }
