@@ -3,7 +3,7 @@
 // mid-reply, and a reload that rejoins the reply in progress. The API accepts persisted documents only.
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConversationDocument, type ConversationQuery } from "../../web/src/generated/graphql.ts";
+import { ApiKeysDocument, ConversationDocument, type ConversationQuery } from "../../web/src/generated/graphql.ts";
 import type { TcpRelay } from "../support/tcp-relay.ts";
 import { clientToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
 
@@ -56,6 +56,8 @@ async function startLongReply(page: Page): Promise<void> {
   await until(async () => (await contentOf(ui.replies.last())).length > 20, "the first words");
 }
 
+const hashOf = (document: unknown) => (document as { __meta__: { hash: string } }).__meta__.hash;
+
 const contentOf = async (reply: Locator) => (await reply.locator(".content").textContent()) ?? "";
 
 /** Waits for the last reply to end (Stop turns disabled again), sampling its text as it streams. */
@@ -83,7 +85,7 @@ async function storedMessages(page: Page, sessionId: string) {
     body: JSON.stringify({
       operationName: "Conversation",
       variables: { id: sessionId },
-      extensions: { persistedQuery: { version: 1, sha256Hash: (ConversationDocument as unknown as { __meta__: { hash: string } }).__meta__.hash } },
+      extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(ConversationDocument) } },
     }),
   });
   const result = (await response.json()) as { data: ConversationQuery };
@@ -243,5 +245,44 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     await ui.signIn.click();
     await ui.signOut.waitFor();
     await until(async () => (await chatNames()).join() === "First chat", "the chats after signing in again");
+  });
+  it("creates an API key shown once; a partner's backend sends any query with it, not without it; revoking it ends it", async () => {
+    const { page, email } = await signedUpPage();
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByRole("textbox", { name: "Key name" }).fill("Partner backend");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const secret = (await page.getByLabel("New API key").textContent()) ?? "";
+    expect(secret).toMatch(/^agk_/);
+    await page.getByRole("cell", { name: `${secret.slice(0, 12)}…` }).waitFor(); // the list shows the prefix only
+
+    // The partner's backend: any document with the key; the same document without it is refused (trusted mode).
+    const partnerQuery = (headers: Record<string, string>) =>
+      fetch(stack.app.graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query: "{ me { email apiKeys { name } } }" }),
+      }).then(async (response) => ({ status: response.status, body: (await response.json()) as any }));
+    const withKey = await partnerQuery({ "x-api-key": secret });
+    expect(withKey.body.data.me).toEqual({ email, apiKeys: [{ name: "Partner backend" }] });
+    const withToken = await partnerQuery({ authorization: `Bearer ${await clientToken(page)}` });
+    expect(withToken.body.errors[0].extensions.code).toBe("PERSISTED_QUERY_ONLY");
+
+    await page.getByRole("button", { name: "Revoke Partner backend" }).click();
+    await page.getByRole("cell", { name: /^revoked / }).waitFor();
+    // A revoked key unlocks no text (the gate refuses it as any keyless request), and even the app's own documents
+    // are refused to it as UNAUTHENTICATED.
+    const revoked = await partnerQuery({ "x-api-key": secret });
+    expect(revoked.body.errors[0].extensions.code).toBe("PERSISTED_QUERY_ONLY");
+    const trustedWithRevokedKey = await fetch(stack.app.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": secret },
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(ApiKeysDocument) } } }),
+    });
+    expect(trustedWithRevokedKey.status).toBe(401);
+    expect(((await trustedWithRevokedKey.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    // The secret was shown once: a reload shows the list, not the secret.
+    await page.reload();
+    await page.getByRole("cell", { name: "Partner backend" }).waitFor();
+    expect(await page.getByLabel("New API key").count()).toBe(0);
   });
 });

@@ -5,11 +5,12 @@ import { describeError } from "../api/errors.ts";
 import type { Credentials } from "../auth/auth-session.ts";
 import { NewChatDocument, SessionsDocument, SignOutDocument } from "../generated/graphql.ts";
 import { Conversation } from "./Conversation.tsx";
-import { chatHref, useOpenChat } from "./use-hash-route.ts";
+import { ApiKeys } from "../keys/ApiKeys.tsx";
+import { chatHref, KEYS_HASH, useRoute } from "./use-hash-route.ts";
 
 export function ChatShell({ api, user }: { api: Api; user: Credentials["user"] }) {
   const client = useClient();
-  const [openChat, setOpenChat] = useOpenChat();
+  const { openChat, keys, open: setOpenChat } = useRoute();
   const [error, setError] = useState<string | null>(null);
   const [sessions, refetchSessions] = useQuery({ query: SessionsDocument, requestPolicy: "cache-and-network" });
   const [, newChat] = useMutation(NewChatDocument);
@@ -37,6 +38,9 @@ export function ChatShell({ api, user }: { api: Api; user: Credentials["user"] }
       <header>
         <h1>Agent chat</h1>
         <span className="user">{user.email}</span>
+        <a href={KEYS_HASH} aria-current={keys ? "page" : undefined}>
+          API keys
+        </a>
         <button type="button" onClick={signOut}>
           Sign out
         </button>
@@ -62,7 +66,9 @@ export function ChatShell({ api, user }: { api: Api; user: Credentials["user"] }
             {error}
           </p>
         )}
-        {openChat ? (
+        {keys ? (
+          <ApiKeys />
+        ) : openChat ? (
           <Conversation key={openChat} api={api} sessionId={openChat} onActivity={refreshList} onDeleted={() => (setOpenChat(null), refreshList())} />
         ) : (
           <p className="empty">Pick a chat or start a new one.</p>

@@ -1,20 +1,32 @@
 import { useCallback, useSyncExternalStore } from "react";
 
-const PREFIX = "#/chats/";
+const CHAT_PREFIX = "#/chats/";
+export const KEYS_HASH = "#/keys";
 
-/** The open chat lives in the URL (`#/chats/<id>`), so a reload reopens it and rejoins a reply in progress. */
-export function useOpenChat(): [string | null, (sessionId: string | null) => void] {
-  const hash = useSyncExternalStore(
+function useLocationHash(): string {
+  return useSyncExternalStore(
     (listener) => {
       window.addEventListener("hashchange", listener);
       return () => window.removeEventListener("hashchange", listener);
     },
     () => window.location.hash,
   );
-  const open = useCallback((sessionId: string | null) => {
-    window.location.hash = sessionId ? `${PREFIX}${encodeURIComponent(sessionId)}` : "";
-  }, []);
-  return [hash.startsWith(PREFIX) ? decodeURIComponent(hash.slice(PREFIX.length)) : null, open];
 }
 
-export const chatHref = (sessionId: string) => `${PREFIX}${encodeURIComponent(sessionId)}`;
+/**
+ * Where the user is lives in the URL: `#/chats/<id>` (so a reload reopens the chat and rejoins a reply in progress)
+ * or `#/keys` (API keys).
+ */
+export function useRoute(): { openChat: string | null; keys: boolean; open(sessionId: string | null): void } {
+  const hash = useLocationHash();
+  const open = useCallback((sessionId: string | null) => {
+    window.location.hash = sessionId ? chatHref(sessionId) : "";
+  }, []);
+  return {
+    openChat: hash.startsWith(CHAT_PREFIX) ? decodeURIComponent(hash.slice(CHAT_PREFIX.length)) : null,
+    keys: hash === KEYS_HASH,
+    open,
+  };
+}
+
+export const chatHref = (sessionId: string) => `${CHAT_PREFIX}${encodeURIComponent(sessionId)}`;
