@@ -64,7 +64,7 @@ export function createYogaServer(deps: YogaDependencies) {
     logging: deps.logger,
     // GraphiQL subscribes over SSE: Yoga's GraphiQL sends neither its Headers tab nor any connectionParams over
     // a WebSocket (seen in Chromium: `connection_init` with `{}`), so an authenticated subscription is impossible
-    // there. Over SSE the Authorization header goes with the request. Apps use graphql-ws (see README).
+    // there. Over SSE the Authorization header goes with the request. Apps use graphql-ws (docs/clients.md).
     graphiql: deps.graphiql && {
       subscriptionsProtocol: "SSE",
       title: "Agent GraphQL API",

@@ -1,4 +1,4 @@
-// Prometheus metrics of the app (README, "Operating it" lists them). Names are an interface: dashboards and
+// Prometheus metrics of the app (docs/operating.md, "Metrics", lists them). Names are an interface: dashboards and
 // alert rules in observability/ use them, and test/observability-files.test.ts checks every one against a scrape.
 // Every label has a bounded set of values: model names come from configuration, tools from the registered tool
 // list, operation names through `boundedLabel`; nothing user-typed becomes a label value as is.

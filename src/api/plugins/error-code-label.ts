@@ -1,6 +1,6 @@
 import { GraphQLError } from "graphql";
 
-/** Every `extensions.code` the API documents (README, "Errors"), plus Yoga's own and the shutdown refusal. */
+/** Every `extensions.code` the API documents (docs/clients.md, "Errors"), plus Yoga's own and the shutdown refusal. */
 const DOCUMENTED_CODES = new Set([
   "BAD_USER_INPUT",
   "BAD_REQUEST",

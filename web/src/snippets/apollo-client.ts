@@ -1,4 +1,4 @@
-// Apollo Client 4 with graphql-ws. Compiled in CI as part of the web client (README: "Connecting a frontend").
+// Apollo Client 4 with graphql-ws. Compiled in CI as part of the web client (docs/clients.md: "Connecting a frontend").
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
