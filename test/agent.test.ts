@@ -93,7 +93,16 @@ describe("tools", () => {
     const finished = events.filter((e) => e.__typename === "ToolCallFinished");
     expect(finished).toHaveLength(4);
     expect(finished.every((e) => e.isError && e.result!.startsWith("Error:"))).toBe(true);
-    expect(finished.find((e) => e.arguments === undefined && e.result!.includes("timed out"))).toBeDefined();
+    // Each call's result, found through its ToolCallStarted (ToolCallFinished carries no arguments).
+    const resultOf = (name: string, args: Record<string, unknown>) => {
+      const call = events.find((e) => e.__typename === "ToolCallStarted" && e.name === name && JSON.stringify(e.arguments) === JSON.stringify(args));
+      expect(call, `${name} ${JSON.stringify(args)} started`).toBeDefined();
+      return finished.find((e) => e.toolCallId === call!.toolCallId)?.result;
+    };
+    expect(resultOf("web_search", { query: "[slow] news" })).toBe("Error: web_search failed: timed out after 1000 ms");
+    expect(resultOf("web_search", { query: "[broken] news" })).not.toContain("timed out");
+    expect(resultOf("current_time", { timeZone: "Mars/Olympus_Mons" })).toContain('unknown time zone "Mars/Olympus_Mons"');
+    expect(resultOf("no_such_tool", {})).toBe('Error: there is no tool named "no_such_tool".');
     expect(stored).toMatchObject({ status: "COMPLETE", content: "Sorry, the tools failed." });
     expect(stored.toolCalls).toHaveLength(4);
   });

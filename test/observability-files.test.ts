@@ -151,10 +151,15 @@ afterAll(async () => {
 
 describe("/metrics of a live app", () => {
   it("answers only the bearer token when METRICS_TOKEN is set", async () => {
-    for (const authorization of [undefined, "Bearer wrong-token", METRICS_TOKEN]) {
+    for (const authorization of [undefined, "Bearer wrong-token", METRICS_TOKEN, `Basic ${METRICS_TOKEN}`]) {
       const response = await fetch(`${app.url}/metrics`, { headers: authorization ? { authorization } : {} });
-      expect(response.status).toBe(401);
+      expect(response.status, String(authorization)).toBe(401);
+      expect(await response.text()).not.toContain("graphql_ws_connections");
     }
+    // The bearer token itself is answered, with the scrape.
+    const response = await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/^graphql_ws_connections \d+$/m);
   });
 
   it("counts what was exercised, with bounded labels", () => {
