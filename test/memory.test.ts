@@ -75,8 +75,11 @@ describe("me.memories, deleteMemory, clearMemories", () => {
 
   it("deletes one memory and clears all, for the viewer only", async () => {
     const ada = await signUp(app.graphqlUrl);
+    const eve = await signUp(app.graphqlUrl);
     await tell(ada, "My name is Ada. I live in London. I like green tea.");
+    await tell(eve, "I live in Paris");
     const [first, ...rest] = (await myMemories(ada)).edges.map((edge) => edge.node);
+    expect(rest.length).toBeGreaterThan(0); // something left for clearMemories to clear
 
     const deleted = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: first!.id } }, ada.token);
     expect(deleted.errors).toBeUndefined();
@@ -89,6 +92,7 @@ describe("me.memories, deleteMemory, clearMemories", () => {
     expect(cleared.data.clearMemories.deletedCount).toBe(rest.length);
     expect(await contentsOf(ada)).toEqual([]);
     expect((await graphql(app.graphqlUrl, CLEAR, {}, ada.token)).data.clearMemories.deletedCount).toBe(0);
+    expect(await contentsOf(eve)).toEqual(["User lives in Paris"]); // for the viewer only
 
     const anonymous = await graphql(app.graphqlUrl, CLEAR, {});
     expect(anonymous.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
