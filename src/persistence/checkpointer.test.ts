@@ -147,7 +147,9 @@ describe.each(backends)("PrismaCheckpointSaver on %s", (kind) => {
       expect(tuple?.pendingWrites?.[2]?.[2]).toEqual([new AIMessage("b")]);
       // Without checkpoint_id: the latest; the first one has no parent.
       expect((await saver.getTuple(root))?.checkpoint.id).toBe(secondId);
-      expect((await saver.getTuple(first))?.parentConfig).toBeUndefined();
+      const firstTuple = await saver.getTuple(first);
+      expect(firstTuple?.config.configurable?.checkpoint_id).toBe(first.configurable?.checkpoint_id);
+      expect(firstTuple!.parentConfig).toBeUndefined();
     });
 
     it("store a blob only for the channels in newVersions, shared by the later checkpoints", async () => {
