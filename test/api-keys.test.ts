@@ -196,8 +196,11 @@ describe("API keys", () => {
     const { secret, id } = await createApiKey(app.graphqlUrl, alice.token);
     const result = await graphql(app.graphqlUrl, RevokeApiKeyDocument, { input: { apiKeyId: id } }, mallory.token);
     expect(codes(result)).toEqual(["NOT_FOUND"]);
-    const node = await graphql(app.graphqlUrl, `query($id: ID!) { node(id: $id) { id } }`, { id }, mallory.token);
-    expect(node.data?.node ?? null).toBeNull();
+    const NODE = `query($id: ID!) { node(id: $id) { id } }`;
+    const node = await graphql(app.graphqlUrl, NODE, { id }, mallory.token);
+    expect(node.errors).toBeUndefined();
+    expect(node.data.node).toBeNull();
+    expect((await graphql(app.graphqlUrl, NODE, { id }, alice.token)).data).toEqual({ node: { id } }); // the owner's is found
     expect((await postGraphQL(app.graphqlUrl, { query: MeDocument }, withKey(secret))).data.me.id).toBe(alice.userId);
   });
 
