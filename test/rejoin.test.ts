@@ -11,12 +11,17 @@ const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) {
 const REPLY = `query($id: ID!) { node(id: $id) { ... on Message { status content streamCursor } } }`;
 
 let app: TestApp;
+let shortLog: TestApp;
 beforeAll(async () => {
-  // Slow enough to rejoin mid-reply; a short event log, so an old cursor is soon out of it.
-  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: "30", REPLY_EVENT_RETENTION: "5" });
+  // Slow enough to rejoin mid-reply, with the default event log (a whole reply is kept, so a rejoin replays it).
+  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: "30" });
+  // A short event log, so an old cursor is soon out of it. (With it, the rejoin test above failed on a loaded CI
+  // machine: more than five events passed before it subscribed, and it rightly got a snapshot, not a replay.)
+  shortLog = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: "30", REPLY_EVENT_RETENTION: "5" });
 });
 afterAll(async () => {
   await app?.cleanup();
+  await shortLog?.cleanup();
 });
 
 describe("rejoining a reply", () => {
@@ -42,11 +47,11 @@ describe("rejoining a reply", () => {
   });
 
   it("a cursor older than the retained events gets one MessageSnapshot with the reply's text, never a partial replay", async () => {
-    const user = await signUp(app.graphqlUrl);
-    const sessionId = await createSession(app.graphqlUrl, user.token);
-    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "more than five events" } }, user.token);
+    const user = await signUp(shortLog.graphqlUrl);
+    const sessionId = await createSession(shortLog.graphqlUrl, user.token);
+    const sent = await graphql(shortLog.graphqlUrl, SEND, { input: { sessionId, content: "more than five events" } }, user.token);
     const { reply, streamCursor } = sent.data.sendMessage;
-    const client = wsClient(app.wsUrl, user.token);
+    const client = wsClient(shortLog.wsUrl, user.token);
     const live = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
     expect(live.length).toBeGreaterThan(5);
 
