@@ -270,9 +270,9 @@ export class ReplyService implements LeaseHolder {
   }
 
   /**
-   * The reply's final state, the charge for its last model calls and the session's activity time, in one statement. A reply deleted meanwhile
-   * (with its session) is still charged: deleting a conversation gives no tokens back. False when another instance
-   * ended the reply (this one no longer owns it): nothing is written then.
+   * The reply's final state and the charge for its last model calls, in one statement; then the session's activity
+   * time. A reply deleted meanwhile (with its session) is still charged: deleting a conversation gives no tokens back.
+   * False when another instance ended the reply (this one no longer owns it): nothing is written then.
    */
   private async store(
     { userId, messageId }: ReplyJob,
@@ -284,7 +284,7 @@ export class ReplyService implements LeaseHolder {
     // The charge goes with the write that ends the reply, so a retry after a lost answer (the write was in fact
     // made) charges nothing twice: it charges only while the row was still STREAMING, or is gone.
     const [row] = await withDatabaseRetry(
-      () => this.prisma.$queryRaw<Array<{ dayTotal: number | null; stored: bigint; existed: boolean }>>`
+      () => this.prisma.$queryRaw<Array<{ dayTotal: number | null; stored: bigint; existed: boolean; sessionId: string | null }>>`
         WITH "before" AS (SELECT "status" FROM "Message" WHERE "id" = ${messageId}),
         "stored" AS (
           UPDATE "Message" SET
@@ -295,17 +295,23 @@ export class ReplyService implements LeaseHolder {
           WHERE "id" = ${messageId} AND "leaseOwner" = ${this.instanceId}
           RETURNING "sessionId"
         ),
-        -- The end of a reply is activity in its session (the order of me.sessions(orderBy: UPDATED_AT_DESC)).
-        "touched" AS (
-          UPDATE "Session" SET "updatedAt" = now() WHERE "id" IN (SELECT "sessionId" FROM "stored") RETURNING 1
-        ),
         "charged" AS (
           ${this.usage.chargeSql(userId, pending, Prisma.sql`${pending} > 0 AND (NOT EXISTS (SELECT 1 FROM "before") OR (SELECT "status" FROM "before") = 'STREAMING')`)}
         )
         SELECT (SELECT "tokens" FROM "charged") AS "dayTotal", (SELECT count(*) FROM "stored") AS "stored",
-          EXISTS (SELECT 1 FROM "before") AS "existed"`,
+          EXISTS (SELECT 1 FROM "before") AS "existed", (SELECT "sessionId" FROM "stored") AS "sessionId"`,
     );
     if (typeof row?.dayTotal === "number") meter.chargedUpTo(row.dayTotal);
+    // The end of a reply is activity in its session (me.sessions(orderBy: UPDATED_AT_DESC)). A statement of its own:
+    // inside the one above, the session's row lock was taken together with that statement's other locks, and with
+    // concurrent sendMessage transactions PostgreSQL logged "deadlock detected" and failed one side (a reply ended
+    // FAILED, or a send answered INTERNAL_SERVER_ERROR; test/streaming.test.ts, 8 parallel sends, every run). Alone it
+    // holds that one lock, so it can wait but not deadlock.
+    if (row?.sessionId) {
+      await this.prisma.$executeRaw`UPDATE "Session" SET "updatedAt" = now() WHERE "id" = ${row.sessionId}`.catch((error: unknown) =>
+        this.logger.warn({ err: error, messageId }, "could not record the session's activity time"),
+      );
+    }
     // A reply deleted with its session counts as stored: its subscribers (if any) still get the final event.
     return Number(row?.stored ?? 0) > 0 || !row?.existed;
   }
