@@ -9,10 +9,12 @@ const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) {
 
 /**
  * send: lock the user, read what decides (with the session touched), insert both messages, commit (BEGIN is not
- * logged); run: the latest checkpoint, recall, the new checkpoint, the reply stored with its charge; the
- * subscriber's MessageCompleted.message; memory extraction's charge.
+ * logged); run: the latest checkpoint, recall, the new checkpoint, the reply stored with its charge, the session's
+ * activity time; the subscriber's MessageCompleted.message; memory extraction's charge.
+ * 12, not 11: the session's activity time at a reply's end (for chats by last activity) is a statement of its own,
+ * because inside the reply's final write it deadlocked with concurrent sends on PostgreSQL (services/replies.ts).
  */
-const STATEMENTS_PER_REPLY = 11;
+const STATEMENTS_PER_REPLY = 12;
 
 let app: TestApp;
 beforeAll(async () => {
