@@ -82,3 +82,10 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** The manifest key codegen put in one of the client's generated documents (what the client sends). */
+export function clientDocumentHash(document: unknown): string {
+  const hash = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+  if (!hash) throw new Error("not one of the web client's generated documents");
+  return hash;
+}

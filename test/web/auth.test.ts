@@ -6,14 +6,14 @@ import type { BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RefreshDocument } from "../../web/src/generated/graphql.ts";
 import { graphql } from "../support/clients.ts";
-import { clientToken as storedToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
+import { clientDocumentHash, clientToken as storedToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
 
 // The client refreshes a minute before expiry: 14 minutes after each sign-in or refresh with the default 15-minute
 // tokens. The pages' clocks are Playwright's: the tests move them past that moment when they choose (in the middle of
 // a streaming reply, say), with no real waiting and no race with a slow machine. The API's clock runs as usual.
 const PAST_REFRESH_DUE = "14:05";
 const LONG_MESSAGE = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
-const REFRESH_HASH = (RefreshDocument as unknown as { __meta__: { hash: string } }).__meta__.hash;
+const REFRESH_HASH = clientDocumentHash(RefreshDocument);
 
 let stack: WebStack;
 

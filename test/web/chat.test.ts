@@ -4,8 +4,10 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeysDocument, ConversationDocument, type ConversationQuery } from "../../web/src/generated/graphql.ts";
+import { postGraphQL } from "../support/clients.ts";
+import { persistedBody } from "../support/persisted-documents.ts";
 import type { TcpRelay } from "../support/tcp-relay.ts";
-import { clientToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
+import { clientDocumentHash, clientToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
 
 // ~70 words at 80 ms: a reply streams for about five seconds, long enough to stop, cut or reload in the middle.
 const WORD_DELAY_MS = "80";
@@ -56,8 +58,6 @@ async function startLongReply(page: Page): Promise<void> {
   await until(async () => (await contentOf(ui.replies.last())).length > 20, "the first words");
 }
 
-const hashOf = (document: unknown) => (document as { __meta__: { hash: string } }).__meta__.hash;
-
 const contentOf = async (reply: Locator) => (await reply.locator(".content").textContent()) ?? "";
 
 /** Waits for the last reply to end (Stop turns disabled again), sampling its text as it streams. */
@@ -79,17 +79,12 @@ async function watchReply(page: Page): Promise<{ final: string; seen: string[] }
  * client's own persisted Conversation document: this API refuses query text without an API key.
  */
 async function storedMessages(page: Page, sessionId: string) {
-  const response = await fetch(stack.app.graphqlUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${await clientToken(page)}` },
-    body: JSON.stringify({
-      operationName: "Conversation",
-      variables: { id: sessionId },
-      extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(ConversationDocument) } },
-    }),
-  });
-  const result = (await response.json()) as { data: ConversationQuery };
-  return result.data.session!.messages.edges.map((edge) => edge.node);
+  const result = await postGraphQL<ConversationQuery>(
+    stack.app.graphqlUrl,
+    persistedBody(clientDocumentHash(ConversationDocument), { id: sessionId }),
+    { authorization: `Bearer ${await clientToken(page)}` },
+  );
+  return result.data!.session!.messages.edges.map((edge) => edge.node);
 }
 
 describe("the web client in Chromium", { timeout: 60_000 }, () => {
@@ -257,29 +252,23 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
 
     // The partner's backend: any document with the key; the same document without it is refused (trusted mode).
     const partnerQuery = (headers: Record<string, string>) =>
-      fetch(stack.app.graphqlUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify({ query: "{ me { email apiKeys { name } } }" }),
-      }).then(async (response) => ({ status: response.status, body: (await response.json()) as any }));
+      postGraphQL(stack.app.graphqlUrl, { query: "{ me { email apiKeys { name } } }" }, headers);
     const withKey = await partnerQuery({ "x-api-key": secret });
-    expect(withKey.body.data.me).toEqual({ email, apiKeys: [{ name: "Partner backend" }] });
+    expect(withKey.data.me).toEqual({ email, apiKeys: [{ name: "Partner backend" }] });
     const withToken = await partnerQuery({ authorization: `Bearer ${await clientToken(page)}` });
-    expect(withToken.body.errors[0].extensions.code).toBe("PERSISTED_QUERY_ONLY");
+    expect(withToken.errors![0]!.extensions!.code).toBe("PERSISTED_QUERY_ONLY");
 
     await page.getByRole("button", { name: "Revoke Partner backend" }).click();
     await page.getByRole("cell", { name: /^revoked / }).waitFor();
     // A revoked key unlocks no text (the gate refuses it as any keyless request), and even the app's own documents
     // are refused to it as UNAUTHENTICATED.
     const revoked = await partnerQuery({ "x-api-key": secret });
-    expect(revoked.body.errors[0].extensions.code).toBe("PERSISTED_QUERY_ONLY");
-    const trustedWithRevokedKey = await fetch(stack.app.graphqlUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": secret },
-      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hashOf(ApiKeysDocument) } } }),
+    expect(revoked.errors![0]!.extensions!.code).toBe("PERSISTED_QUERY_ONLY");
+    const trustedWithRevokedKey = await postGraphQL(stack.app.graphqlUrl, persistedBody(clientDocumentHash(ApiKeysDocument)), {
+      "x-api-key": secret,
     });
     expect(trustedWithRevokedKey.status).toBe(401);
-    expect(((await trustedWithRevokedKey.json()) as any).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect(trustedWithRevokedKey.errors![0]!.extensions!.code).toBe("UNAUTHENTICATED");
     // The secret was shown once: a reload shows the list, not the secret.
     await page.reload();
     await page.getByRole("cell", { name: "Partner backend" }).waitFor();
