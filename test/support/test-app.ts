@@ -1,15 +1,11 @@
 // Starts the real app on a free port: embedded PGlite by default, a fresh database on the real
 // PostgreSQL when TEST_DATABASE_URL is set (as .ci/run does).
-import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startApp, type App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { createThrowawayDatabase } from "./throwaway-database.ts";
+import { testEnvironment } from "./test-environment.ts";
 
-export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+export { TEST_JWT_SECRET, testEnvironment } from "./test-environment.ts";
 
 export interface TestApp extends App {
   graphqlUrl: string;
@@ -18,40 +14,6 @@ export interface TestApp extends App {
   /** The environment the app was started with (to start it again on the same data). */
   env: Record<string, string>;
   cleanup(): Promise<void>;
-}
-
-export async function testEnvironment(overrides: Record<string, string> = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), "agent-api-test-"));
-  const database = process.env.TEST_DATABASE_URL ? await createThrowawayDatabase(process.env.TEST_DATABASE_URL) : undefined;
-  const env: Record<string, string> = {
-    APP_ENV: "test",
-    PORT: "0",
-    DATA_DIR: dataDir,
-    JWT_SECRET: TEST_JWT_SECRET,
-    // Fast hashing in tests; production defaults are exercised by the bench script.
-    ARGON2_MEMORY_KIB: "8192",
-    ARGON2_TIME_COST: "2",
-    DEV_MODEL_TOKEN_DELAY_MS: "1",
-    // Suites sign many users up from one address; the rate-limit suite sets its own small limits.
-    RATE_LIMIT_AUTH_PER_15_MIN: "100000",
-    RATE_LIMIT_LOGIN_PER_EMAIL_PER_15_MIN: "100000",
-    RATE_LIMIT_SEND_PER_MIN: "100000",
-    RATE_LIMIT_QUERY_COST_PER_MIN: "1000000",
-    MAX_CONCURRENT_REPLIES_PER_USER: "1000",
-    REDIS_KEY_PREFIX: `test-${randomUUID()}`,
-    LOG_LEVEL: "silent",
-    ...(database ? { DATABASE_URL: database.url } : {}),
-    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
-    ...overrides,
-  };
-  return {
-    env,
-    dataDir,
-    async cleanup() {
-      await database?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
