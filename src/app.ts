@@ -1,6 +1,4 @@
 // The composition root: builds every dependency once and hands it down. The only file that knows them all.
-import type { AddressInfo } from "node:net";
-import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { buildAgentGraph } from "./agent/graph.ts";
 import { createEmbeddings } from "./agent/memory/embeddings.ts";
@@ -8,17 +6,16 @@ import { createChatModel, resiliencePolicy } from "./agent/models/chat-model.ts"
 import { ResilientChatModel } from "./agent/models/resilient-chat.ts";
 import { createTools } from "./agent/tools/index.ts";
 import { LangGraphReplyAgent } from "./agent/reply-agent.ts";
-import { attachGraphQLWs } from "./api/graphql-ws.ts";
-import { createHttpServer } from "./api/http-server.ts";
+import { listen, type Listener } from "./api/listen.ts";
 import { loadPersistedDocuments, TrustedDocuments } from "./api/persisted-documents.ts";
 import { readinessProbe } from "./api/readiness.ts";
-import { createYogaServer } from "./api/yoga.ts";
+import { createYogaServer, type YogaServer } from "./api/yoga.ts";
 import type { AppConfig } from "./config/index.ts";
 import { PrismaCheckpointSaver } from "./persistence/checkpointer.ts";
 import { openDatabase } from "./persistence/database.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { modelCallMetrics, timedRecall } from "./observability/agent-metrics.ts";
-import { createMetrics, scrapeTimeGauge } from "./observability/metrics.ts";
+import { createMetrics, registerDependencyGauges, type Metrics } from "./observability/metrics.ts";
 import { monitorEventLoop } from "./observability/event-loop.ts";
 import { createTracing } from "./observability/tracing.ts";
 import { PasswordHasher } from "./security/passwords.ts";
@@ -33,7 +30,7 @@ import { FeedbackService } from "./services/feedback.ts";
 import { LoginService } from "./services/logins.ts";
 import { MemoryService } from "./services/memories.ts";
 import { MessageService } from "./services/messages.ts";
-import { connectRedis, RedisSubscriber } from "./persistence/events/redis-connections.ts";
+import { openRedisConnections } from "./persistence/events/redis-connections.ts";
 import { RedisReplyEventBus } from "./persistence/events/redis-reply-events.ts";
 import { MemoryReplyEventBus, type ReplyEventBus } from "./persistence/events/reply-events.ts";
 import { ReplyService } from "./services/replies.ts";
@@ -44,29 +41,47 @@ import { UsageService } from "./services/usage.ts";
 
 const CHECKPOINTS_KEPT_PER_SESSION = 10;
 
-export interface App {
-  /** Base URL once listening, e.g. http://localhost:4000 */
-  url: string;
+export interface AppDependencies {
+  /** @default a logger at config.logLevel */
+  logger?: Logger;
+}
+
+/** The app built, connected to its database and Redis, not yet listening. */
+export interface BuiltApp {
+  /** The whole GraphQL pipeline; `yoga.fetch(request)` serves HTTP in process, without a socket. */
+  yoga: YogaServer;
   database: "postgresql" | "pglite";
   logger: Logger;
   /** Long-term memory; tests await its background extractions with `memories.idle()`. */
   memories: MemoryService;
   /**
+   * Listens on `port` (default PORT; 0 picks a free one) with graphql-ws on the same path. Calling it again returns
+   * the same promise.
+   */
+  start(port?: number): Promise<App>;
+  /**
    * Graceful shutdown: /ready turns 503 and new requests and WebSocket connections are refused at once; running
    * replies get `graceMs` (default SHUTDOWN_GRACE_MS) to finish, then end INTERRUPTED with a final event; then
    * sockets close (WebSockets with 1001), Langfuse flushes, connections close. Calling it again returns the same
-   * promise.
+   * promise. An app that never started stops the same way, without the sockets.
    */
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
-/** Connections waiting to be accepted (a burst of clients connecting at once). */
-const LISTEN_BACKLOG = 4096;
+export interface App extends BuiltApp {
+  /** Base URL once listening, e.g. http://localhost:4000 */
+  url: string;
+}
 
 /** After replies end, their final events still travel bus → subscription → socket; this lets them arrive. */
 const FINAL_EVENT_FLUSH_MS = 250;
 
-export async function startApp(config: AppConfig, logger: Logger = createLogger(config.logLevel)): Promise<App> {
+/** Builds and starts in one call (tests that start an app as the process would). */
+export async function startApp(config: AppConfig, logger?: Logger): Promise<App> {
+  return (await buildApp(config, { logger })).start();
+}
+
+export async function buildApp(config: AppConfig, { logger = createLogger(config.logLevel) }: AppDependencies = {}): Promise<BuiltApp> {
   for (const warning of config.warnings) logger.warn(warning);
   // Before anything connects: with PERSISTED_DOCUMENTS_ONLY a missing or invalid manifest refuses the start.
   const persistedDocuments = await loadPersistedDocuments(config.persistedDocuments.path, { required: config.persistedDocuments.only });
@@ -127,29 +142,22 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   });
   const agent = new LangGraphReplyAgent(graph);
 
-  const redis = config.redis.url ? connectRedis(config.redis.url) : undefined;
-  // ioredis reconnects by itself; without a listener it prints every failed attempt to stderr as unhandled.
-  let lastRedisError = "";
-  redis?.on("error", (error: Error) => {
-    if (error.message !== lastRedisError) logger.warn({ err: error }, "Redis connection error (reconnecting)");
-    lastRedisError = error.message;
-  });
-  redis?.on("ready", () => (lastRedisError = ""));
-  // One subscriber connection for every channel: reply events, cancels, revocations.
-  const subscriber = redis ? new RedisSubscriber(redis) : undefined;
+  const redisConnections = config.redis.url ? openRedisConnections(config.redis.url, logger) : undefined;
+  const redis = redisConnections?.commands;
   const sessions = new SessionService(prisma, (sessionId) => checkpointer.deleteThread(sessionId));
   const busOptions = { latestReply: (sessionId: string) => sessions.latestReply(sessionId) };
-  const replyEvents: ReplyEventBus =
-    redis && subscriber
-      ? new RedisReplyEventBus(redis, subscriber, config.events.retentionPerSession, config.redis.keyPrefix, busOptions)
-      : new MemoryReplyEventBus(config.events.retentionPerSession, busOptions);
+  const replyEvents: ReplyEventBus = redisConnections
+    ? new RedisReplyEventBus(redisConnections.commands, redisConnections.subscriber, config.events.retentionPerSession, config.redis.keyPrefix, busOptions)
+    : new MemoryReplyEventBus(config.events.retentionPerSession, busOptions);
   const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
   const rateLimits = new RateLimits(bucketLimits, {
     redis,
     keyPrefix: config.redis.keyPrefix,
     onRefused: (bucket) => metrics.rateLimited.inc({ bucket }),
   });
-  const broadcast = redis && subscriber ? new RedisBroadcast(redis, subscriber, config.redis.keyPrefix) : new MemoryBroadcast();
+  const broadcast = redisConnections
+    ? new RedisBroadcast(redisConnections.commands, redisConnections.subscriber, config.redis.keyPrefix)
+    : new MemoryBroadcast();
   const revocations = new RevocationFeed(broadcast);
   const eventLoop = monitorEventLoop();
   const slots = new ReplySlots({
@@ -209,6 +217,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     trustedDocuments,
   });
   let stopping: Promise<void> | undefined;
+  let starting: Promise<App> | undefined;
+  let listener: Promise<Listener> | undefined;
   const isDraining = () => stopping !== undefined;
   const readiness = readinessProbe(
     {
@@ -217,81 +227,75 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     },
     logger,
   );
-  scrapeTimeGauge(metrics, {
-    name: "app_dependency_up",
-    help: "1 when the dependency answered the readiness check at scrape time (database, redis), else 0",
-    labelNames: ["dependency"],
-    collect: async (set) => {
-      for (const [dependency, outcome] of Object.entries((await readiness()).checks)) set({ dependency }, outcome === "ok" ? 1 : 0);
-    },
-  });
-  scrapeTimeGauge(metrics, {
-    name: "db_pool_connections",
-    help: "PostgreSQL pool connections by state (total, idle, waiting: requests queued for one); absent on PGlite",
-    labelNames: ["state"],
-    collect: (set) => {
-      const stats = database.poolStats();
-      if (stats) for (const [state, value] of Object.entries(stats)) set({ state }, value);
-    },
-  });
-  const httpServer = createHttpServer(yoga, {
-    registry: metrics.registry,
-    metricsToken: config.metricsToken,
-    metricsOpenWithoutToken: config.metricsOpenWithoutToken,
-    readiness,
-    isDraining,
-  });
-  const ws = attachGraphQLWs(httpServer, yoga, {
-    metrics,
-    logins,
-    apiKeys: services.apiKeys,
-    revocations,
-    trustedDocuments,
-    isDraining,
-    maxPayloadBytes: config.server.maxRequestBodyBytes,
-    trustedProxyHops,
-    ...config.graphqlWs,
-  });
-  // Node's default backlog (511) drops the connections of a burst beyond it, whose clients then retry their SYN
-  // with backoff (1, 2, 4… s) and can wait a minute before the server even sees the request; the kernel caps this
-  // at net.core.somaxconn.
-  httpServer.listen({ port: config.server.port, host: config.server.host, backlog: LISTEN_BACKLOG });
-  await once(httpServer, "listening");
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `http://localhost:${port}`;
-  const events = config.redis.url ? "redis" : "in-process";
-  logger.info({ url: `${url}/graphql`, database: database.kind, events, model: primaryModel, instance: leases.instanceId }, "agent API ready");
+  registerDependencyGauges(metrics, { readiness, poolStats: () => database.poolStats() });
 
-  return {
-    url,
+  /** The order of shutdown: replies first (they still publish), then the sockets, then what they used. */
+  async function shutDown(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    // From here /ready is 503 and new requests and WebSocket connections are refused (isDraining).
+    const running = await activeReplies(metrics);
+    await replies.drain(graceMs);
+    leases.stop();
+    // Finishing replies queue extractions too; they get what is left of the grace (at least a second).
+    await memories.drain(Math.max(1_000, deadline - Date.now()));
+    if (running > 0) await delay(FINAL_EVENT_FLUSH_MS);
+    // A start that failed left nothing listening.
+    await (await listener?.catch(() => undefined))?.close();
+    await tracing.shutdown();
+    await replyEvents.close();
+    await broadcast.close();
+    await redisConnections?.close();
+    await database.close();
+    eventLoop.stop();
+  }
+
+  const built: BuiltApp = {
+    yoga,
     database: database.kind,
     logger,
     memories,
-    stop({ graceMs = config.lifecycle.shutdownGraceMs } = {}) {
-      stopping ??= (async () => {
-        const deadline = Date.now() + graceMs;
-        // From here /ready is 503 and new requests and WebSocket connections are refused (isDraining).
-        const [{ value: running = 0 } = {}] = (await metrics.activeReplies.get()).values;
-        await replies.drain(graceMs);
-        leases.stop();
-        // Finishing replies queue extractions too; they get what is left of the grace (at least a second).
-        await memories.drain(Math.max(1_000, deadline - Date.now()));
-        if (running > 0) await delay(FINAL_EVENT_FLUSH_MS);
-        await ws.close(); // 1001 "Server shutting down"
-        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        // Requests still running get a moment; SSE streams never end by themselves.
-        await Promise.race([closed, delay(1_000)]);
-        httpServer.closeAllConnections();
-        await closed;
-        await tracing.shutdown();
-        await replyEvents.close();
-        await broadcast.close();
-        await subscriber?.close();
-        await redis?.quit().catch(() => redis.disconnect());
-        await database.close();
-        eventLoop.stop();
+    start(port = config.server.port) {
+      if (stopping) return Promise.reject(new Error("the app is stopping; build a new one to start again"));
+      starting ??= (async () => {
+        listener = listen(yoga, {
+          port,
+          host: config.server.host,
+          http: {
+            registry: metrics.registry,
+            metricsToken: config.metricsToken,
+            metricsOpenWithoutToken: config.metricsOpenWithoutToken,
+            readiness,
+            isDraining,
+          },
+          ws: {
+            metrics,
+            logins,
+            apiKeys: services.apiKeys,
+            revocations,
+            trustedDocuments,
+            isDraining,
+            maxPayloadBytes: config.server.maxRequestBodyBytes,
+            trustedProxyHops,
+            ...config.graphqlWs,
+          },
+        });
+        const { url } = await listener;
+        const events = config.redis.url ? "redis" : "in-process";
+        logger.info({ url: `${url}/graphql`, database: database.kind, events, model: primaryModel, instance: leases.instanceId }, "agent API ready");
+        return { ...built, url };
       })();
+      return starting;
+    },
+    stop({ graceMs = config.lifecycle.shutdownGraceMs } = {}) {
+      stopping ??= shutDown(graceMs);
       return stopping;
     },
   };
+  return built;
+}
+
+/** Replies generating now, as the agent_active_replies gauge counts them. */
+async function activeReplies(metrics: Metrics): Promise<number> {
+  const [{ value = 0 } = {}] = (await metrics.activeReplies.get()).values;
+  return value;
 }

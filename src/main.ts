@@ -2,7 +2,7 @@
 //   node dist/main.js                              APP_ENV from the environment or the files, else production
 //   tsx src/main.ts --default-app-env=development  what `npm start` / `npm run dev` run: development unless set
 import { parseArgs } from "node:util";
-import { startApp } from "./app.ts";
+import { buildApp } from "./app.ts";
 import { loadEnvFiles } from "./config/env-files.ts";
 import { type AppEnv, ConfigError, isAppEnv, loadConfig } from "./config/index.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -32,7 +32,8 @@ async function main(): Promise<void> {
     logger.fatal({ err: error }, "uncaught exception; exiting");
     process.exit(1);
   });
-  const app = await startApp(config, logger);
+  const app = await buildApp(config, { logger });
+  await app.start();
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {

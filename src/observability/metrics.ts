@@ -178,8 +178,38 @@ export function boundedLabel(max: number, fallback = "other") {
   };
 }
 
-/** Gauges read at scrape time (pool sizes, dependency checks) are registered on the app's registry. */
-export function scrapeTimeGauge(
+/**
+ * The gauges read at scrape time: whether each dependency answers its readiness check, and the PostgreSQL pool's
+ * connections by state (`poolStats` gives none on PGlite, and the gauge stays empty).
+ */
+export function registerDependencyGauges<PoolState extends string>(
+  metrics: Metrics,
+  sources: {
+    readiness: () => Promise<{ checks: Record<string, string> }>;
+    poolStats: () => Record<PoolState, number> | undefined;
+  },
+): void {
+  scrapeTimeGauge(metrics, {
+    name: "app_dependency_up",
+    help: "1 when the dependency answered the readiness check at scrape time (database, redis), else 0",
+    labelNames: ["dependency"],
+    collect: async (set) => {
+      for (const [dependency, outcome] of Object.entries((await sources.readiness()).checks)) set({ dependency }, outcome === "ok" ? 1 : 0);
+    },
+  });
+  scrapeTimeGauge(metrics, {
+    name: "db_pool_connections",
+    help: "PostgreSQL pool connections by state (total, idle, waiting: requests queued for one); absent on PGlite",
+    labelNames: ["state"],
+    collect: (set) => {
+      const stats = sources.poolStats();
+      if (stats) for (const [state, value] of Object.entries<number>(stats)) set({ state }, value);
+    },
+  });
+}
+
+/** Gauges read at scrape time are registered on the app's registry. */
+function scrapeTimeGauge(
   metrics: Metrics,
   options: { name: string; help: string; labelNames: string[]; collect: (set: (labels: Record<string, string>, value: number) => void) => Promise<void> | void },
 ): void {

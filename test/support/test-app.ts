@@ -1,34 +1,59 @@
-// Starts the real app on a free port: embedded PGlite by default, a fresh database on the real
-// PostgreSQL when TEST_DATABASE_URL is set (as .ci/run does).
-import { startApp, type App } from "../../src/app.ts";
+// The real app for tests: embedded PGlite by default, a fresh database on the real PostgreSQL when
+// TEST_DATABASE_URL is set (as .ci/run does). Built in process (`buildTestApp`: requests through `yoga.fetch`, no
+// port) or started on a free port (`startTestApp`: for WebSockets, /health, /ready, /metrics and real clients).
+import { buildApp, type App, type BuiltApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { testEnvironment } from "./test-environment.ts";
 
 export { TEST_JWT_SECRET, testEnvironment } from "./test-environment.ts";
 
-export interface TestApp extends App {
-  graphqlUrl: string;
-  wsUrl: string;
+interface TestAppParts {
   dataDir: string;
-  /** The environment the app was started with (to start it again on the same data). */
+  /** The environment the app was built with (to start it again on the same data). */
   env: Record<string, string>;
+  /** Stops the app (a 1 s grace) and removes its data directory and database. */
   cleanup(): Promise<void>;
 }
 
-export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export interface InProcessTestApp extends BuiltApp, TestAppParts {
+  /** The GraphQL endpoint as `fetch` below sees it; nothing listens there. */
+  graphqlUrl: string;
+  /** `yoga.fetch`: the whole GraphQL pipeline without a socket (not /health, /ready or /metrics: the HTTP server's). */
+  fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+}
+
+export interface TestApp extends App, TestAppParts {
+  graphqlUrl: string;
+  wsUrl: string;
+}
+
+export async function buildTestApp(overrides: Record<string, string> = {}): Promise<InProcessTestApp> {
   const environment = await testEnvironment(overrides);
   const config = loadConfig(environment.env);
-  const app = await startApp(config, createLogger(config.logLevel));
+  const app = await buildApp(config, { logger: createLogger(config.logLevel) });
   return {
     ...app,
     env: environment.env,
     dataDir: environment.dataDir,
-    graphqlUrl: `${app.url}/graphql`,
-    wsUrl: `${app.url.replace("http", "ws")}/graphql`,
+    graphqlUrl: `http://localhost${app.yoga.graphqlEndpoint}`,
+    fetch: async (input, init = {}) => app.yoga.fetch(String(input), init),
     async cleanup() {
       await app.stop({ graceMs: 1000 });
       await environment.cleanup();
     },
+  };
+}
+
+export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  const built = await buildTestApp(overrides);
+  const app = await built.start();
+  return {
+    ...app,
+    env: built.env,
+    dataDir: built.dataDir,
+    graphqlUrl: `${app.url}/graphql`,
+    wsUrl: `${app.url.replace("http", "ws")}/graphql`,
+    cleanup: built.cleanup,
   };
 }

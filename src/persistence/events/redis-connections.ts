@@ -2,9 +2,45 @@
 // events, cancels, revocations), so subscribing never races anything else on its connection.
 import { EventEmitter } from "node:events";
 import { Redis } from "ioredis";
+import type { Logger } from "../../observability/logger.ts";
 
-export function connectRedis(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+/**
+ * The command connection. ioredis reconnects by itself, and without an error listener it prints every failed attempt
+ * to stderr as unhandled: with a `logger`, each outage is logged once (a repeated message is not logged again until
+ * the connection is ready once more).
+ */
+export function connectRedis(url: string, logger?: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+  if (logger) {
+    let lastError = "";
+    redis.on("error", (error: Error) => {
+      if (error.message !== lastError) logger.warn({ err: error }, "Redis connection error (reconnecting)");
+      lastError = error.message;
+    });
+    redis.on("ready", () => (lastError = ""));
+  }
+  return redis;
+}
+
+/** An instance's two connections, and the order they close in. */
+export interface RedisConnections {
+  commands: Redis;
+  /** One subscriber connection for every channel: reply events, cancels, revocations. */
+  subscriber: RedisSubscriber;
+  close(): Promise<void>;
+}
+
+export function openRedisConnections(url: string, logger: Logger): RedisConnections {
+  const commands = connectRedis(url, logger);
+  const subscriber = new RedisSubscriber(commands);
+  return {
+    commands,
+    subscriber,
+    async close() {
+      await subscriber.close();
+      await commands.quit().catch(() => commands.disconnect());
+    },
+  };
 }
 
 export type ChannelListener = (payload: string) => void;
@@ -28,7 +64,7 @@ export class RedisSubscriber {
     // "Connection in subscriber mode" became an uncaught error that killed the process right after start.
     this.connection = redis.duplicate(SUBSCRIBER_OPTIONS);
     // It reconnects (and re-subscribes) by itself; connection errors are logged once, by the command connection's
-    // listener (app.ts).
+    // listener (connectRedis).
     this.connection.on("error", () => undefined);
     this.connection.on("message", (channel: string, payload: string) => this.listeners.emit(channel, payload));
   }
