@@ -7,6 +7,7 @@ import { extractMemoryUpdates, type MemoryUpdate } from "../agent/memory/extract
 import type { MemoryRecall } from "../agent/memory/recall.ts";
 import type { ChatStream } from "../agent/models/model-call.ts";
 import { Prisma, type Memory, type PrismaClient } from "../generated/prisma/client.ts";
+import { withDeadline } from "../observability/deadline.ts";
 import type { Logger } from "../observability/logger.ts";
 import {
   dropEmbedding,
@@ -214,10 +215,7 @@ export class MemoryService implements MemoryRecall {
    */
   async drain(graceMs: number): Promise<void> {
     this.accepting = false;
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([this.idle(), graceOver]);
-    clearTimeout(timer);
+    await withDeadline(this.idle(), graceMs, () => undefined);
     const left = this.queue.splice(0);
     if (left.length > 0) {
       this.counters.dropped += left.length;
@@ -312,7 +310,9 @@ export class MemoryService implements MemoryRecall {
     const embeddings = this.options.embeddings;
     if (embeddings && (await this.prepare()) === "vector") {
       try {
-        const embedding = await withTimeout(embeddings.client.embedQuery(text), RECALL_EMBEDDING_TIMEOUT_MS);
+        const embedding = await withDeadline(embeddings.client.embedQuery(text), RECALL_EMBEDDING_TIMEOUT_MS, () => {
+          throw new Error(`Timed out after ${RECALL_EMBEDDING_TIMEOUT_MS} ms`);
+        });
         const nearest = await nearestMemories(this.prisma, { userId, model: embeddings.model, embedding, limit });
         if (nearest.length > 0) return nearest;
       } catch (error) {
@@ -385,12 +385,4 @@ function decodeCursor(cursor: string, field: string): { createdAt: string; id: s
 function searchableText(text: string): string {
   if (text.length <= RECALL_TEXT_CHARS) return text;
   return `${text.slice(0, RECALL_TEXT_CHARS / 2)} ${text.slice(-RECALL_TEXT_CHARS / 2)}`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

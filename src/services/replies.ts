@@ -3,6 +3,7 @@
 import { Prisma, type PrismaClient } from "../generated/prisma/client.ts";
 import { ModelUnavailableError } from "../agent/models/model-errors.ts";
 import type { ConversationTurn, ReplyAgent, ReplyChunk } from "../agent/reply-agent.ts";
+import { withDeadline } from "../observability/deadline.ts";
 import { withLogContext } from "../observability/log-context.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -131,10 +132,7 @@ export class ReplyService implements LeaseHolder {
   /** Waits for running replies up to `graceMs`, then stops the rest; each still ends with a final event. */
   async drain(graceMs: number): Promise<void> {
     const all = () => Promise.allSettled([...this.running.values()].map((run) => run.done));
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([all(), graceOver]);
-    clearTimeout(timer);
+    await withDeadline(all(), graceMs, () => undefined);
     for (const run of this.running.values()) run.abort.abort(new ShuttingDown());
     await all();
     await this.events.drain();

@@ -1,6 +1,7 @@
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
 import { type StructuredToolInterface, ToolInputParsingException } from "@langchain/core/tools";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import { untilAborted } from "../../observability/deadline.ts";
 import type { Logger } from "../../observability/logger.ts";
 import { delimit, type UntrustedOutputMetadata } from "../prompts/untrusted.ts";
 import type { AgentStateType, AgentStreamEvent } from "../state.ts";
@@ -70,11 +71,7 @@ async function runOne(
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = runSignal ? AbortSignal.any([runSignal, timeout]) : timeout;
   try {
-    const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-    const output: unknown = await Promise.race([tool.invoke(args, { signal }), aborted]);
+    const output: unknown = await untilAborted(tool.invoke(args, { signal }), signal);
     const text = typeof output === "string" ? output : JSON.stringify(output);
     return { result: text.length > MAX_RESULT_CHARS ? `${text.slice(0, MAX_RESULT_CHARS)}…` : text, isError: false };
   } catch (error) {
