@@ -7,7 +7,7 @@ import type { StructuredToolInterface } from "@langchain/core/tools";
 import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { devMemoryExtractionAnswer, devRecallNote, isMemoryNote } from "../memory/dev-memory.ts";
-import { estimateTokens } from "../token-estimate.ts";
+import { estimateUsage } from "../token-estimate.ts";
 
 export interface DevChatModelParams extends BaseChatModelParams {
   /** Pause between streamed words, so streaming is visible in a UI. @default 15 */
@@ -75,10 +75,10 @@ export class DevChatModel extends BaseChatModel {
   }
 }
 
+/** The app's one usage estimate (token-estimate.ts), in the provider's field names. */
 function devUsage(messages: BaseMessage[], reply: string) {
-  const input_tokens = estimateTokens(messages.map((message) => message.text).join("\n"));
-  const output_tokens = estimateTokens(reply);
-  return { input_tokens, output_tokens, total_tokens: input_tokens + output_tokens };
+  const { inputTokens, outputTokens } = estimateUsage(messages, reply);
+  return { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
 }
 
 /** Same conversation in, same reply out. */
