@@ -2,8 +2,13 @@
 // objects to it (ResilientChatModel's ModelCallObserver, the graph's memory recall).
 import { BREAKER_STATE_VALUE, type Metrics } from "./metrics.ts";
 
-type BreakerState = keyof typeof BREAKER_STATE_VALUE;
-type Outcome = "success" | "transient" | "provider" | "request" | "cancelled";
+/**
+ * A model's circuit, as the agent reports it and the `model_breaker_state` gauge encodes it. Declared here, the layer
+ * both may import, so the agent's ModelCallObserver and these metrics cannot drift apart.
+ */
+export type BreakerState = keyof typeof BREAKER_STATE_VALUE;
+/** How one attempt of a model call ended (the `outcome` label of the model call histogram). */
+export type AttemptOutcome = "success" | "transient" | "provider" | "request" | "cancelled";
 
 /**
  * A ModelCallObserver (src/agent/models/resilient-chat.ts). Model labels are the chain's configured names, so
@@ -15,7 +20,7 @@ export function modelCallMetrics(metrics: Metrics, initialStates: Record<string,
     attemptFinished(event: {
       model: string;
       durationMs: number;
-      outcome: Outcome;
+      outcome: AttemptOutcome;
       usage?: { inputTokens: number; outputTokens: number };
     }): void {
       metrics.modelCallDuration.observe({ model: event.model, outcome: event.outcome }, event.durationMs / 1000);

@@ -12,6 +12,7 @@ import {
   type IBackoff,
   type IRetryBackoffContext,
 } from "cockatiel";
+import type { BreakerState } from "../../observability/agent-metrics.ts";
 import { AttemptFailure } from "./model-errors.ts";
 
 export interface ResiliencePolicy {
@@ -26,8 +27,6 @@ export interface ResiliencePolicy {
   /** Exponential backoff with decorrelated jitter between retries. @default { initialDelayMs: 250, maxDelayMs: 4000 } */
   backoff?: { initialDelayMs: number; maxDelayMs: number };
 }
-
-export type BreakerState = "closed" | "open" | "half-open";
 
 export function breakerStateName(state: CircuitState): BreakerState {
   if (state === CircuitState.Closed) return "closed";

@@ -9,7 +9,9 @@ import { FAKE_REPLY_TOKENS, FAKE_USAGE, startFakeOpenAI, type FakeOpenAI } from 
 import { createChatModel, type ChatModelSettings } from "./chat-model.ts";
 import { DEV_MODEL_NAME } from "./dev-chat-model.ts";
 import type { ResiliencePolicy } from "./policies.ts";
-import { ModelUnavailableError, ResilientChatModel, type ModelCallEvent, type ModelCallObserver } from "./resilient-chat.ts";
+import type { ModelCallEvent } from "./model-call.ts";
+import { ModelUnavailableError } from "./model-errors.ts";
+import { ResilientChatModel, type ModelCallObserver } from "./resilient-chat.ts";
 
 const REPLY = FAKE_REPLY_TOKENS.join("");
 const BASE_POLICY: ResiliencePolicy = {

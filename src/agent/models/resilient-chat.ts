@@ -28,21 +28,10 @@ import {
   type FailedModel,
   ModelUnavailableError,
 } from "./model-errors.ts";
-import {
-  breakerStateName,
-  modelBreaker,
-  modelRetry,
-  totalDeadline,
-  type BreakerState,
-  type ResiliencePolicy,
-} from "./policies.ts";
-
+import { breakerStateName, modelBreaker, modelRetry, totalDeadline, type ResiliencePolicy } from "./policies.ts";
+import type { AttemptOutcome, BreakerState } from "../../observability/agent-metrics.ts";
 import type { ChatStream, ModelCallEvent, ModelCallOptions, ModelUsage } from "./model-call.ts";
 import { estimateUsage } from "../token-estimate.ts";
-
-export { ModelUnavailableError, type FailedModel } from "./model-errors.ts";
-export type { ModelCallEvent, ModelUsage } from "./model-call.ts";
-export type { BreakerState, ResiliencePolicy } from "./policies.ts";
 
 export interface ModelCandidate {
   /** Unique within a chain: names the model's breaker, metrics and the `model` of events. */
@@ -54,8 +43,6 @@ export interface ModelCandidate {
    */
   expectFinishReason?: boolean;
 }
-
-export type AttemptOutcome = "success" | "transient" | "provider" | "request" | "cancelled";
 
 /** Hooks for metrics. They run synchronously; an exception in one is swallowed, never failing a call. */
 export interface ModelCallObserver {
