@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Migrates one database per run that every test app's database is copied from.
+    globalSetup: ["test/support/global-setup.ts"],
   },
 });
