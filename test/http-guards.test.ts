@@ -3,12 +3,13 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useRequestId } from "../src/api/plugins/use-request-id.ts";
 import { firstSubscriptionResult, graphql, signUp, wsClient } from "./support/clients.ts";
-import { startTestApp, type TestApp } from "./support/test-app.ts";
+import { buildTestApp, startTestApp, type InProcessTestApp, type TestApp } from "./support/test-app.ts";
 
 const ORIGIN = "https://app.example.com";
-let app: TestApp;
+/** In process (`app.fetch` is yoga.fetch); the tests that need a socket `listen()` it. */
+let app: InProcessTestApp;
 beforeAll(async () => {
-  app = await startTestApp({ ALLOWED_ORIGINS: ORIGIN, MAX_REQUEST_BODY_BYTES: "20000" });
+  app = await buildTestApp({ ALLOWED_ORIGINS: ORIGIN, MAX_REQUEST_BODY_BYTES: "20000" });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -17,7 +18,7 @@ afterAll(async () => {
 describe("HTTP guards", () => {
   it("answers CORS preflights for allowed origins only, without credentials", async () => {
     const preflight = (origin: string) =>
-      fetch(app.graphqlUrl, {
+      app.fetch(app.graphqlUrl, {
         method: "OPTIONS",
         headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
       });
@@ -32,39 +33,41 @@ describe("HTTP guards", () => {
   it("refuses a GET without the CSRF header and answers one with it", async () => {
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", "{ __typename }");
-    const without = await fetch(url, { headers: { accept: "application/json" } });
+    const without = await app.fetch(url, { headers: { accept: "application/json" } });
     expect(without.status).toBe(403);
     for (const header of ["x-graphql-yoga-csrf", "apollo-require-preflight"]) {
-      const withHeader = await fetch(url, { headers: { accept: "application/json", [header]: "1" } });
+      const withHeader = await app.fetch(url, { headers: { accept: "application/json", [header]: "1" } });
       expect(((await withHeader.json()) as { data: unknown }).data).toEqual({ __typename: "Query" });
     }
   });
 
   it("refuses a form-encoded POST (a CSRF vector) and an oversized body, and stays up", async () => {
-    const form = await fetch(app.graphqlUrl, {
+    // On the socket: the server answers the next request after both refusals.
+    const { graphqlUrl } = await app.listen();
+    const form = await fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: "query=%7B__typename%7D",
     });
     expect(form.status).toBe(403);
-    const huge = await fetch(app.graphqlUrl, {
+    const huge = await fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query: "{ __typename }", variables: { padding: "x".repeat(30_000) } }),
     });
     expect(huge.status).toBe(413);
-    expect((await graphql(app.graphqlUrl, "{ __typename }")).data).toEqual({ __typename: "Query" });
+    expect((await graphql(graphqlUrl, "{ __typename }")).data).toEqual({ __typename: "Query" });
   });
 
   it("refuses batched requests and malformed JSON with BAD_REQUEST", async () => {
-    const batched = await fetch(app.graphqlUrl, {
+    const batched = await app.fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify([{ query: "{ __typename }" }, { query: "{ __typename }" }]),
     });
     expect(batched.status).toBe(400);
     expect(((await batched.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
-    const malformed = await fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{oops" });
+    const malformed = await app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{oops" });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
   });
@@ -72,13 +75,15 @@ describe("HTTP guards", () => {
 
 describe("strict request parsing", () => {
   it("refuses a query string that is not UTF-8, and caps a chunked body (no Content-Length) with 413", async () => {
-    const get = await fetch(`${app.graphqlUrl}?query=%7B__typename%7D&variables=%7B%22a%22%3A%22%FF%22%7D`, {
+    // On the socket: chunked transfer encoding is the HTTP server's.
+    const { graphqlUrl } = await app.listen();
+    const get = await fetch(`${graphqlUrl}?query=%7B__typename%7D&variables=%7B%22a%22%3A%22%FF%22%7D`, {
       headers: { "x-graphql-yoga-csrf": "1" },
     });
     expect(get.status).toBe(400);
     expect(((await get.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
     const body = new TextEncoder().encode(JSON.stringify({ query: "{ __typename }", variables: { padding: "é".repeat(20_000) } }));
-    const chunked = await fetch(app.graphqlUrl, {
+    const chunked = await fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: new ReadableStream({ start: (controller) => (controller.enqueue(body), controller.close()) }),
@@ -90,7 +95,7 @@ describe("strict request parsing", () => {
 
 describe("request ids", () => {
   const post = (headers: Record<string, string>, query = "{ __typename }") =>
-    fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query }) });
+    app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query }) });
 
   it("echoes a sane x-request-id and replaces anything else with a fresh UUID", async () => {
     const sane = "req_42:retry-1.A";
@@ -109,8 +114,8 @@ describe("request ids", () => {
   it("puts the id in extensions.requestId of errors raised before, during and after parsing, on HTTP and graphql-ws", async () => {
     const id = "trace-me";
     const refusals = [
-      await fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", "x-request-id": id }, body: "{oops" }),
-      await fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-request-id": id }, body: "query=1" }),
+      await app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", "x-request-id": id }, body: "{oops" }),
+      await app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-request-id": id }, body: "query=1" }),
       await post({ "x-request-id": id }, "{ me { "),
       await post({ "x-request-id": id }, "{ nope }"),
       await post({ "x-request-id": id, authorization: "Bearer not-a-token" }, "{ me { id } }"),
@@ -121,8 +126,9 @@ describe("request ids", () => {
       for (const error of errors) expect(error.extensions.requestId).toBe(id);
     }
 
-    const { token } = await signUp(app.graphqlUrl);
-    const client = wsClient(app.wsUrl, token);
+    const served = await app.listen();
+    const { token } = await signUp(served.graphqlUrl);
+    const client = wsClient(served.wsUrl, token);
     const bogusSession = Buffer.from("Session:00000000-0000-0000-0000-000000000000").toString("base64");
     const wsIds = [];
     for (const payload of [
@@ -192,8 +198,9 @@ describe("introspection and field suggestions", () => {
   const INTROSPECTION = `{ __schema { queryType { name } } }`;
 
   it("answers introspection and suggests fields by default (development/test)", async () => {
-    expect((await graphql(app.graphqlUrl, INTROSPECTION)).data).toEqual({ __schema: { queryType: { name: "Query" } } });
-    expect((await graphql(app.graphqlUrl, "{ mee { id } }")).errors?.[0]?.message).toContain('Did you mean "me"?');
+    const { graphqlUrl } = await app.listen();
+    expect((await graphql(graphqlUrl, INTROSPECTION)).data).toEqual({ __schema: { queryType: { name: "Query" } } });
+    expect((await graphql(graphqlUrl, "{ mee { id } }")).errors?.[0]?.message).toContain('Did you mean "me"?');
   });
 
   it("refuses __schema and __type with INTROSPECTION_DISABLED on HTTP and graphql-ws, and hides suggestions", async () => {

@@ -21,6 +21,8 @@ export interface InProcessTestApp extends BuiltApp, TestAppParts {
   graphqlUrl: string;
   /** `yoga.fetch`: the whole GraphQL pipeline without a socket (not /health, /ready or /metrics: the HTTP server's). */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
+  /** Starts the same app on PORT (a free one by default), for what needs a socket; again, the same app. */
+  listen(): Promise<TestApp>;
 }
 
 export interface TestApp extends App, TestAppParts {
@@ -32,28 +34,33 @@ export async function buildTestApp(overrides: Record<string, string> = {}): Prom
   const environment = await testEnvironment(overrides);
   const config = loadConfig(environment.env);
   const app = await buildApp(config, { logger: createLogger(config.logLevel) });
-  return {
-    ...app,
+  const parts: TestAppParts = {
     env: environment.env,
     dataDir: environment.dataDir,
-    graphqlUrl: `http://localhost${app.yoga.graphqlEndpoint}`,
-    fetch: async (input, init = {}) => app.yoga.fetch(String(input), init),
     async cleanup() {
       await app.stop({ graceMs: 1000 });
       await environment.cleanup();
     },
   };
-}
-
-export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
-  const built = await buildTestApp(overrides);
-  const app = await built.start();
+  let listening: Promise<TestApp> | undefined;
   return {
     ...app,
-    env: built.env,
-    dataDir: built.dataDir,
-    graphqlUrl: `${app.url}/graphql`,
-    wsUrl: `${app.url.replace("http", "ws")}/graphql`,
-    cleanup: built.cleanup,
+    ...parts,
+    graphqlUrl: `http://localhost${app.yoga.graphqlEndpoint}`,
+    fetch: async (input, init = {}) => app.yoga.fetch(String(input), init),
+    listen() {
+      listening ??= app.start().then((started) => ({
+        ...started,
+        ...parts,
+        graphqlUrl: `${started.url}/graphql`,
+        wsUrl: `${started.url.replace("http", "ws")}/graphql`,
+      }));
+      return listening;
+    },
   };
+}
+
+/** Builds the app and starts it on PORT (0 in the test environment: a free one). */
+export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  return (await buildTestApp(overrides)).listen();
 }
