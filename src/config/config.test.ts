@@ -1,9 +1,10 @@
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadEnvFiles } from "./env-files.ts";
-import { ConfigError, jwtSecretWeakness, loadConfig, loadDatabaseConfig } from "./index.ts";
+import { ConfigError, configVariables, jwtSecretWeakness, loadConfig, loadDatabaseConfig, parseDefaultAppEnvFlag } from "./index.ts";
 
 /** What `openssl rand -base64 48` prints. */
 const SECRET = "u7J0q2sVYb9kX4WmZ3cR8tLhN1pGfD6yQeA5oHwKiTnBvC0xSjUzMr2lPgE9dF1a";
@@ -238,6 +239,63 @@ describe("loadEnvFiles", () => {
         expect(text, name).not.toMatch(/^\s*(JWT_SECRET|OPENAI_API_KEY|LLM_FALLBACK_API_KEY|LANGFUSE_SECRET_KEY|METRICS_TOKEN|DATABASE_URL|REDIS_URL)\s*=/m);
       }
       expect(loadConfig(env).env).toBe(appEnv);
+    }
+  });
+});
+
+describe("one decision on the environment", () => {
+  it("calls development and test local, staging and production not", () => {
+    expect(loadConfig({ APP_ENV: "development" }).local).toBe(true);
+    expect(loadConfig({ APP_ENV: "test" }).local).toBe(true);
+    expect(loadConfig({ ...PRODUCTION, APP_ENV: "staging" }).local).toBe(false);
+    expect(loadConfig(PRODUCTION).local).toBe(false);
+  });
+
+  it("chooses the same APP_ENV in loadEnvFiles and loadConfig", async () => {
+    const empty = await mkdtemp(join(tmpdir(), "env-files-"));
+    try {
+      for (const variables of [{}, { NODE_ENV: "test" }, { NODE_ENV: "staging" }, { NODE_ENV: "banana" }, { APP_ENV: "test", NODE_ENV: "production" }]) {
+        const chosen = loadEnvFiles({ dir: empty, env: variables }).appEnv;
+        const secrets = { JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" };
+        expect(loadConfig({ ...variables, ...secrets }).env, JSON.stringify(variables)).toBe(chosen);
+      }
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a --default-app-env that names no environment", () => {
+    expect(parseDefaultAppEnvFlag(undefined)).toBeUndefined();
+    expect(parseDefaultAppEnvFlag("development")).toBe("development");
+    expect(() => parseDefaultAppEnvFlag("dev")).toThrowError(/^Invalid configuration:\n {2}- --default-app-env: "dev" is not one of development, test, staging, production$/);
+  });
+});
+
+describe(".env.example", () => {
+  const repo = join(import.meta.dirname, "../..");
+  /** Variables named in `KEY=` lines, commented out or not, outside the sections the app does not read. */
+  const variablesIn = (text: string) => {
+    const found = new Set<string>();
+    let appReads = true;
+    for (const line of text.split("\n")) {
+      const heading = /^# --- (.*?) -*$/.exec(line)?.[1];
+      if (heading !== undefined) appReads = !/not by the app|never reads/.test(heading);
+      const variable = /^#? ?([A-Z][A-Z0-9_]*)=/.exec(line)?.[1];
+      if (variable && appReads) found.add(variable);
+    }
+    return [...found].sort();
+  };
+
+  it("lists every variable the config reads, and none it does not", () => {
+    const documented = variablesIn(readFileSync(join(repo, ".env.example"), "utf8"));
+    expect(configVariables.length).toBeGreaterThan(70);
+    expect(documented).toEqual([...configVariables].sort());
+  });
+
+  it("is the only list: the committed per-environment files set only variables the config reads", () => {
+    for (const appEnv of ["development", "test", "staging", "production"]) {
+      const set = variablesIn(readFileSync(join(repo, `.env.${appEnv}`), "utf8"));
+      expect(set.filter((variable) => !configVariables.includes(variable)), `.env.${appEnv}`).toEqual([]);
     }
   });
 });

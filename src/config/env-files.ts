@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
-import { type AppEnv, defaultAppEnv, isAppEnv } from "./index.ts";
+import { type AppEnv, chooseAppEnv, isAppEnv } from "./app-env.ts";
 
 export interface LoadedEnv {
   /** The real environment over the files: what `loadConfig` should read. */
@@ -20,8 +20,8 @@ export interface LoadedEnv {
  * do not depend on one developer's machine. Parsed by Node's own `util.parseEnv` (dotenv syntax: `KEY=value`,
  * quotes, `export`, `#` comments; no `${VAR}` expansion).
  *
- * APP_ENV itself comes from the real environment, else from `.env.local` or `.env`, else from NODE_ENV when it
- * names an environment, else `defaultAppEnv`: production unless the command asked for another (fail closed).
+ * APP_ENV itself is chosen by `chooseAppEnv` from the real environment, `.env.local` and `.env` (in that order),
+ * and `defaultAppEnv`, the command's default (production when absent: fail closed).
  */
 export function loadEnvFiles(
   options: { dir?: string; env?: Record<string, string | undefined>; defaultAppEnv?: AppEnv } = {},
@@ -42,9 +42,7 @@ export function loadEnvFiles(
 
   const base = read(".env");
   // Peeked at only to learn APP_ENV; read for real (in its place in the order) below.
-  const local = peek(dir, ".env.local");
-  const nodeEnv = env.NODE_ENV ?? local.NODE_ENV ?? base.NODE_ENV;
-  const appEnv = env.APP_ENV || local.APP_ENV || base.APP_ENV || defaultAppEnv(nodeEnv, options.defaultAppEnv);
+  const appEnv = chooseAppEnv([env, peek(dir, ".env.local"), base], options.defaultAppEnv);
   // Only known names become file names: APP_ENV must never point the loader at an arbitrary path.
   const known = isAppEnv(appEnv);
   const merged = {
