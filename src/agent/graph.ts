@@ -24,8 +24,8 @@ export interface AgentGraphDependencies {
   logger?: Pick<Logger, "warn">;
 }
 
-export const SYNC_NODE = "syncConversation";
-export const RECALL_NODE = "recallMemories";
+const SYNC_NODE = "syncConversation";
+const RECALL_NODE = "recallMemories";
 export const AGENT_NODE = "agent";
 export const TOOLS_NODE = "tools";
 

@@ -94,7 +94,7 @@ export class TrustedDocuments {
  * The document id a request names: `extensions.persistedQuery.sha256Hash` (Apollo/urql, version 1) or `documentId`
  * (the GraphQL-over-HTTP persisted documents draft), as lowercase hex; a `sha256:` prefix is accepted. null: none.
  */
-export function documentIdOf(params: OperationParams): string | null {
+function documentIdOf(params: OperationParams): string | null {
   const persisted = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
   const raw =
     persisted && typeof persisted === "object" && persisted.version === 1 && typeof persisted.sha256Hash === "string"

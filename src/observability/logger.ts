@@ -8,7 +8,7 @@ export type { Logger };
  * Never written as they are, wherever they appear at these paths: credentials and what users write or read.
  * (`err` objects are serialized by pino; their messages are ours and carry ids, not content.)
  */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   "password",
   "*.password",
   "newPassword",

@@ -32,7 +32,7 @@ export interface ReplyFeedback {
 }
 
 /** The score's name in Langfuse: 1 for UP, 0 for DOWN (its mean is the share of replies rated up). */
-export const FEEDBACK_SCORE_NAME = "user-feedback";
+const FEEDBACK_SCORE_NAME = "user-feedback";
 /** A score post that has not been answered in this time is given up (and logged). */
 const SCORE_TIMEOUT_MS = 10_000;
 const DEFAULT_LANGFUSE_URL = "https://cloud.langfuse.com";

@@ -10,13 +10,13 @@ import type { Viewer } from "../security/viewer.ts";
 import { API_KEY_FORBIDDEN, AppError, notFound, parseField } from "./errors.ts";
 
 /** Every secret starts with this, so a leaked one is recognisable (secret scanners, logs). */
-export const API_KEY_PREFIX = "agk_";
+const API_KEY_PREFIX = "agk_";
 /** `agk_` + 32 random bytes in base64url: 256 bits, so nobody guesses one and SHA-256 needs no salt or stretching. */
 const SECRET_SHAPE = /^agk_[A-Za-z0-9_-]{43}$/;
 /** Characters of the secret kept in clear (`agk_` + 8): enough to tell keys apart, 48 of 256 bits, useless to sign in. */
 const SHOWN_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
 /** Unrevoked keys one user may hold; a cap on what one account can make the database store. */
-export const MAX_ACTIVE_API_KEYS = 50;
+const MAX_ACTIVE_API_KEYS = 50;
 /** `lastUsedAt` is written when it is older than this: at most one write per key and minute, not one per request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 /** A key without expiry: subscriptions it opens are then bounded only by setTimeout's ceiling (and revocation). */

@@ -25,7 +25,7 @@ export const MAX_MEMORIES_PER_MESSAGE = 10;
 /** First line of the system prompt; the offline dev model recognises extraction requests by it. */
 export const MEMORY_EXTRACTION_MARKER = "You extract long-term memories about the user.";
 
-export const MEMORY_EXTRACTION_PROMPT = `${MEMORY_EXTRACTION_MARKER}
+const MEMORY_EXTRACTION_PROMPT = `${MEMORY_EXTRACTION_MARKER}
 The next message is JSON: {"message": the user's latest chat message, "known": [{"index", "fact"}] facts already stored}.
 Extract durable facts about the user that help in future conversations: name, location, job, preferences, likes and
 dislikes, plans, relationships, constraints. Only what the user states about themselves; never guesses, never facts
@@ -37,7 +37,7 @@ Skip facts that a known fact already says. When the message changes a known fact
 Answer with JSON only, no prose: {"memories": [{"fact": "User …", "replaces": null}]}; {"memories": []} if nothing.`;
 
 /** The request as the model sees it (also what the dev model parses). */
-export function memoryExtractionMessages(input: MemoryExtractionInput) {
+function memoryExtractionMessages(input: MemoryExtractionInput) {
   const known = input.known.map((fact, index) => ({ index, fact }));
   return [
     new SystemMessage(MEMORY_EXTRACTION_PROMPT),
@@ -61,15 +61,6 @@ export async function extractMemoryUpdates(
     if (event.type === "done") answer = event.message.text;
   }
   return parseMemoryUpdates(answer, input.known.length);
-}
-
-/** The facts alone (new or restated), for callers that do not track which stored fact they replace. */
-export async function extractMemories(
-  chat: ChatStream,
-  input: MemoryExtractionInput,
-  options: Omit<ModelCallOptions, "tools"> = { signal: new AbortController().signal },
-): Promise<string[]> {
-  return (await extractMemoryUpdates(chat, input, options)).map((update) => update.content);
 }
 
 const answerSchema = z.object({

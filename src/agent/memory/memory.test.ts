@@ -1,10 +1,16 @@
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
 import { describe, expect, it } from "vitest";
 import { DevChatModel } from "../models/dev-chat-model.ts";
+import type { ChatStream } from "../models/model-call.ts";
 import { ResilientChatModel } from "../models/resilient-chat.ts";
 import { DEV_RECALL_PREFIX, devRecallNote, extractFactsByRules } from "./dev-memory.ts";
-import { extractMemories, extractMemoryUpdates, MAX_MEMORIES_PER_MESSAGE, MAX_MEMORY_CHARS, parseMemoryUpdates } from "./extraction.ts";
+import { extractMemoryUpdates, MAX_MEMORIES_PER_MESSAGE, MAX_MEMORY_CHARS, parseMemoryUpdates, type MemoryExtractionInput } from "./extraction.ts";
 import { memoriesInNote, renderMemoryNote, renderSystemPrompt } from "../prompts/system-prompt.ts";
+
+/** The facts alone (new or restated), without which stored fact each replaces. */
+async function extractMemories(chat: ChatStream, input: MemoryExtractionInput): Promise<string[]> {
+  return (await extractMemoryUpdates(chat, input, { signal: new AbortController().signal })).map((update) => update.content);
+}
 
 describe("parseMemoryUpdates", () => {
   it("reads the JSON answer, also inside a code fence or after a sentence", () => {

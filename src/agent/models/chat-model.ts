@@ -51,7 +51,7 @@ export function resiliencePolicy(settings: ChatModelSettings): ResiliencePolicy 
   };
 }
 
-export function createOpenAIChatModel({ model, baseUrl, apiKey }: ModelEndpoint, maxOutputTokens: number): ChatOpenAI {
+function createOpenAIChatModel({ model, baseUrl, apiKey }: ModelEndpoint, maxOutputTokens: number): ChatOpenAI {
   return new ChatOpenAI({
     model,
     apiKey,

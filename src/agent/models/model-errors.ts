@@ -3,7 +3,7 @@
 // Node's network error codes, so any LangChain chat model that surfaces those is classified the same way.
 
 /** Retry-After values above this are not waited for: the next model is tried instead. */
-export const RETRY_AFTER_CAP_MS = 10_000;
+const RETRY_AFTER_CAP_MS = 10_000;
 
 export interface FailedModel {
   model: string;

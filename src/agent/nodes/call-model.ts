@@ -63,7 +63,7 @@ export function callModel({ chat, tools, agentName, historyTokenBudget, now = ()
  * they bear on it, and in the user's trust level: they come from the user's own words). Built for each model call
  * and never returned from the node, so it is in neither the checkpoint nor the stored messages.
  */
-export function withMemoryNote(history: BaseMessage[], memories: string[]): BaseMessage[] {
+function withMemoryNote(history: BaseMessage[], memories: string[]): BaseMessage[] {
   const note = renderMemoryNote(memories);
   if (!note) return history;
   const lastUser = history.findLastIndex((message) => message.getType() === "human");

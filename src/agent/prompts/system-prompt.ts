@@ -1,10 +1,8 @@
-// The system prompt, versioned: change the text, bump the version (it is recorded with every traced run).
+// The system prompt (each traced run records the text it was sent, so a change needs no version number here).
 // It holds only our instructions. What the app recalls about the user goes to the model as a separate, delimited
 // user-role message (memoryNote), built for each model call and never stored: a fact saved from pasted text must
 // not become a standing instruction.
 import { delimit, MEMORIES_TAG, WEB_RESULTS_TAG } from "./untrusted.ts";
-
-export const SYSTEM_PROMPT_VERSION = "2026-11-28.1";
 
 const TEMPLATE = `You are {agentName}, a helpful assistant in a chat app.
 Current date and time: {now} (UTC).
@@ -31,7 +29,7 @@ export function renderSystemPrompt({ agentName, now }: SystemPromptInput): strin
 }
 
 /** First line of the memory note; the offline dev model finds the note by it. */
-export const MEMORY_NOTE_HEADING = "Context from the app, not typed by the user: notes saved from their earlier conversations.";
+const MEMORY_NOTE_HEADING = "Context from the app, not typed by the user: notes saved from their earlier conversations.";
 
 /**
  * The recalled facts as the model gets them, one "- fact" line each inside the memories block; undefined when

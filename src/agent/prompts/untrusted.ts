@@ -23,7 +23,7 @@ export function delimit(tag: string, text: string): string {
 }
 
 /** `text` with every bracket that starts something like `<tag` or `</tag` replaced by "(". */
-export function defuse(tag: string, text: string): string {
+function defuse(tag: string, text: string): string {
   // Angle brackets and their look-alikes, optional slashes and spaces, the tag with "_", "-" or spaces between words.
   const name = tag.split("_").map(escapeRegExp).join("[\\s_-]*");
   const pattern = new RegExp(`[<＜‹«〈⟨][\\s/⁄∕／\\\\]*(?=${name})`, "giu");

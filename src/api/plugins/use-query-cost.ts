@@ -36,8 +36,8 @@ import { callerKey, rateLimitedExtensions, type LimitedContext } from "./use-rat
 // - Every operation costs at least 1 point, so a flood of empty queries still runs out.
 
 /** Pothos's default `maxConnectionSize` (builder.ts sets none): no connection returns more, whatever `first` says. */
-export const MAX_PAGE_SIZE = 100;
-export const MUTATION_COST = 10;
+const MAX_PAGE_SIZE = 100;
+const MUTATION_COST = 10;
 
 export interface QueryCostPluginOptions {
   /** Its `cost` bucket is the per-minute budget; an operation takes its requested cost and gets back the rest. */

@@ -15,7 +15,7 @@ export interface RequestIdPluginOptions {
   exposeErrorDetails?: boolean;
 }
 
-export const REQUEST_ID_HEADER = "x-request-id";
+const REQUEST_ID_HEADER = "x-request-id";
 
 /** A client's id is reused only when it cannot smuggle anything into log lines or headers. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

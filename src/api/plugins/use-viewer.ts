@@ -92,7 +92,7 @@ function unauthenticated(error: unknown, credentials: Credentials) {
   return createGraphQLError(message, { extensions: { code: "UNAUTHENTICATED", http: { status: 401 } } });
 }
 
-export function readCredentials({ request, connectionParams }: TransportContext): Credentials | undefined {
+function readCredentials({ request, connectionParams }: TransportContext): Credentials | undefined {
   if (connectionParams) return credentialsFromConnectionParams(connectionParams);
   return credentialsOf(request?.headers.get("authorization") || undefined, request?.headers.get(API_KEY_HEADER) || undefined);
 }

@@ -161,7 +161,7 @@ export async function snapshotAfterGap(
 }
 
 /** The text a reply's events add up to, event by event (what a snapshot gives). */
-export function followReply(reply: { messageId: string; text: string } | undefined, event: ReplyEvent): { messageId: string; text: string } {
+function followReply(reply: { messageId: string; text: string } | undefined, event: ReplyEvent): { messageId: string; text: string } {
   const current = reply?.messageId === event.messageId ? reply : { messageId: event.messageId, text: "" };
   if (event.type === "delta") current.text += event.delta;
   else if (event.type === "restarted") current.text = "";
