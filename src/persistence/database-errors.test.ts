@@ -1,3 +1,4 @@
+import { DriverAdapterError } from "@prisma/driver-adapter-utils";
 import { describe, expect, it } from "vitest";
 import { Prisma } from "../generated/prisma/client.ts";
 import { isDatabaseError, isTransientDatabaseError, isUnsentDatabaseError, withDatabaseRetry } from "./database-errors.ts";
@@ -17,7 +18,7 @@ describe("database error classification", () => {
   it("tells the database's failures from everyone else's (a reply fails STORAGE_ERROR, not LLM_ERROR)", () => {
     expect(isDatabaseError(prismaError("P2002"))).toBe(true);
     expect(isDatabaseError(new Error("outer", { cause: prismaError("P2025") }))).toBe(true);
-    expect(isDatabaseError(Object.assign(new Error("x"), { name: "DriverAdapterError" }))).toBe(true);
+    expect(isDatabaseError(new DriverAdapterError({ kind: "postgres", code: "42P01", severity: "ERROR", message: "x", detail: undefined, column: undefined, hint: undefined }))).toBe(true);
     expect(isDatabaseError(new Error("HTTP 500 from the model"))).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 // Which database failures are worth another try, and which failures are the database's at all (so a reply that
 // fails for a storage reason says so instead of blaming the model).
+import { isDriverAdapterError } from "@prisma/driver-adapter-utils";
 import { ExponentialBackoff, handleWhen, retry } from "cockatiel";
 import { Prisma } from "../generated/prisma/client.ts";
 
@@ -34,7 +35,8 @@ export function isDatabaseError(error: unknown): boolean {
       e instanceof PrismaClientKnownRequestError ||
       e instanceof PrismaClientUnknownRequestError ||
       e instanceof PrismaClientInitializationError ||
-      e.name === "DriverAdapterError"
+      // Prisma's own guard, not `instanceof`: the PGlite adapter brings a second copy of the error class.
+      isDriverAdapterError(e)
     ) {
       return true;
     }
