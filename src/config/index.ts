@@ -25,7 +25,7 @@ import { schemaConfig } from "./schema.ts";
 import { serverConfig } from "./server.ts";
 import { subscriptionsConfig } from "./subscriptions.ts";
 
-export { type AppEnv, chooseAppEnv, isAppEnv, parseDefaultAppEnvFlag } from "./app-env.ts";
+export { type AppEnv, isAppEnv, parseDefaultAppEnvFlag } from "./app-env.ts";
 export { jwtSecretWeakness } from "./auth.ts";
 export { ConfigError } from "./config-error.ts";
 
@@ -59,7 +59,10 @@ function concernsFor(environment: Environment) {
 }
 
 /** The concerns' slices side by side. `warnings` (settings allowed but worth a log line at start) gathers them all. */
-type Merged<Concerns extends readonly z.ZodType[]> = Concerns extends readonly [infer First extends z.ZodType, ...infer Rest extends z.ZodType[]]
+type Merged<Concerns extends readonly z.ZodType[]> = Concerns extends readonly [
+  infer First extends z.ZodType,
+  ...infer Rest extends z.ZodType[],
+]
   ? z.output<First> & Merged<Rest>
   : { warnings: string[] };
 type Flat<T> = { [K in keyof T]: T[K] };
@@ -83,6 +86,7 @@ export function loadConfig(env: Variables = process.env): AppConfig {
     Object.assign(config, slice);
     warnings.push(...concernWarnings);
   }
+  // The slices of exactly the concerns AppConfig is derived from; `.map` over the tuple only lost their types.
   return { ...config, warnings } as AppConfig;
 }
 
