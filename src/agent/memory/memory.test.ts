@@ -1,9 +1,11 @@
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { HumanMessage, SystemMessage } from "@langchain/core/messages";
+import { FakeListChatModel } from "@langchain/core/utils/testing";
 import { describe, expect, it } from "vitest";
 import { DevChatModel } from "../models/dev-chat-model.ts";
 import type { ChatStream } from "../models/model-call.ts";
 import { ResilientChatModel } from "../models/resilient-chat.ts";
-import { DEV_RECALL_PREFIX, devRecallNote, extractFactsByRules } from "./dev-memory.ts";
+import { DEV_RECALL_PREFIX, devRecallNote } from "./dev-memory.ts";
 import { extractMemoryUpdates, MAX_MEMORIES_PER_MESSAGE, MAX_MEMORY_CHARS, parseMemoryUpdates, type MemoryExtractionInput } from "./extraction.ts";
 import { memoriesInNote, renderMemoryNote, renderSystemPrompt } from "../prompts/system-prompt.ts";
 
@@ -41,17 +43,35 @@ describe("parseMemoryUpdates", () => {
   });
 });
 
-describe("the offline dev model as extractor", () => {
-  const model = new DevChatModel({ tokenDelayMs: 0 });
-  // Extraction runs through the same resilient model path as replies.
-  const chat = new ResilientChatModel([{ name: "dev", model }], {
+/** Extraction runs through the same resilient model path as replies. */
+function resilient(model: BaseChatModel): ChatStream {
+  return new ResilientChatModel([{ name: "model", model }], {
     attemptTimeoutMs: 5_000,
     totalDeadlineMs: 5_000,
     maxRetries: 0,
     breaker: { failureThreshold: 5, cooldownMs: 1_000 },
   });
+}
 
+describe("extraction through a scripted model", () => {
+  // What a model answers is scripted here; the offline dev model's few rules are not taught every phrasing.
   it("extracts first-person statements and ignores questions", async () => {
+    const answers = [
+      JSON.stringify({
+        memories: [
+          "User's name is Grace Hopper",
+          { fact: "User lives in Arlington", replaces: null },
+          "User works as a rear admiral",
+          "User loves COBOL",
+          "User's favorite drink is coffee",
+          { fact: "User dislikes meetings" },
+          "User's name is Amazing Grace",
+        ],
+      }),
+      '{"memories": []}',
+    ];
+    const model = new FakeListChatModel({ responses: answers });
+    const chat = resilient(model);
     const facts = await extractMemories(chat, {
       userMessage:
         "Hello, my name is Grace Hopper and I live in Arlington. I work as a rear admiral; I love COBOL. " +
@@ -73,12 +93,20 @@ describe("the offline dev model as extractor", () => {
   it("skips what is known and replaces what changed", async () => {
     const known = ["User lives in Berlin", "User likes tea", "User's name is Ada"];
     const input = { userMessage: "I live in Berlin. I moved to Paris. I hate tea.", known };
+    const answer = { memories: [{ fact: "User lives in Paris", replaces: 0 }, { fact: "User dislikes tea", replaces: 1 }] };
+    const chat = resilient(new FakeListChatModel({ responses: [JSON.stringify(answer)] }));
     expect(await extractMemoryUpdates(chat, input, { signal: new AbortController().signal })).toEqual([
       { content: "User lives in Paris", replaces: 0 },
       { content: "User dislikes tea", replaces: 1 },
     ]);
-    expect(extractFactsByRules("i like TEA", known)).toEqual([]);
+    // The offline dev model, too, leaves alone what it was told is known.
+    const dev = resilient(new DevChatModel({ tokenDelayMs: 0 }));
+    expect(await extractMemoryUpdates(dev, { userMessage: "i like TEA", known }, { signal: new AbortController().signal })).toEqual([]);
   });
+});
+
+describe("the offline dev model's memory", () => {
+  const model = new DevChatModel({ tokenDelayMs: 0 });
 
   it("names the memories recalled into its memory note, and only those; the note is not a user turn", async () => {
     const note = renderMemoryNote(["User lives in Berlin", "User likes tea"])!;
