@@ -82,7 +82,7 @@ function devUsage(messages: BaseMessage[], reply: string) {
 }
 
 /** Same conversation in, same reply out. */
-export function composeDevReply(messages: BaseMessage[]): string {
+function composeDevReply(messages: BaseMessage[]): string {
   const last = messages.at(-1);
   if (last instanceof ToolMessage) {
     return `The ${last.name ?? "tool"} tool says: ${last.text} (This is the offline dev model; a real model would phrase it.)`;
@@ -100,7 +100,7 @@ export function composeDevReply(messages: BaseMessage[]): string {
 }
 
 /** Words with their trailing whitespace, so the concatenated chunks equal the reply exactly. */
-export function splitIntoTokens(text: string): string[] {
+function splitIntoTokens(text: string): string[] {
   return text.match(/\S+\s*/g) ?? [];
 }
 
@@ -110,7 +110,7 @@ export function splitIntoTokens(text: string): string[] {
  * Memory extraction requests get a rule-based answer, and replies end by naming the memories recalled into the
  * memory note (see prompts/system-prompt.ts), so extraction and recall can be seen (and tested end to end) offline.
  */
-export function composeWithMemory(messages: BaseMessage[]): string {
+function composeWithMemory(messages: BaseMessage[]): string {
   const extraction = devMemoryExtractionAnswer(messages);
   if (extraction !== undefined) return extraction;
   const note = devRecallNote(messages);
