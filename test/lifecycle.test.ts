@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createSession, graphql, MESSAGE_STREAM, signUp, type StreamEvent } from "./support/clients.ts";
 import { startServerProcess, type ServerProcess } from "./support/server-process.ts";
-import { startTestApp, testEnvironment } from "./support/test-app.ts";
+import { buildTestApp, startTestApp, testEnvironment } from "./support/test-app.ts";
 
 const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 const HISTORY = `query($id: ID!) { session(id: $id) { messages(last: 2) { edges { node { status errorCode content } } } } }`;
@@ -142,6 +142,23 @@ describe("SIGTERM while a reply streams", () => {
     const shutdownMs = performance.now() - signalledAt;
     console.info(`shutdown waiting for a reply to finish: ${Math.round(shutdownMs)} ms`);
     expect(shutdownMs).toBeLessThan(10_000);
+  });
+});
+
+describe("an app built in process", () => {
+  it("serves through yoga.fetch without a port, stops without having listened, once, and cannot start after", async () => {
+    const app = await buildTestApp();
+    cleanups.push(app.cleanup);
+    const response = await app.fetch(app.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
+    expect(((await response.json()) as { data: unknown }).data).toEqual({ __typename: "Query" });
+    const stopped = app.stop({ graceMs: 1000 });
+    expect(app.stop()).toBe(stopped);
+    await stopped;
+    await expect(app.start()).rejects.toThrow(/stopping/);
   });
 });
 
