@@ -15,13 +15,13 @@ import {
   SendMessageDocument,
 } from "./generated/graphql.ts";
 import {
-  collectReply,
   createApiKey,
   createSession,
   firstSubscriptionResult,
   graphql,
   MESSAGE_STREAM,
   postGraphQL,
+  sendAndCollectReply,
   signUp,
   wsClientWithApiKey,
   type GraphQLResponse,
@@ -73,15 +73,10 @@ describe("API keys", () => {
     const owner = await signUp(app.graphqlUrl);
     const { secret } = await createApiKey(app.graphqlUrl, owner.token);
     const sessionId = await createSession(app.graphqlUrl, owner.token);
-    const sent = await postGraphQL(app.graphqlUrl, { query: SendMessageDocument, variables: { input: { sessionId, content: "hi" } } }, withKey(secret));
-    expect(sent.errors).toBeUndefined();
-
-    const client = wsClientWithApiKey(app.wsUrl, secret);
-    const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
-    await client.dispose();
+    const { streamCursor, events } = await sendAndCollectReply(app, { apiKey: secret }, { sessionId, content: "hi" });
     expect(events.at(-1)?.__typename).toBe("MessageCompleted");
 
-    const variables = { sessionId, after: sent.data.sendMessage.streamCursor };
+    const variables = { sessionId, after: streamCursor };
     const sse = await sseSubscribe(app.graphqlUrl, MESSAGE_STREAM, variables, undefined, withKey(secret));
     const overSse: string[] = [];
     while (overSse.at(-1) !== "MessageCompleted") {

@@ -18,6 +18,7 @@ import {
   firstSubscriptionResult,
   graphql,
   MESSAGE_STREAM,
+  sendAndCollectReply,
   signUp,
   wsClient,
   type GraphQLResponse,
@@ -65,14 +66,11 @@ async function history(sessionId: string, token: string) {
 async function freshReply(content: string) {
   const user = await signUp(app.graphqlUrl);
   const sessionId = await createSession(app.graphqlUrl, user.token);
-  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
-  expect(sent.errors).toBeUndefined();
-  const { reply, streamCursor } = sent.data.sendMessage;
   const client = wsClient(app.wsUrl, user.token);
   try {
-    const live = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
+    const { reply, streamCursor, events: live } = await sendAndCollectReply(app, user, { sessionId, content }, { client });
     const replayed = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
-    return { user, sessionId, replyId: reply.id as string, streamCursor: streamCursor as string, live, replayed };
+    return { user, sessionId, replyId: reply.id, streamCursor, live, replayed };
   } finally {
     await client.dispose();
   }
@@ -134,9 +132,7 @@ describe("cursors tell a client about its own session only", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const client = wsClient(app.wsUrl, user.token);
     for (let i = 0; i < 3; i++) {
-      const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: `message ${i}` } }, user.token);
-      const { reply, streamCursor } = sent.data.sendMessage;
-      await collectReply(client, { sessionId, after: streamCursor }, reply.id);
+      await sendAndCollectReply(app, user, { sessionId, content: `message ${i}` }, { client });
     }
     await client.dispose();
     const all = (await history(sessionId, user.token)).edges.map((edge: any) => edge.node.id as string);

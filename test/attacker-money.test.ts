@@ -3,8 +3,8 @@
 // charged as it ends; admission reserves before the run; extraction is metered like any other call.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelGenerationDocument } from "./generated/graphql.ts";
-import { collectReply, createSession, graphql, signUp, wsClient, type SignedUpUser, type StreamEvent } from "./support/clients.ts";
+import { CancelGenerationDocument, SendMessageDocument } from "./generated/graphql.ts";
+import { collectReply, createSession, graphql, sendAndCollectReply, signUp, wsClient, type SignedUpUser, type StreamEvent } from "./support/clients.ts";
 import { FAKE_USAGE, startFakeOpenAI, type FakeOpenAI, type FakeRequest, type FakeStep } from "./support/fake-openai.ts";
 import { startFakeSearch, type FakeSearch } from "./support/fake-search.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
@@ -15,7 +15,6 @@ const MAX_CONCURRENT_REPLIES = 2;
 const TOOL_CALL_COST = FAKE_USAGE.prompt_tokens + 1;
 const REPLY_COST = FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens;
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 const USAGE = `{ me { usage { tokensUsed tokensReserved tokenLimit tokensRemaining } } }`;
 const REPLY = `query($id: ID!) { node(id: $id) { ... on Message { status errorCode inputTokens outputTokens } } }`;
 const COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
@@ -55,8 +54,9 @@ async function usage(user: SignedUpUser) {
   return result.data.me.usage as { tokensUsed: number; tokensReserved: number; tokenLimit: number; tokensRemaining: number };
 }
 
+/** A send whose refusal or reply the test reads itself. */
 async function send(user: SignedUpUser, sessionId: string, content: string) {
-  return graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
+  return graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token);
 }
 
 /** The agent's requests for one conversation, found by its unique user message (extraction requests carry no tools). */
@@ -72,7 +72,7 @@ describe("every model call is charged, whatever ends the run", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const marker = conversation("look it up", [{ kind: "toolCall", calls: [{ name: "web_search", args: { query: "[slow] anything" } }] }]);
     const sent = await send(user, sessionId, marker);
-    const { reply, streamCursor } = sent.data.sendMessage;
+    const { reply, streamCursor } = sent.data!.sendMessage;
     const client = wsClient(app.wsUrl, user.token);
     const events: StreamEvent[] = [];
     try {
@@ -108,10 +108,7 @@ describe("every model call is charged, whatever ends the run", () => {
       { kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "UTC" } }] },
       { kind: "status", status: 400 },
     ]);
-    const sent = await send(user, sessionId, marker);
-    const client = wsClient(app.wsUrl, user.token);
-    const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
-    await client.dispose();
+    const { events } = await sendAndCollectReply(app, user, { sessionId, content: marker });
     expect(events.at(-1)?.__typename).toBe("MessageFailed");
     expect(agentRequests(marker)).toHaveLength(2);
     expect(await usage(user)).toMatchObject({ tokensUsed: TOOL_CALL_COST, tokensReserved: 0 });
@@ -122,15 +119,12 @@ describe("every model call is charged, whatever ends the run", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const toolRound: FakeStep = { kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "UTC" } }] };
     const marker = conversation("loop", Array.from({ length: 8 }, () => toolRound));
-    const sent = await send(user, sessionId, marker);
-    const client = wsClient(app.wsUrl, user.token);
-    const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
-    await client.dispose();
+    const { events, reply } = await sendAndCollectReply(app, user, { sessionId, content: marker });
     // 43 + 43 = 86 < 120 lets a third call start; 129 stops the fourth before it is sent.
     const calls = Math.ceil(DAILY_LIMIT / TOOL_CALL_COST);
     expect(agentRequests(marker)).toHaveLength(calls);
     expect(events.at(-1)).toMatchObject({ __typename: "MessageFailed", code: "QUOTA_EXCEEDED" });
-    expect((await graphql(app.graphqlUrl, REPLY, { id: sent.data.sendMessage.reply.id }, user.token)).data.node).toMatchObject({
+    expect((await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node).toMatchObject({
       status: "FAILED",
       errorCode: "QUOTA_EXCEEDED",
     });
@@ -142,10 +136,7 @@ describe("admission: reserve before the run, settle after", () => {
   it("parallel sends cannot all pass a nearly spent quota: one is admitted, the rest are QUOTA_EXCEEDED and store nothing", async () => {
     const user = await signUp(app.graphqlUrl);
     const first = await createSession(app.graphqlUrl, user.token);
-    const sent = await send(user, first, conversation("hello", [{ kind: "reply" }, { kind: "reply" }])); // reply, extraction
-    const client = wsClient(app.wsUrl, user.token);
-    await collectReply(client, { sessionId: first, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
-    await client.dispose();
+    await sendAndCollectReply(app, user, { sessionId: first, content: conversation("hello", [{ kind: "reply" }, { kind: "reply" }]) }); // reply, extraction
     await app.memories.idle();
     expect(await usage(user)).toMatchObject({ tokensUsed: 2 * REPLY_COST, tokensReserved: 0 });
 
@@ -179,11 +170,11 @@ describe("admission: reserve before the run, settle after", () => {
       const sessions = await Promise.all(Array.from({ length: 3 }, () => createSession(roomy.graphqlUrl, user.token)));
       const running = [];
       for (const sessionId of sessions.slice(0, MAX_CONCURRENT_REPLIES)) {
-        const sent = await graphql(roomy.graphqlUrl, SEND, { input: { sessionId, content: conversation("busy", [slow]) } }, user.token);
+        const sent = await graphql(roomy.graphqlUrl, SendMessageDocument, { input: { sessionId, content: conversation("busy", [slow]) } }, user.token);
         expect(sent.errors).toBeUndefined();
-        running.push({ sessionId, ...sent.data.sendMessage });
+        running.push({ sessionId, ...sent.data!.sendMessage });
       }
-      const third = await graphql(roomy.graphqlUrl, SEND, { input: { sessionId: sessions[2], content: "one too many" } }, user.token);
+      const third = await graphql(roomy.graphqlUrl, SendMessageDocument, { input: { sessionId: sessions[2], content: "one too many" } }, user.token);
       expect(third.data ?? null).toBeNull();
       expect(third.errors?.[0]?.extensions).toMatchObject({ code: "REPLY_LIMIT_EXCEEDED", limit: MAX_CONCURRENT_REPLIES, activeReplies: 2 });
       expect((await graphql(roomy.graphqlUrl, COUNT, { id: sessions[2] }, user.token)).data.session.messages.totalCount).toBe(0);
@@ -192,7 +183,7 @@ describe("admission: reserve before the run, settle after", () => {
       const client = wsClient(roomy.wsUrl, user.token);
       await collectReply(client, { sessionId: running[0]!.sessionId, after: running[0]!.streamCursor }, running[0]!.reply.id);
       await client.dispose();
-      const again = await graphql(roomy.graphqlUrl, SEND, { input: { sessionId: sessions[2], content: "now there is room" } }, user.token);
+      const again = await graphql(roomy.graphqlUrl, SendMessageDocument, { input: { sessionId: sessions[2], content: "now there is room" } }, user.token);
       expect(again.errors).toBeUndefined();
     } finally {
       await roomy.cleanup();
@@ -205,10 +196,7 @@ describe("memory extraction is a model call like any other", () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const marker = conversation("I live in Oslo", [{ kind: "reply" }, { kind: "status", status: 500 }, { kind: "reply" }]);
-    const sent = await send(user, sessionId, marker);
-    const client = wsClient(app.wsUrl, user.token);
-    await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
-    await client.dispose();
+    await sendAndCollectReply(app, user, { sessionId, content: marker });
     await app.memories.idle();
     // The first extraction attempt failed with 500 and was retried, as replies are.
     expect(extractionRequests(marker)).toHaveLength(2);
@@ -221,15 +209,13 @@ describe("memory extraction is a model call like any other", () => {
   it("is not made once the user's quota is spent", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const first = await send(user, sessionId, conversation("first", [{ kind: "reply" }, { kind: "reply" }]));
     const client = wsClient(app.wsUrl, user.token);
-    await collectReply(client, { sessionId, after: first.data.sendMessage.streamCursor }, first.data.sendMessage.reply.id);
+    await sendAndCollectReply(app, user, { sessionId, content: conversation("first", [{ kind: "reply" }, { kind: "reply" }]) }, { client });
     await app.memories.idle();
     expect((await usage(user)).tokensUsed).toBe(2 * REPLY_COST);
 
     const marker = conversation("second", [{ kind: "reply" }]);
-    const second = await send(user, sessionId, marker);
-    await collectReply(client, { sessionId, after: second.data.sendMessage.streamCursor }, second.data.sendMessage.reply.id);
+    await sendAndCollectReply(app, user, { sessionId, content: marker }, { client });
     await client.dispose();
     await app.memories.idle();
     // 3 × 49 = 147 ≥ 120: the reply finished past the limit (it was admitted), but no extraction call followed.

@@ -4,10 +4,10 @@
 import { randomUUID } from "node:crypto";
 import { test as base, afterAll, beforeAll, describe, expect } from "vitest";
 import {
-  collectReply,
   createSession,
   firstSubscriptionResult,
   graphql,
+  sendAndCollectReply,
   signUp,
   strongPassword,
   wsClient,
@@ -55,12 +55,8 @@ const it = base.extend<{ victim: Victim; attacker: SignedUpUser }>({
   victim: async ({}, use) => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token, "Private plans");
-    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "my secret" } }, user.token);
-    const { message, reply, streamCursor } = sent.data.sendMessage;
     // The reply finishes first, so the victim's data stands still while it is attacked.
-    const client = wsClient(app.wsUrl, user.token);
-    await collectReply(client, { sessionId, after: streamCursor }, reply.id);
-    await client.dispose();
+    const { message, reply } = await sendAndCollectReply(app, user, { sessionId, content: "my secret" });
     const before = await holdings(user.token);
     expect(before.sessions.edges[0].node.messages.totalCount).toBe(2);
     const expectUnharmed = async () => expect(await holdings(user.token)).toEqual(before);

@@ -1,14 +1,11 @@
 // What a real process writes to its log for a register / login / send / refresh / logout, read back line by line:
 // JSON with the ids of the request or run it belongs to, and never a password, a token or a message body.
 import { afterAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, graphql, strongPassword, wsClient } from "./support/clients.ts";
+import { LoginDocument, RefreshTokenDocument, RegisterDocument } from "./generated/graphql.ts";
+import { createSession, graphql, sendAndCollectReply, strongPassword } from "./support/clients.ts";
 import { startServerProcess } from "./support/server-process.ts";
 import { testEnvironment } from "./support/test-app.ts";
 
-const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { token refreshToken user { id } } }`;
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token refreshToken } }`;
-const REFRESH = `mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { token refreshToken } }`;
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -27,24 +24,18 @@ describe("logs of a real run", () => {
     const email = `logged-${Date.now()}@example.com`;
     const password = strongPassword();
     const secretText = `my bank PIN is 4711-${Math.random().toString(36).slice(2)}`;
-    const registered = await graphql(url, REGISTER, { input: { email, password } });
+    const registered = await graphql(url, RegisterDocument, { input: { email, password } });
     // Logs use database ids; the API shows global ones ("User:<id>", base64).
-    const userId = Buffer.from(registered.data.register.user.id, "base64").toString().replace(/^User:/, "");
-    const login = await graphql(url, LOGIN, { input: { email, password } });
-    const wrong = await graphql(url, LOGIN, { input: { email, password: `${password}x` } });
+    const userId = Buffer.from(registered.data!.register.user.id, "base64").toString().replace(/^User:/, "");
+    const login = await graphql(url, LoginDocument, { input: { email, password } });
+    const wrong = await graphql(url, LoginDocument, { input: { email, password: `${password}x` } });
     expect(wrong.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
-    const { token } = login.data.login;
-    const refreshed = await graphql(url, REFRESH, { input: { refreshToken: login.data.login.refreshToken } });
+    const { token } = login.data!.login;
+    const refreshed = await graphql(url, RefreshTokenDocument, { input: { refreshToken: login.data!.login.refreshToken } });
     const sessionId = await createSession(url, token);
     const requestId = `trace-${Date.now()}`;
-    const sent = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-request-id": requestId },
-      body: JSON.stringify({ query: SEND, variables: { input: { sessionId, content: secretText } } }),
-    }).then((response) => response.json() as Promise<{ data: any }>);
-    const client = wsClient(url.replace("http", "ws"), token);
-    const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
-    await client.dispose();
+    const endpoints = { graphqlUrl: url, wsUrl: url.replace("http", "ws") };
+    const { events } = await sendAndCollectReply(endpoints, { token }, { sessionId, content: secretText }, { headers: { "x-request-id": requestId } });
     const replyText = events.at(-1)!.message!.content;
     expect(replyText).toContain(secretText); // the dev model quotes the message: its reply is user content too
     // A bad token in a header is logged nowhere either.
@@ -57,7 +48,7 @@ describe("logs of a real run", () => {
     const text = lines.join("\n");
 
     // Nothing secret, in any form.
-    for (const secret of [password, token, login.data.login.refreshToken, refreshed.data.refreshToken.token, secretText, "4711-"]) {
+    for (const secret of [password, token, login.data!.login.refreshToken, refreshed.data!.refreshToken.token, secretText, "4711-"]) {
       expect(text).not.toContain(secret);
     }
     expect(text).not.toContain(email); // emails are personal data: ids identify users in logs

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { collectReply, createSession, graphql, signUp, wsClient, MESSAGE_STREAM, firstSubscriptionResult } from "./support/clients.ts";
+import { createSession, firstSubscriptionResult, graphql, MESSAGE_STREAM, sendAndCollectReply, signUp, wsClient } from "./support/clients.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
@@ -20,8 +20,6 @@ const DASHBOARDS = join(OBSERVABILITY, "grafana/dashboards");
 const METRICS_TOKEN = "scrape-token-0123456789abcdef";
 /** Series Prometheus makes itself, not the app. */
 const PROMETHEUS_OWN = new Set(["up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS", "ALERTS_FOR_STATE"]);
-
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 
 const read = (path: string) => readFileSync(path, "utf8");
 const yamlFile = (path: string) => parseYaml(read(path), { merge: true }) as any;
@@ -119,12 +117,13 @@ beforeAll(async () => {
   fake.plan("primary-model", [{ kind: "status", status: 503 }, { kind: "status", status: 503 }]);
   fake.plan("fallback-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: {} }] }]);
   for (const content of ["What time is it?", "Thanks!"]) {
-    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
-    const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
+    const { events } = await sendAndCollectReply(app, user, { sessionId, content }, { client });
     expect(events.at(-1)!.__typename).toBe("MessageCompleted");
     eventsReceived += events.length;
   }
-  const refused = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "Third in a minute" } }, user.token);
+  // Unnamed on purpose: the request counter labels it "Anonymous".
+  const unnamedSend = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } } }`;
+  const refused = await graphql(app.graphqlUrl, unnamedSend, { input: { sessionId, content: "Third in a minute" } }, user.token);
   expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "send" });
   // A subscription refused at subscribe (someone else's session): a stream error.
   const stranger = await signUp(app.graphqlUrl);
@@ -187,8 +186,9 @@ describe("/metrics of a live app", () => {
     expect(value(/^graphql_ws_connections /)).toBe(0);
     expect(value(/^db_query_duration_seconds_count\{statement="select"\}/)).toBeGreaterThan(0);
     expect(value(/^app_dependency_up\{dependency="database"\}/)).toBe(1);
-    // The test's own sends are unnamed operations; typed documents (Register, CreateSession) carry their names.
-    expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="Anonymous"\}/)).toBe(3);
+    // Requests are labelled by operation name: the two sends of typed documents, the unnamed third, two sign-ups.
+    expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="SendMessage"\}/)).toBe(2);
+    expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="Anonymous"\}/)).toBe(1);
     expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="Register"\}/)).toBe(2);
     console.info(`/metrics: ${scrape.length} bytes, ${sampleLines.length} samples, ${parseScrape(scrape).families.size} families`);
   });

@@ -13,11 +13,11 @@ import { CreateApiKeyDocument, CreateSessionDocument, MeDocument, RegisterDocume
 import {
   firstSubscriptionResult,
   postGraphQL,
+  sendAndCollectReply,
   signUp,
   wsClient,
   wsClientWithApiKey,
   type GraphQLResponse,
-  type StreamEvent,
 } from "./support/clients.ts";
 import { persistedBody, sha256Hex, signUpByHash, writeManifest, type Manifest } from "./support/persisted-documents.ts";
 import { startTestApp, testEnvironment, type TestApp } from "./support/test-app.ts";
@@ -92,13 +92,7 @@ describe("trusted documents (PERSISTED_DOCUMENTS_ONLY=true)", () => {
     } as never);
     expect(created.errors).toBeUndefined();
     const sessionId = created.data.createSession.session.id;
-    const sent = await postGraphQL(
-      app.graphqlUrl,
-      persistedBody(manifest.hashOf(SendMessageDocument), { input: { sessionId, content: "hello" } }),
-      bearer(user.token),
-    );
-    expect(sent.errors).toBeUndefined();
-    const events = await collectPersistedReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
+    const { events } = await sendAndCollectReply(app, user, { sessionId, content: "hello" }, { client, hashOf: manifest.hashOf });
     expect(events.at(-1)?.__typename).toBe("MessageCompleted");
     await client.dispose();
 
@@ -169,26 +163,4 @@ async function createApiKeyByHash(token: string): Promise<{ secret: string }> {
   );
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   return { secret: result.data.createApiKey.secret };
-}
-
-async function collectPersistedReply(
-  client: ReturnType<typeof wsClient>,
-  variables: { sessionId: string; after?: string },
-  messageId: string,
-): Promise<StreamEvent[]> {
-  const events: StreamEvent[] = [];
-  const subscription = client.iterate<{ messageStream: StreamEvent }>({
-    query: "",
-    variables,
-    extensions: persistedBody(manifest.hashOf(MessageStreamDocument)).extensions,
-  } as never);
-  for await (const result of subscription) {
-    if (result.errors) throw new Error(JSON.stringify(result.errors));
-    const event = result.data!.messageStream;
-    if (event.messageId !== messageId) continue;
-    events.push(event);
-    if (["MessageCompleted", "MessageFailed", "MessageCancelled"].includes(event.__typename)) break;
-  }
-  await subscription.return?.();
-  return events;
 }

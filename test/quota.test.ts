@@ -1,11 +1,10 @@
 // The daily model-token quota: charged per reply, shown as data, enforced before anything is stored.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MyUsageDocument } from "./generated/graphql.ts";
-import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
+import { MyUsageDocument, SendMessageDocument } from "./generated/graphql.ts";
+import { createSession, graphql, sendAndCollectReply, signUp } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const DAILY_LIMIT = 100;
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 const REPLY_TOKENS = `query($id: ID!) { node(id: $id) { ... on Message { inputTokens outputTokens } } }`;
 const MESSAGE_COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
 
@@ -33,12 +32,7 @@ describe("daily token quota", () => {
 
     let charged = 0;
     while (charged < DAILY_LIMIT) {
-      const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "count me" } }, user.token);
-      expect(sent.errors).toBeUndefined();
-      const client = wsClient(app.wsUrl, user.token);
-      const { reply, streamCursor } = sent.data.sendMessage;
-      await collectReply(client, { sessionId, after: streamCursor }, reply.id);
-      await client.dispose();
+      const { reply } = await sendAndCollectReply(app, user, { sessionId, content: "count me" });
       const tokens = (await graphql(app.graphqlUrl, REPLY_TOKENS, { id: reply.id }, user.token)).data.node;
       expect(tokens.inputTokens).toBeGreaterThan(0);
       expect(tokens.outputTokens).toBeGreaterThan(0);
@@ -49,7 +43,7 @@ describe("daily token quota", () => {
     }
 
     const before = (await graphql(app.graphqlUrl, MESSAGE_COUNT, { id: sessionId }, user.token)).data.session.messages.totalCount;
-    const refused = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "one more" } }, user.token);
+    const refused = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: "one more" } }, user.token);
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions).toMatchObject({
       code: "QUOTA_EXCEEDED",
@@ -65,12 +59,12 @@ describe("daily token quota", () => {
       input: { sessionId },
     }, user.token);
     const other = await createSession(app.graphqlUrl, user.token);
-    const again = await graphql(app.graphqlUrl, SEND, { input: { sessionId: other, content: "new session" } }, user.token);
+    const again = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId: other, content: "new session" } }, user.token);
     expect(again.errors?.[0]?.extensions?.code).toBe("QUOTA_EXCEEDED");
 
     // Another user's quota is their own.
     const neighbour = await signUp(app.graphqlUrl);
     const theirs = await createSession(app.graphqlUrl, neighbour.token);
-    expect((await graphql(app.graphqlUrl, SEND, { input: { sessionId: theirs, content: "hi" } }, neighbour.token)).errors).toBeUndefined();
+    expect((await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId: theirs, content: "hi" } }, neighbour.token)).errors).toBeUndefined();
   });
 });

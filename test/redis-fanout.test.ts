@@ -1,10 +1,10 @@
 // Several instances behind a load balancer: a reply generated on one reaches subscribers on another.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, graphql, signUp, wsClient, watchSubscription } from "./support/clients.ts";
+import { LogoutDocument, MeDocument } from "./generated/graphql.ts";
+import { collectReply, createSession, graphql, sendAndCollectReply, signUp, wsClient, watchSubscription } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const enabled = Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 
 describe.skipIf(!enabled)("two instances sharing PostgreSQL and Redis", () => {
   let a: TestApp;
@@ -21,11 +21,9 @@ describe.skipIf(!enabled)("two instances sharing PostgreSQL and Redis", () => {
   it("streams a reply started on instance A to a subscriber on instance B, and replays it there", async () => {
     const user = await signUp(a.graphqlUrl);
     const sessionId = await createSession(a.graphqlUrl, user.token);
-    const sent = await graphql(a.graphqlUrl, SEND, { input: { sessionId, content: "fan out" } }, user.token);
-    const { reply, streamCursor } = sent.data.sendMessage;
-
     const onB = wsClient(b.wsUrl, user.token);
-    const events = await collectReply(onB, { sessionId, after: streamCursor }, reply.id);
+    const sentToA = { graphqlUrl: a.graphqlUrl, wsUrl: b.wsUrl };
+    const { reply, streamCursor, events } = await sendAndCollectReply(sentToA, user, { sessionId, content: "fan out" }, { client: onB });
     const deltas = events.filter((e) => e.__typename === "MessageDelta");
     expect(deltas.length).toBeGreaterThanOrEqual(1);
     expect(events.at(-1)!.message!.content).toBe(deltas.map((e) => e.delta).join(""));
@@ -44,8 +42,8 @@ describe.skipIf(!enabled)("two instances sharing PostgreSQL and Redis", () => {
     const sessionId = await createSession(a.graphqlUrl, user.token);
     const { connected, closed } = watchSubscription(b.wsUrl, user.token, sessionId);
     await connected;
-    await graphql(a.graphqlUrl, `mutation { logout { revokedLogins } }`, {}, user.token);
+    await graphql(a.graphqlUrl, LogoutDocument, {}, user.token);
     expect(await closed).toMatchObject({ code: 4401, reason: "Access token revoked" });
-    expect((await graphql(b.graphqlUrl, `{ me { id } }`, {}, user.token)).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+    expect((await graphql(b.graphqlUrl, MeDocument, {}, user.token)).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
 });

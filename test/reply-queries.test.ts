@@ -2,10 +2,8 @@
 // db_query_duration_seconds metric): a small constant, whatever the conversation's length. A change that adds a
 // round trip to the hot path fails here and has to say why.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
+import { createSession, sendAndCollectReply, signUp, wsClient } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
-
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } reply { id status } streamCursor } }`;
 
 /**
  * send: lock the user, read what decides (with the session touched), insert both messages, commit (BEGIN is not
@@ -41,9 +39,7 @@ describe("database round trips per reply", () => {
     for (let turn = 0; turn < 6; turn++) {
       await app.memories.idle();
       const before = await statements();
-      const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: `turn ${turn}` } }, user.token);
-      expect(sent.errors).toBeUndefined();
-      const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
+      const { events } = await sendAndCollectReply(app, user, { sessionId, content: `turn ${turn}` }, { client });
       expect(events.at(-1)?.__typename).toBe("MessageCompleted");
       await app.memories.idle();
       perTurn.push((await statements()) - before);

@@ -1,12 +1,9 @@
 // SEND_WHILE_STREAMING=queue: sends during a streaming reply are accepted and answered in order, each once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SendMessageDocument, SessionHistoryDocument } from "./generated/graphql.ts";
 import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-const SEND = `mutation($input: SendMessageInput!) {
-  sendMessage(input: $input) { message { id content } reply { id status } streamCursor }
-}`;
-const HISTORY = `query($id: ID!) { session(id: $id) { messages(first: 100) { edges { node { role content status } } } } }`;
 
 let app: TestApp;
 beforeAll(async () => {
@@ -22,26 +19,25 @@ describe("queued sends", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const contents = Array.from({ length: 5 }, (_, i) => `queued message ${i}`);
     const results = await Promise.all(
-      contents.map((content) => graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token)),
+      contents.map((content) => graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token)),
     );
     expect(results.map((r) => r.errors)).toEqual(contents.map(() => undefined));
     const client = wsClient(app.wsUrl, user.token);
-    const cursor = results.map((r) => r.data.sendMessage.streamCursor).sort()[0];
+    const cursor = results.map((r) => r.data!.sendMessage.streamCursor).sort()[0];
     for (const r of results) {
-      const events = await collectReply(client, { sessionId, after: cursor }, r.data.sendMessage.reply.id);
+      const events = await collectReply(client, { sessionId, after: cursor }, r.data!.sendMessage.reply.id);
       expect(events.at(-1)!.__typename).toBe("MessageCompleted");
     }
     await client.dispose();
 
-    const nodes = (await graphql(app.graphqlUrl, HISTORY, { id: sessionId }, user.token)).data.session.messages.edges.map(
-      (e: any) => e.node,
-    );
+    const history = await graphql(app.graphqlUrl, SessionHistoryDocument, { id: sessionId, last: 100 }, user.token);
+    const nodes = history.data!.session!.messages.edges.map((e) => e.node);
     expect(nodes).toHaveLength(10);
-    expect(nodes.every((n: any) => n.status === "COMPLETE")).toBe(true);
+    expect(nodes.every((n) => n.status === "COMPLETE")).toBe(true);
     // Replies ran one after another: the dev model counts the user turns it was shown, and the last reply saw
     // all five user messages plus the four replies before it.
-    const replies = nodes.filter((n: any) => n.role === "ASSISTANT").map((n: any) => n.content as string);
-    const turnsSeen = replies.map((content: string) => Number(/turn (\d+) of this conversation/.exec(content)?.[1]));
+    const replies = nodes.filter((n) => n.role === "ASSISTANT").map((n) => n.content);
+    const turnsSeen = replies.map((content) => Number(/turn (\d+) of this conversation/.exec(content)?.[1]));
     expect(turnsSeen.sort()).toEqual([1, 2, 3, 4, 5]);
   });
 });

@@ -4,7 +4,14 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import { CreateApiKeyDocument, CreateSessionDocument, MessageStreamDocument, RegisterDocument } from "../generated/graphql.ts";
+import {
+  CreateApiKeyDocument,
+  CreateSessionDocument,
+  MessageStreamDocument,
+  RegisterDocument,
+  SendMessageDocument,
+  type SendMessageMutation,
+} from "../generated/graphql.ts";
 
 export interface GraphQLResponse<T = any> {
   data?: T;
@@ -128,8 +135,78 @@ export async function collectReply(
   messageId: string,
   timeoutMs = 15_000,
 ): Promise<StreamEvent[]> {
+  return followReply(client, { query: MESSAGE_STREAM, variables }, messageId, timeoutMs);
+}
+
+/** The body urql's persisted exchange (enforcePersistedQueries) sends: no query, the hash in extensions. */
+export const persistedBody = (sha256Hash: string, variables: Record<string, unknown> = {}) => ({
+  variables,
+  extensions: { persistedQuery: { version: 1, sha256Hash } },
+});
+
+/** Who sends: a signed-in user (any object with its `token`, a SignedUpUser say) or a partner's API key. */
+export type Caller = { token: string } | { apiKey: string };
+
+export interface SendAndCollectOptions {
+  /**
+   * Follow the reply on this client and leave it open (to follow several replies on one connection, or one reply
+   * twice). By default a new client authenticated as the caller, closed afterwards.
+   */
+  client?: Client;
+  /** Sent with the sendMessage POST as well (an `x-request-id`, say). */
+  headers?: Record<string, string>;
+  /**
+   * Send both operations as trusted documents, by hash only (a server with PERSISTED_DOCUMENTS_ONLY): the manifest's
+   * `hashOf`. By default their text is sent.
+   */
+  hashOf?: (document: TypedDocumentNode<any, any>) => string;
+  /** @default 15_000 */
+  timeoutMs?: number;
+}
+
+export type SentReply = SendMessageMutation["sendMessage"] & {
+  /** The reply's events from the send's `streamCursor` to its final event. */
+  events: StreamEvent[];
+};
+
+/**
+ * The suite's one send-and-collect: sends `input` with sendMessage over HTTP as `caller`, then follows the reply over
+ * graphql-ws from the send's `streamCursor` to its final event. Throws when sendMessage is refused (a test of a
+ * refusal sends with `graphql` instead). `app` may mix instances: send on one, follow on another.
+ */
+export async function sendAndCollectReply(
+  app: { graphqlUrl: string; wsUrl: string },
+  caller: Caller,
+  input: { sessionId: string; content: string },
+  { client: given, headers = {}, hashOf, timeoutMs = 15_000 }: SendAndCollectOptions = {},
+): Promise<SentReply> {
+  const credentials: Record<string, string> = "token" in caller ? { authorization: `Bearer ${caller.token}` } : { "x-api-key": caller.apiKey };
+  const send = hashOf ? persistedBody(hashOf(SendMessageDocument), { input }) : { query: SendMessageDocument, variables: { input } };
+  const sent = await postGraphQL<SendMessageMutation>(app.graphqlUrl, send, { ...credentials, ...headers });
+  if (sent.errors || !sent.data) throw new Error(`sendMessage was refused: ${JSON.stringify(sent.errors)}`);
+  const { message, reply, streamCursor } = sent.data.sendMessage;
+  const client = given ?? ("token" in caller ? wsClient(app.wsUrl, caller.token) : wsClientWithApiKey(app.wsUrl, caller.apiKey));
+  const variables = { sessionId: input.sessionId, after: streamCursor };
+  const subscribe = hashOf
+    ? { query: "", ...persistedBody(hashOf(MessageStreamDocument), variables) }
+    : { query: MESSAGE_STREAM, variables };
+  try {
+    const events = await followReply(client, subscribe, reply.id, timeoutMs);
+    return { message, reply, streamCursor, events };
+  } finally {
+    if (!given) await client.dispose();
+  }
+}
+
+/** Reads a messageStream subscription until `messageId`'s final event, skipping other replies' events. */
+async function followReply(
+  client: Client,
+  payload: { query: string; variables: Record<string, unknown>; extensions?: Record<string, unknown> },
+  messageId: string,
+  timeoutMs: number,
+): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];
-  const subscription = client.iterate<{ messageStream: StreamEvent }>({ query: MESSAGE_STREAM, variables });
+  const subscription = client.iterate<{ messageStream: StreamEvent }>(payload);
   const timer = setTimeout(() => void subscription.return?.(), timeoutMs);
   try {
     for await (const result of subscription) {

@@ -7,7 +7,10 @@ import { join } from "node:path";
 import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { print } from "graphql";
 import { RegisterDocument } from "../generated/graphql.ts";
-import { postGraphQL, strongPassword, type SignedUpUser } from "./clients.ts";
+import { persistedBody, postGraphQL, strongPassword, type SignedUpUser } from "./clients.ts";
+
+// Defined next to the clients, which send it too; exported here as well, where the suite's manifests live.
+export { persistedBody };
 
 export const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -30,12 +33,6 @@ export async function writeManifest(documents: Array<TypedDocumentNode<any, any>
     },
   };
 }
-
-/** The body urql's persisted exchange (enforcePersistedQueries) sends: no query, the hash in extensions. */
-export const persistedBody = (sha256Hash: string, variables: Record<string, unknown> = {}) => ({
-  variables,
-  extensions: { persistedQuery: { version: 1, sha256Hash } },
-});
 
 /** signUp for a server that takes trusted documents only: register by its hash (the manifest must hold RegisterDocument). */
 export async function signUpByHash(url: string, manifest: Manifest): Promise<SignedUpUser> {
