@@ -76,7 +76,7 @@ export async function gradeWithJudge(judge: Judge, metrics: JudgeMetric[], input
   return scores;
 }
 
-export function judgeInput(evalCase: EvalCase, { turns }: Transcript): JudgeInput {
+function judgeInput(evalCase: EvalCase, { turns }: Transcript): JudgeInput {
   return {
     conversation: turns.flatMap((turn) => [
       { role: "user" as const, content: turn.user },

@@ -32,7 +32,7 @@ export async function addCasesFromFeedback(env: Record<string, string | undefine
   return { added: fresh.length, skipped: rated.length - fresh.length, file };
 }
 
-export function caseFromRating(reply: RatedReply): EvalCase {
+function caseFromRating(reply: RatedReply): EvalCase {
   const excerpt = reply.reply.length > EXCERPT ? `${reply.reply.slice(0, EXCERPT)}…` : reply.reply;
   const said = reply.comment ? `: "${reply.comment}"` : "";
   return {

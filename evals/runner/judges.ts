@@ -29,7 +29,7 @@ export interface Judge {
 const ANSWER_FORMAT =
   'Answer with one JSON object and nothing else: {"score": <number from 0 to 1>, "reason": "<one short sentence>"}';
 
-export function renderJudgePrompt(metric: JudgeMetric, input: JudgeInput): string {
+function renderJudgePrompt(metric: JudgeMetric, input: JudgeInput): string {
   const values: Record<string, string> = {
     conversation: input.conversation.map(({ role, content }) => `${role}: ${content}`).join("\n\n"),
     reply: input.reply,

@@ -31,7 +31,7 @@ export interface LangfuseTrace {
 }
 
 /** Scores are named like this in Langfuse, so they sort together and never clash with users' feedback. */
-export const scoreName = (metric: string) => `eval.${metric}`;
+const scoreName = (metric: string) => `eval.${metric}`;
 
 export async function scoreLangfuseTraces(env: Record<string, string | undefined>, options: LangfuseOptions): Promise<Omit<Report, "passed" | "baseline">> {
   const api = langfuseApi(env);

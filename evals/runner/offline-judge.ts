@@ -17,7 +17,7 @@ const STOPWORDS = new Set(
 );
 
 /** Lower-case words of three letters or more that carry meaning. */
-export function contentWords(text: string): Set<string> {
+function contentWords(text: string): Set<string> {
   const words = text.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu) ?? [];
   return new Set(words.filter((word) => word.length >= 3 && !STOPWORDS.has(word)));
 }

@@ -44,7 +44,7 @@ function endsWithUnansweredToolCall(messages: BaseMessage[]): boolean {
   return last instanceof AIMessage && (last.tool_calls?.length ?? 0) > 0;
 }
 
-export function toMessage(turn: ConversationTurn): BaseMessage {
+function toMessage(turn: ConversationTurn): BaseMessage {
   switch (turn.role) {
     case "user":
       return new HumanMessage(turn.content);

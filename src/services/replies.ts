@@ -16,7 +16,7 @@ import { INTERRUPTED, type LeaseHolder, type ReplyLeases } from "./reply-leases.
 import type { ReplySlots } from "./reply-slots.ts";
 import type { UsageService } from "./usage.ts";
 
-export const ReplyFailure = {
+const ReplyFailure = {
   llmError: { code: "LLM_ERROR", reason: "The model could not produce a reply. Try again." },
   llmUnavailable: { code: "LLM_UNAVAILABLE", reason: "No model is available right now. Try again in a minute." },
   interrupted: INTERRUPTED,

@@ -2,7 +2,7 @@ import { API_KEY_FORBIDDEN, AppError } from "../../services/errors.ts";
 import type { GraphQLContext } from "../context.ts";
 import { builder } from "./builder.ts";
 
-export const ApiKey = builder.prismaNode("ApiKey", {
+const ApiKey = builder.prismaNode("ApiKey", {
   id: { field: "id" },
   nullable: true,
   description:

@@ -11,7 +11,7 @@ import type { Viewer } from "../../security/viewer.ts";
 import type { GraphQLContext } from "../context.ts";
 
 /** Most ids one `nodes(ids:)` call takes; more are refused before anything runs (QUERY_LIMIT_EXCEEDED, `limit: "ids"`). */
-export const MAX_NODE_IDS = 100;
+const MAX_NODE_IDS = 100;
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;

@@ -4,7 +4,7 @@ import { memoryCursor } from "../../services/memories.ts";
 import { builder } from "./builder.ts";
 import { User } from "./user.ts";
 
-export const Memory = builder.prismaNode("Memory", {
+const Memory = builder.prismaNode("Memory", {
   id: { field: "id" },
   nullable: true,
   description:

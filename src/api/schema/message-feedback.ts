@@ -2,12 +2,12 @@ import { MAX_FEEDBACK_COMMENT_CHARS } from "../../security/input-rules.ts";
 import { builder } from "./builder.ts";
 import { Message } from "./message.ts";
 
-export const MessageRating = builder.enumType("MessageRating", {
+const MessageRating = builder.enumType("MessageRating", {
   description: "A user's verdict on an assistant reply: thumbs up or thumbs down.",
   values: ["UP", "DOWN"] as const,
 });
 
-export const MessageFeedback = builder.prismaObject("MessageFeedback", {
+const MessageFeedback = builder.prismaObject("MessageFeedback", {
   description: "The owner's rating of an assistant reply (`rateMessage`). One per reply: rating again replaces it.",
   fields: (t) => ({
     rating: t.expose("rating", { type: MessageRating }),

@@ -6,7 +6,7 @@ import { Session } from "./session.ts";
 
 type EventOf<T extends PublishedReplyEvent["type"]> = Extract<PublishedReplyEvent, { type: T }>;
 
-export const MessageStreamEvent = builder.interfaceRef<ReplyStreamEvent>("MessageStreamEvent").implement({
+const MessageStreamEvent = builder.interfaceRef<ReplyStreamEvent>("MessageStreamEvent").implement({
   description: "One event of an assistant reply being generated.",
   resolveType: (event) => eventTypeNames[event.type],
   fields: (t) => ({

@@ -4,9 +4,9 @@ import { builder } from "./builder.ts";
 import { Session } from "./session.ts";
 import "./tool-call.ts";
 
-export const MessageRole = builder.enumType("MessageRole", { values: ["USER", "ASSISTANT", "SYSTEM", "TOOL"] as const });
+const MessageRole = builder.enumType("MessageRole", { values: ["USER", "ASSISTANT", "SYSTEM", "TOOL"] as const });
 
-export const MessageStatus = builder.enumType("MessageStatus", {
+const MessageStatus = builder.enumType("MessageStatus", {
   description:
     "Replies start STREAMING and end COMPLETE, FAILED, INTERRUPTED (the server stopped mid-reply) or CANCELLED " +
     "(cancelGeneration); a reply that did not complete keeps the text it had.",

@@ -1,6 +1,6 @@
 import { builder } from "./builder.ts";
 
-export const ToolCall = builder.prismaObject("ToolCall", {
+const ToolCall = builder.prismaObject("ToolCall", {
   description: "A tool the agent ran while writing a reply (kept with the reply, in the order they started).",
   fields: (t) => ({
     toolCallId: t.exposeString("callId"),
