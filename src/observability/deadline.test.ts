@@ -1,6 +1,6 @@
 // The one timer-or-abort race every layer uses (shutdown grace, recall's embedding, readiness checks, tool calls).
 import { describe, expect, it } from "vitest";
-import { untilAborted, withDeadline } from "./deadline.ts";
+import { isAbortError, untilAborted, withDeadline } from "./deadline.ts";
 
 const never = new Promise<never>(() => undefined);
 
@@ -27,5 +27,14 @@ describe("untilAborted", () => {
 
   it("settles like the work while the signal stays quiet", async () => {
     await expect(untilAborted(Promise.resolve(1), new AbortController().signal)).resolves.toBe(1);
+  });
+});
+
+describe("isAbortError", () => {
+  it("tells a signal's abort or timeout from a failure", () => {
+    expect(isAbortError(AbortSignal.abort().reason)).toBe(true);
+    expect(isAbortError(new DOMException("late", "TimeoutError"))).toBe(true);
+    expect(isAbortError(new DOMException("bad", "SyntaxError"))).toBe(false);
+    expect(isAbortError(Object.assign(new Error("aborted"), { name: "AbortError" }))).toBe(false);
   });
 });

@@ -35,3 +35,11 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   // Raced even when already aborted: the race observes `work`, whose later rejection is then never unhandled.
   return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", stop));
 }
+
+/**
+ * Whether `error` is a signal's abort or timeout (a client that went away, AbortSignal.timeout) rather than a
+ * failure. DOMException has no subclasses: its `name` is how the platform tells them apart.
+ */
+export function isAbortError(error: unknown): boolean {
+  return error instanceof DOMException && (error.name === "AbortError" || error.name === "TimeoutError");
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { GraphQLError, type ExecutionResult } from "graphql";
 import { handleStreamOrSingleExecutionResult, isAsyncIterable, maskError, type Plugin } from "graphql-yoga";
+import { isAbortError } from "../../observability/deadline.ts";
 import { bindLogContext } from "../../observability/log-context.ts";
 import type { Logger } from "../../observability/logger.ts";
 
@@ -125,8 +126,4 @@ function withRequestId(error: GraphQLError, requestId: string | undefined): Grap
 function isOriginalGraphQLError(error: unknown): error is GraphQLError {
   if (!(error instanceof GraphQLError)) return false;
   return error.originalError == null || isOriginalGraphQLError(error.originalError);
-}
-
-function isAbortError(error: unknown): boolean {
-  return error instanceof DOMException && (error.name === "AbortError" || error.name === "TimeoutError");
 }

@@ -1,4 +1,5 @@
 import { isAsyncIterable, type Plugin } from "graphql-yoga";
+import { isAbortError } from "../../observability/deadline.ts";
 import type { Metrics } from "../../observability/metrics.ts";
 import { errorCodeLabel } from "./error-code-label.ts";
 
@@ -49,8 +50,4 @@ export function useStreamMetrics({ metrics }: StreamMetricsPluginOptions): Plugi
       };
     },
   };
-}
-
-function isAbortError(error: unknown): boolean {
-  return error instanceof DOMException && (error.name === "AbortError" || error.name === "TimeoutError");
 }
