@@ -4,7 +4,6 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DevChatModel } from "../agent/models/dev-chat-model.ts";
 import { ResilientChatModel } from "../agent/models/resilient-chat.ts";
 import { loadConfig } from "../config/index.ts";
 import { createLogger } from "../observability/logger.ts";
@@ -65,7 +64,21 @@ async function newUser(): Promise<string> {
   return user.id;
 }
 
-function service(model: BaseChatModel = new DevChatModel({ tokenDelayMs: 0 }), options: Partial<MemoryServiceOptions> = {}) {
+type ScriptedFact = string | { fact: string; replaces: number };
+
+/**
+ * A model that answers each extraction request with the facts scripted for its message (given the known facts it
+ * was shown, for a `replaces` index), and with none for any other message.
+ */
+function extractor(script: Record<string, ScriptedFact[] | ((known: string[]) => ScriptedFact[])>) {
+  return new ScriptedModel((messages) => {
+    const request = JSON.parse(messages.at(-1)!.text) as { message: string; known: Array<{ fact: string }> };
+    const facts = script[request.message] ?? [];
+    return JSON.stringify({ memories: typeof facts === "function" ? facts(request.known.map((known) => known.fact)) : facts });
+  });
+}
+
+function service(model: BaseChatModel = extractor({}), options: Partial<MemoryServiceOptions> = {}) {
   // Extraction goes through the resilient model path, as in the app; no retries, so a failure fails at once.
   const policy = { attemptTimeoutMs: 60_000, totalDeadlineMs: 60_000, maxRetries: 0, breaker: { failureThreshold: 1000, cooldownMs: 1000 } };
   const chat = new ResilientChatModel([{ name: "scripted", model }], policy);
@@ -88,9 +101,10 @@ const contents = async (memories: MemoryService, userId: string) =>
 
 describe("extraction in the background", () => {
   it("returns at once, then stores the facts the user stated about themselves", async () => {
-    const memories = service();
+    const said = "Hi! My name is Ada Lovelace and I live in London. I like green tea. What's the weather?";
+    const memories = service(extractor({ [said]: ["User's name is Ada Lovelace", "User lives in London", "User likes green tea"] }));
     const userId = await newUser();
-    memories.afterUserTurn(userId, "Hi! My name is Ada Lovelace and I live in London. I like green tea. What's the weather?");
+    memories.afterUserTurn(userId, said);
     // Returned without waiting: the job is still queued or running (what is stored meanwhile is a race).
     expect(memories.stats().running + memories.stats().queued).toBe(1);
     await memories.idle();
@@ -115,7 +129,16 @@ describe("extraction in the background", () => {
   });
 
   it("skips facts already known and replaces a fact that changed", async () => {
-    const memories = service();
+    // A model shown "User lives in Berlin" as known restates nothing, and names the fact a move replaces.
+    const memories = service(
+      extractor({
+        "I live in Berlin.": ["User lives in Berlin"],
+        "I moved to Paris, and I love the food": (known) => [
+          { fact: "User lives in Paris", replaces: known.indexOf("User lives in Berlin") },
+          "User loves the food",
+        ],
+      }),
+    );
     const userId = await newUser();
     memories.afterUserTurn(userId, "I live in Berlin.");
     await memories.idle();
@@ -195,7 +218,13 @@ describe("the extraction queue", () => {
   });
 
   it("drains on shutdown: finishes within the grace, then aborts the rest and refuses new jobs", async () => {
-    const quick = service(undefined, { concurrency: 1 });
+    const quick = service(
+      extractor({
+        "I work at the observatory": ["User works at the observatory"],
+        "My favorite planet is Saturn": ["User's favorite planet is Saturn"],
+      }),
+      { concurrency: 1 },
+    );
     const userId = await newUser();
     quick.afterUserTurn(userId, "I work at the observatory");
     quick.afterUserTurn(userId, "My favorite planet is Saturn");
@@ -325,7 +354,7 @@ describe("recall mode", () => {
   it("uses full-text search without EMBEDDINGS_MODEL, and when the database has no pgvector", async () => {
     expect(await service().prepare()).toBe("full-text");
     const embeddings = { client: { embedQuery: async () => [1, 0], embedDocuments: async (texts: string[]) => texts.map(() => [1, 0]) }, model: "m" };
-    const withEmbeddings = service(undefined, { embeddings });
+    const withEmbeddings = service(extractor({ "I live in Lisbon": ["User lives in Lisbon"] }), { embeddings });
     // Neither PGlite nor the test PostgreSQL 15 ships pgvector.
     expect(await withEmbeddings.prepare()).toBe("full-text");
     const userId = await newUser();
