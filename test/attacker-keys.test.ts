@@ -185,8 +185,13 @@ describe("attacker: API keys", () => {
 
     const direct = await postGraphQL(app.graphqlUrl, { query: `query($id: ID!) { session(id: $id) { name } }`, variables: { id: sessionId } }, key);
     expect(codes(direct)).toEqual(["NOT_FOUND"]);
-    const node = await postGraphQL(app.graphqlUrl, { query: `query($id: ID!) { node(id: $id) { ... on Session { name } } }`, variables: { id: sessionId } }, key);
-    expect(node.data?.node ?? null).toBeNull();
+    const sessionName = { query: `query($id: ID!) { node(id: $id) { ... on Session { name } } }`, variables: { id: sessionId } };
+    const node = await postGraphQL(app.graphqlUrl, sessionName, key);
+    expect(node.errors).toBeUndefined();
+    expect(node.data).toEqual({ node: null });
+    // The same query finds the session with its owner's key: Alice's null is a refusal, not a query that finds nothing.
+    const bobsKey = await newKey(bob.token);
+    expect((await postGraphQL(app.graphqlUrl, sessionName, { "x-api-key": bobsKey.secret })).data).toEqual({ node: { name: "Bob's secrets" } });
     const mine = await postGraphQL(app.graphqlUrl, { query: `{ me { sessions(first: 10) { totalCount } } }` }, key);
     expect(mine.data.me.sessions.totalCount).toBe(0);
     const client = wsClientWithApiKey(app.wsUrl, secret);

@@ -282,30 +282,47 @@ describe("docker-compose.yml", () => {
     // to start the profile without them.
     const check = services["langfuse-secrets"];
     for (const variable of Object.keys(check.environment)) expect(check.command[0]).toContain(variable);
+    const secretSettings: string[] = [];
     for (const [name, service] of Object.entries(services)) {
       for (const [key, value] of Object.entries<string>(service.environment ?? {})) {
-        if (/(PASSWORD|SECRET|TOKEN|SALT|_KEY)$/.test(key)) expect(String(value), `${name}.${key}`).toMatch(/\$\{[A-Z_]+(:\?[^}]*|:-)\}/);
+        if (!/(PASSWORD|SECRET|TOKEN|SALT|_KEY)$/.test(key)) continue;
+        secretSettings.push(`${name}.${key}`);
+        expect(String(value), `${name}.${key}`).toMatch(/\$\{[A-Z_]+(:\?[^}]*|:-)\}/);
       }
     }
+    // The name filter above caught the secrets it is there for (if it caught none, the loop would check nothing).
+    expect(secretSettings).toEqual(
+      expect.arrayContaining(["app.JWT_SECRET", "app.OPENAI_API_KEY", "db.POSTGRES_PASSWORD", "langfuse-web.NEXTAUTH_SECRET"]),
+    );
   });
 
   it("publishes no database port, and the rest on loopback except the API", () => {
     for (const name of ["db", "redis", "langfuse-db", "clickhouse"]) expect(services[name].ports, name).toBeUndefined();
+    const published: string[] = [];
     for (const [name, service] of Object.entries(services)) {
       if (name === "app") continue;
-      for (const port of service.ports ?? []) expect(String(port), name).toMatch(/^127\.0\.0\.1:/);
+      for (const port of service.ports ?? []) {
+        published.push(name);
+        expect(String(port), name).toMatch(/^127\.0\.0\.1:/);
+      }
     }
+    expect(published).toEqual(expect.arrayContaining(["prometheus", "grafana"]));
   });
 
   it("starts the app after healthy dependencies, gives it longer than its grace period to stop, and mounts existing files", () => {
     expect(services.app.depends_on).toMatchObject({ db: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
     expect(Number.parseInt(services.app.stop_grace_period, 10) * 1000).toBeGreaterThan(10_000 + 5_000);
+    const mounted: string[] = [];
     for (const [name, service] of Object.entries(services)) {
       for (const volume of service.volumes ?? []) {
         const source = String(volume).split(":")[0]!;
-        if (source.startsWith("./")) expect(existsSync(join(ROOT, source)), `${name}: ${source}`).toBe(true);
+        if (!source.startsWith("./")) continue; // a named volume
+        mounted.push(source);
+        expect(existsSync(join(ROOT, source)), `${name}: ${source}`).toBe(true);
       }
     }
+    // The files the guard above is for were found (if it found none, the loop would check nothing).
+    expect(mounted).toEqual(expect.arrayContaining(["./observability/prometheus.yml", "./observability/grafana/dashboards"]));
     expect(compose.secrets.metrics_token).toEqual({ environment: "METRICS_TOKEN" });
     expect(services.prometheus.secrets).toContain("metrics_token");
     const prometheus = yamlFile(join(OBSERVABILITY, "prometheus.yml"));

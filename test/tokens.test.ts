@@ -1,7 +1,7 @@
 // Refresh-token rotation, reuse detection, logout, and revocation reaching every transport at once.
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LogoutDocument, MeDocument, RefreshTokenDocument } from "./generated/graphql.ts";
+import { LogoutDocument, MeDocument, RefreshTokenDocument, SendMessageDocument } from "./generated/graphql.ts";
 import { createSession, firstSubscriptionResult, graphql, MESSAGE_STREAM, signUp, wsClient, watchSubscription } from "./support/clients.ts";
 import { sseSubscribe } from "./support/sse.ts";
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from "./support/test-app.ts";
@@ -108,10 +108,8 @@ describe("logout", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const sse = await sseSubscribe(app.graphqlUrl, MESSAGE_STREAM, { sessionId }, user.token);
     // The subscription is live once a sent message's events arrive on it.
-    await graphql(app.graphqlUrl, `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } } }`, {
-      input: { sessionId, content: "hi" },
-    }, user.token);
-    expect((await sse.next())?.data?.messageStream).toBeDefined();
+    const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: "hi" } }, user.token);
+    expect((await sse.next())?.data?.messageStream).toMatchObject({ messageId: sent.data!.sendMessage.reply.id });
     await graphql(app.graphqlUrl, LogoutDocument, {}, user.token);
     let last = await sse.next();
     while (last?.data) last = await sse.next();
