@@ -12,7 +12,11 @@ describe("withDeadline", () => {
 
   it("settles like onTimeout when the time runs out: its value, or what it throws", async () => {
     await expect(withDeadline(never, 5, () => "timeout" as const)).resolves.toBe("timeout");
-    await expect(withDeadline(never, 5, () => { throw new Error("Timed out after 5 ms"); })).rejects.toThrow("Timed out after 5 ms");
+    await expect(
+      withDeadline(never, 5, () => {
+        throw new Error("Timed out after 5 ms");
+      }),
+    ).rejects.toThrow("Timed out after 5 ms");
   });
 });
 

@@ -18,7 +18,11 @@ const value = (match: RegExpExecArray, group = 1) => thirdPerson(match[group] ??
 const rules: Rule[] = [
   { pattern: /^my name is (.+)$/i, fact: (m) => `User's name is ${value(m)}`, slot: () => "User's name is " },
   { pattern: /^i (?:live in|moved to) (.+)$/i, fact: (m) => `User lives in ${value(m)}`, slot: () => "User lives in " },
-  { pattern: /^i work (as|at) (.+)$/i, fact: (m) => `User works ${m[1]!.toLowerCase()} ${value(m, 2)}`, slot: (m) => `User works ${m[1]!.toLowerCase()} ` },
+  {
+    pattern: /^i work (as|at) (.+)$/i,
+    fact: (m) => `User works ${m[1]!.toLowerCase()} ${value(m, 2)}`,
+    slot: (m) => `User works ${m[1]!.toLowerCase()} `,
+  },
   {
     pattern: /^my favou?rite ([a-z]+(?: [a-z]+)?) is (.+)$/i,
     fact: (m) => `User's favorite ${m[1]!.toLowerCase()} is ${value(m, 2)}`,
@@ -53,7 +57,13 @@ function statementClauses(message: string): string[] {
   return sentences
     .filter((sentence) => !sentence.trim().endsWith("?"))
     .flatMap((sentence) => sentence.split(/(?:,|;|\band\b|\bbut\b)\s*(?=(?:i|my)\b)/i))
-    .map((clause) => clause.replace(/[.!;,\s]+$/, "").trim().replace(FILLERS, "").trim())
+    .map((clause) =>
+      clause
+        .replace(/[.!;,\s]+$/, "")
+        .trim()
+        .replace(FILLERS, "")
+        .trim(),
+    )
     .filter(Boolean);
 }
 
