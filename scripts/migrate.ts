@@ -10,7 +10,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { loadEnvFiles } from "../src/config/env-files.ts";
-import { type AppEnv, isAppEnv, loadDatabaseConfig } from "../src/config/index.ts";
+import { type AppEnv, loadDatabaseConfig, parseDefaultAppEnvFlag } from "../src/config/index.ts";
 import {
   applyMigrations,
   defaultMigrationsDir,
@@ -65,10 +65,8 @@ const { positionals, values } = parseArgs({
   options: { name: { type: "string" }, "default-app-env": { type: "string" } },
 });
 const command = positionals[0];
-const defaultAppEnv = values["default-app-env"];
 try {
-  if (defaultAppEnv !== undefined && !isAppEnv(defaultAppEnv)) throw new Error(`--default-app-env: unknown "${defaultAppEnv}"`);
-  if (command === "deploy") await deploy(defaultAppEnv);
+  if (command === "deploy") await deploy(parseDefaultAppEnvFlag(values["default-app-env"]));
   else if (command === "dev" && values.name) await dev(values.name);
   else throw new Error("usage: migrate.ts deploy | migrate.ts dev --name <name>");
 } catch (error) {

@@ -209,7 +209,7 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
     graphiql: config.server.graphiql,
     allowedOrigins: config.server.allowedOrigins,
     maxRequestBodyBytes: config.server.maxRequestBodyBytes,
-    exposeErrorDetails: config.env === "development" || config.env === "test",
+    exposeErrorDetails: config.local,
     limits: config.limits,
     subscriptions: config.subscriptions,
     introspection: config.schema.introspection,

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { buildApp } from "./app.ts";
 import { loadEnvFiles } from "./config/env-files.ts";
-import { type AppEnv, ConfigError, isAppEnv, loadConfig } from "./config/index.ts";
+import { type AppEnv, ConfigError, loadConfig, parseDefaultAppEnvFlag } from "./config/index.ts";
 import { createLogger } from "./observability/logger.ts";
 
 /** Beyond the grace period, the rest of shutdown (sockets, Langfuse flush, database) gets this long. */
@@ -16,11 +16,7 @@ const SHUTDOWN_OVERRUN_MS = 15_000;
  */
 function defaultAppEnvFromArgs(): AppEnv | undefined {
   const { values } = parseArgs({ options: { "default-app-env": { type: "string" } } });
-  const value = values["default-app-env"];
-  if (value !== undefined && !isAppEnv(value)) {
-    throw new ConfigError([`--default-app-env: "${value}" is not one of development, test, staging, production`]);
-  }
-  return value;
+  return parseDefaultAppEnvFlag(values["default-app-env"]);
 }
 
 async function main(): Promise<void> {

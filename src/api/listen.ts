@@ -2,8 +2,8 @@
 // two close. Tests that need no socket skip this and call `yoga.fetch`.
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
 import { attachGraphQLWs, type GraphQLWsDependencies } from "./graphql-ws.ts";
+import { withDeadline } from "../observability/deadline.ts";
 import { createHttpServer, type HttpServerOptions } from "./http-server.ts";
 import type { YogaServer } from "./yoga.ts";
 
@@ -41,7 +41,7 @@ export async function listen(yoga: YogaServer, { port, host, http, ws }: ListenO
     async close() {
       await graphqlWs.close(); // 1001 "Server shutting down"
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await Promise.race([closed, delay(REQUEST_FINISH_MS)]);
+      await withDeadline(closed, REQUEST_FINISH_MS, () => undefined);
       httpServer.closeAllConnections();
       await closed;
     },

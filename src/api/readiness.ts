@@ -1,3 +1,4 @@
+import { withDeadline } from "../observability/deadline.ts";
 import type { Logger } from "../observability/logger.ts";
 
 /** Resolves when the dependency answers; rejects (or never settles) when it does not. */
@@ -16,20 +17,15 @@ export interface Readiness {
 export function readinessProbe(checks: Record<string, DependencyCheck>, logger: Logger, timeoutMs = 2_000): () => Promise<Readiness> {
   const last = new Map<string, string>();
   const run = async (name: string, check: DependencyCheck): Promise<[string, Readiness["checks"][string]]> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
     let detail: unknown;
-    const outcome = await Promise.race([
-      check().then(
-        () => "ok" as const,
-        (error: unknown) => {
-          detail = error;
-          return "failed" as const;
-        },
-      ),
-      timeout,
-    ]);
-    clearTimeout(timer);
+    const answered = check().then(
+      () => "ok" as const,
+      (error: unknown) => {
+        detail = error;
+        return "failed" as const;
+      },
+    );
+    const outcome = await withDeadline(answered, timeoutMs, () => "timeout" as const);
     if (last.get(name) !== outcome) {
       if (outcome === "ok") {
         if (last.has(name)) logger.info({ dependency: name }, "dependency reachable again");
