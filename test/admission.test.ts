@@ -1,13 +1,13 @@
 // Admission control: at most REPLIES_MAX_RUNNING replies run at once on an instance, REPLIES_MAX_QUEUED wait for a
 // slot (told so by MessageQueued), and a send beyond both is OVERLOADED with a time to retry, storing nothing.
 import { randomUUID } from "node:crypto";
+import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SendMessageDocument, SessionMessageCountDocument } from "./generated/graphql.ts";
 import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
-const COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
 
 let fake: FakeOpenAI;
 let app: TestApp;
@@ -38,7 +38,7 @@ describe("admission control", () => {
       }),
     );
     const send = ({ user, sessionId, marker }: (typeof chats)[number]) =>
-      graphql(app.graphqlUrl, SEND, { input: { sessionId, content: marker } }, user.token);
+      graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: marker } }, user.token);
     const running = await send(chats[0]!);
     const queued = await send(chats[1]!);
     expect(running.errors).toBeUndefined();
@@ -47,7 +47,7 @@ describe("admission control", () => {
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${chats[2]!.user.token}` },
-      body: JSON.stringify({ query: SEND, variables: { input: { sessionId: chats[2]!.sessionId, content: chats[2]!.marker } } }),
+      body: JSON.stringify({ query: print(SendMessageDocument), variables: { input: { sessionId: chats[2]!.sessionId, content: chats[2]!.marker } } }),
     });
     expect(response.status).toBe(503);
     const retryAfter = Number(response.headers.get("retry-after"));
@@ -55,12 +55,12 @@ describe("admission control", () => {
     const refused = (await response.json()) as { data: unknown; errors: Array<{ extensions: Record<string, unknown> }> };
     expect(refused.data ?? null).toBeNull();
     expect(refused.errors[0]!.extensions).toMatchObject({ code: "OVERLOADED", retryAfter });
-    const stored = await graphql(app.graphqlUrl, COUNT, { id: chats[2]!.sessionId }, chats[2]!.user.token);
-    expect(stored.data.session.messages.totalCount).toBe(0);
+    const stored = await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: chats[2]!.sessionId }, chats[2]!.user.token);
+    expect(stored.data!.session!.messages.totalCount).toBe(0);
 
     // The queued reply says so first, then streams in full once the first one has finished.
     const client = wsClient(app.wsUrl, chats[1]!.user.token);
-    const events = await collectReply(client, { sessionId: chats[1]!.sessionId, after: queued.data.sendMessage.streamCursor }, queued.data.sendMessage.reply.id);
+    const events = await collectReply(client, { sessionId: chats[1]!.sessionId, after: queued.data!.sendMessage.streamCursor }, queued.data!.sendMessage.reply.id);
     await client.dispose();
     expect(events[0]).toMatchObject({ __typename: "MessageQueued" });
     expect(events.at(-1)).toMatchObject({ __typename: "MessageCompleted" });

@@ -9,9 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { print } from "graphql";
 import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { LoginDocument, SendMessageDocument } from "./generated/graphql.ts";
 import {
   collectReply,
   createSession,
@@ -43,8 +45,6 @@ afterAll(async () => {
   await app?.cleanup();
 });
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } reply { id } streamCursor } }`;
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
 const HISTORY = `query($id: ID!) { session(id: $id) { messages(first: 50) { totalCount edges { node { id role content } } } } }`;
 
 const codes = (result: GraphQLResponse) => result.errors?.map((error) => error.extensions?.code);
@@ -210,19 +210,19 @@ describe("MAX_MESSAGE_CHARS bounds what is stored and sent to the model", () => 
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const variables = { input: { sessionId, content: padded } };
 
-    const http = await graphql(app.graphqlUrl, SEND, variables, user.token);
+    const http = await graphql(app.graphqlUrl, SendMessageDocument, variables, user.token);
     expect(http.data ?? null).toBeNull();
     expect(http.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.content" });
 
     const client = wsClient(app.wsUrl, user.token);
-    const ws = await firstSubscriptionResult(client, { query: SEND, variables });
+    const ws = await firstSubscriptionResult(client, { query: SendMessageDocument, variables });
     await client.dispose();
     expect(ws.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.content" });
 
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${user.token}` },
-      body: JSON.stringify({ query: SEND, variables }),
+      body: JSON.stringify({ query: print(SendMessageDocument), variables }),
     });
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const frame = (await response.text()).split("\n").find((line) => line.startsWith("data: {"));
@@ -238,7 +238,7 @@ describe("MAX_MESSAGE_CHARS bounds what is stored and sent to the model", () => 
   it("counts whitespace like any character, still refuses whitespace alone, and stores what was sent", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const send = (content: string) => graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
+    const send = (content: string) => graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token);
     expect(codes(await send(`  hi${" ".repeat(MAX_MESSAGE_CHARS - 3)}`))).toEqual(["BAD_USER_INPUT"]);
     expect(codes(await send("\u3000 \n\t"))).toEqual(["BAD_USER_INPUT"]);
     const exact = ` hi${"\u3000".repeat(MAX_MESSAGE_CHARS - 3)}`;
@@ -247,7 +247,7 @@ describe("MAX_MESSAGE_CHARS bounds what is stored and sent to the model", () => 
     const stored = (await history(sessionId, user.token)).edges.map((edge: any) => edge.node);
     expect(stored.filter((node: any) => node.role === "USER").map((node: any) => node.content)).toEqual([exact]);
     const client = wsClient(app.wsUrl, user.token);
-    await collectReply(client, { sessionId, after: accepted.data.sendMessage.streamCursor }, accepted.data.sendMessage.reply.id);
+    await collectReply(client, { sessionId, after: accepted.data!.sendMessage.streamCursor }, accepted.data!.sendMessage.reply.id);
     await client.dispose();
   });
 });
@@ -257,7 +257,7 @@ describe("login guesses cannot lock the owner out", () => {
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", "x-forwarded-for": address },
-      body: JSON.stringify({ query: LOGIN, variables: { input: { email, password } } }),
+      body: JSON.stringify({ query: print(LoginDocument), variables: { input: { email, password } } }),
     });
     return { status: response.status, ...((await response.json()) as GraphQLResponse) };
   };
@@ -289,13 +289,13 @@ describe("login guesses cannot lock the owner out", () => {
     expect(overHttp.errors).toBeUndefined();
     expect(overHttp.data.login.token).toBeTruthy();
     const client = wsClientFrom("198.51.100.21");
-    const overWs = await firstSubscriptionResult(client, { query: LOGIN, variables: { input: { email: owner.email, password: owner.password } } });
+    const overWs = await firstSubscriptionResult(client, { query: LoginDocument, variables: { input: { email: owner.email, password: owner.password } } });
     await client.dispose();
     expect(overWs.errors).toBeUndefined();
     expect(overWs.data.login.token).toBeTruthy();
     // The stranger's address stays refused over graphql-ws as well.
     const strangerWs = wsClientFrom(stranger);
-    const refused = await firstSubscriptionResult(strangerWs, { query: LOGIN, variables: { input: { email: owner.email, password: "Guess-ws-Aa1!" } } });
+    const refused = await firstSubscriptionResult(strangerWs, { query: LoginDocument, variables: { input: { email: owner.email, password: "Guess-ws-Aa1!" } } });
     await strangerWs.dispose();
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "loginEmail" });
     await expectServerAnswers();

@@ -3,7 +3,13 @@
 // charged as it ends; admission reserves before the run; extraction is metered like any other call.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelGenerationDocument, SendMessageDocument } from "./generated/graphql.ts";
+import {
+  CancelGenerationDocument,
+  MyUsageWithReservationsDocument,
+  ReplyAccountingDocument,
+  SendMessageDocument,
+  SessionMessageCountDocument,
+} from "./generated/graphql.ts";
 import { collectReply, createSession, graphql, sendAndCollectReply, signUp, wsClient, type SignedUpUser, type StreamEvent } from "./support/clients.ts";
 import { FAKE_USAGE, startFakeOpenAI, type FakeOpenAI, type FakeRequest, type FakeStep } from "./support/fake-openai.ts";
 import { startFakeSearch, type FakeSearch } from "./support/fake-search.ts";
@@ -15,9 +21,6 @@ const MAX_CONCURRENT_REPLIES = 2;
 const TOOL_CALL_COST = FAKE_USAGE.prompt_tokens + 1;
 const REPLY_COST = FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens;
 
-const USAGE = `{ me { usage { tokensUsed tokensReserved tokenLimit tokensRemaining } } }`;
-const REPLY = `query($id: ID!) { node(id: $id) { ... on Message { status errorCode inputTokens outputTokens } } }`;
-const COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
 
 let fake: FakeOpenAI;
 let search: FakeSearch;
@@ -49,9 +52,9 @@ function conversation(label: string, steps: FakeStep[]): string {
 }
 
 async function usage(user: SignedUpUser) {
-  const result = await graphql(app.graphqlUrl, USAGE, {}, user.token);
+  const result = await graphql(app.graphqlUrl, MyUsageWithReservationsDocument, {}, user.token);
   expect(result.errors).toBeUndefined();
-  return result.data.me.usage as { tokensUsed: number; tokensReserved: number; tokenLimit: number; tokensRemaining: number };
+  return result.data!.me!.usage;
 }
 
 /** A send whose refusal or reply the test reads itself. */
@@ -92,7 +95,7 @@ describe("every model call is charged, whatever ends the run", () => {
       await client.dispose();
     }
     expect(events.map((e) => e.__typename)).toEqual(["ToolCallStarted", "MessageCancelled"]);
-    expect((await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node).toEqual({
+    expect((await graphql(app.graphqlUrl, ReplyAccountingDocument, { id: reply.id }, user.token)).data!.node).toEqual({
       status: "CANCELLED",
       errorCode: null,
       inputTokens: FAKE_USAGE.prompt_tokens,
@@ -124,7 +127,7 @@ describe("every model call is charged, whatever ends the run", () => {
     const calls = Math.ceil(DAILY_LIMIT / TOOL_CALL_COST);
     expect(agentRequests(marker)).toHaveLength(calls);
     expect(events.at(-1)).toMatchObject({ __typename: "MessageFailed", code: "QUOTA_EXCEEDED" });
-    expect((await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node).toMatchObject({
+    expect((await graphql(app.graphqlUrl, ReplyAccountingDocument, { id: reply.id }, user.token)).data!.node).toMatchObject({
       status: "FAILED",
       errorCode: "QUOTA_EXCEEDED",
     });
@@ -151,8 +154,8 @@ describe("admission: reserve before the run, settle after", () => {
     }
     // The admitted reply holds what was left; the refused sends stored nothing.
     expect(await usage(user)).toMatchObject({ tokensReserved: DAILY_LIMIT - 2 * REPLY_COST, tokensRemaining: 0 });
-    const counts = await Promise.all(sessions.map((id) => graphql(app.graphqlUrl, COUNT, { id }, user.token)));
-    expect(counts.map((count) => count.data.session.messages.totalCount).sort()).toEqual([0, 0, 0, 0, 2]);
+    const counts = await Promise.all(sessions.map((id) => graphql(app.graphqlUrl, SessionMessageCountDocument, { id }, user.token)));
+    expect(counts.map((count) => count.data!.session!.messages.totalCount).sort()).toEqual([0, 0, 0, 0, 2]);
     await app.memories.idle();
   });
 
@@ -177,7 +180,7 @@ describe("admission: reserve before the run, settle after", () => {
       const third = await graphql(roomy.graphqlUrl, SendMessageDocument, { input: { sessionId: sessions[2], content: "one too many" } }, user.token);
       expect(third.data ?? null).toBeNull();
       expect(third.errors?.[0]?.extensions).toMatchObject({ code: "REPLY_LIMIT_EXCEEDED", limit: MAX_CONCURRENT_REPLIES, activeReplies: 2 });
-      expect((await graphql(roomy.graphqlUrl, COUNT, { id: sessions[2] }, user.token)).data.session.messages.totalCount).toBe(0);
+      expect((await graphql(roomy.graphqlUrl, SessionMessageCountDocument, { id: sessions[2] }, user.token)).data!.session!.messages.totalCount).toBe(0);
 
       // Once a reply ends, its slot is free again.
       const client = wsClient(roomy.wsUrl, user.token);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelGenerationDocument } from "./generated/graphql.ts";
+import { CancelGenerationDocument, SendMessageDocument } from "./generated/graphql.ts";
 import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
@@ -14,7 +14,6 @@ import { startTestApp, type TestApp } from "./support/test-app.ts";
 /** CHECKPOINTS_KEPT_PER_SESSION in src/app.ts: a thread is pruned to it once it holds more than twice as many. */
 const CHECKPOINTS_KEPT = 10;
 const MOST_CHECKPOINTS = 2 * CHECKPOINTS_KEPT + 1;
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 
 let fake: FakeOpenAI;
 let app: TestApp;
@@ -54,16 +53,16 @@ describe("storage per session stays bounded", () => {
     const client = wsClient(app.wsUrl, user.token);
     for (let i = 0; i < 22; i++) {
       // "[fail]" makes the fake answer HTTP 500: the run writes checkpoints, then fails.
-      const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: `[fail] ${i} ${randomUUID()}` } }, user.token);
-      const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
+      const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: `[fail] ${i} ${randomUUID()}` } }, user.token);
+      const events = await collectReply(client, { sessionId, after: sent.data!.sendMessage.streamCursor }, sent.data!.sendMessage.reply.id);
       expect(events.at(-1)?.__typename).toBe("MessageFailed");
     }
     const slow = `slow ${randomUUID()}`;
     for (let i = 0; i < 4; i++) {
       fake.planFor(slow, [{ kind: "reply", tokens: Array.from({ length: 50 }, () => "x "), tokenDelayMs: 50 }]);
-      const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: `${slow} ${i}` } }, user.token);
+      const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: `${slow} ${i}` } }, user.token);
       await graphql(app.graphqlUrl, CancelGenerationDocument, { input: { sessionId } }, user.token);
-      const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, sent.data.sendMessage.reply.id);
+      const events = await collectReply(client, { sessionId, after: sent.data!.sendMessage.streamCursor }, sent.data!.sendMessage.reply.id);
       expect(events.at(-1), JSON.stringify(events.at(-1))).toMatchObject({ __typename: "MessageCancelled" });
     }
     await client.dispose();

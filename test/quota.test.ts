@@ -1,12 +1,11 @@
 // The daily model-token quota: charged per reply, shown as data, enforced before anything is stored.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MyUsageDocument, SendMessageDocument } from "./generated/graphql.ts";
+import { MyUsageDocument, SendMessageDocument, SessionMessageCountDocument } from "./generated/graphql.ts";
 import { createSession, graphql, sendAndCollectReply, signUp } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const DAILY_LIMIT = 100;
 const REPLY_TOKENS = `query($id: ID!) { node(id: $id) { ... on Message { inputTokens outputTokens } } }`;
-const MESSAGE_COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
 
 let app: TestApp;
 beforeAll(async () => {
@@ -42,7 +41,7 @@ describe("daily token quota", () => {
       expect(usage.tokensRemaining).toBe(Math.max(0, DAILY_LIMIT - charged));
     }
 
-    const before = (await graphql(app.graphqlUrl, MESSAGE_COUNT, { id: sessionId }, user.token)).data.session.messages.totalCount;
+    const before = (await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token)).data!.session!.messages.totalCount;
     const refused = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: "one more" } }, user.token);
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions).toMatchObject({
@@ -51,7 +50,7 @@ describe("daily token quota", () => {
       tokenLimit: DAILY_LIMIT,
       resetsAt: midnight.toISOString(),
     });
-    const after = (await graphql(app.graphqlUrl, MESSAGE_COUNT, { id: sessionId }, user.token)).data.session.messages.totalCount;
+    const after = (await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token)).data!.session!.messages.totalCount;
     expect(after).toBe(before);
 
     // Deleting the conversation does not give the tokens back.

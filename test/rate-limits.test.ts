@@ -1,10 +1,9 @@
+import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LoginDocument, SendMessageDocument, SessionMessageCountDocument } from "./generated/graphql.ts";
 import { createSession, firstSubscriptionResult, graphql, signUp, strongPassword, wsClient } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-const LOGIN = `mutation($input: LoginInput!) { login(input: $input) { token } }`;
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }`;
-const COUNT = `query($id: ID!) { session(id: $id) { messages { totalCount } } }`;
 // Requests me 1 + sessions 1 + 40 × (edge 1 + node 1) = 82 points; costs 2 while the user has no sessions.
 const DEAR = `{ me { sessions(first: 40) { edges { node { id } } } } }`;
 
@@ -23,13 +22,13 @@ describe("rate limits", () => {
     const user = await signUp(app.graphqlUrl); // auth point 1 of 4
     const sessionId = await createSession(app.graphqlUrl, user.token);
     for (const content of ["one", "two"]) {
-      const ok = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
+      const ok = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token);
       expect(ok.errors).toBeUndefined();
     }
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${user.token}` },
-      body: JSON.stringify({ query: SEND, variables: { input: { sessionId, content: "three" } } }),
+      body: JSON.stringify({ query: print(SendMessageDocument), variables: { input: { sessionId, content: "three" } } }),
     });
     const body = (await response.json()) as any;
     expect(response.status).toBe(429);
@@ -40,7 +39,7 @@ describe("rate limits", () => {
 
     const client = wsClient(app.wsUrl, user.token);
     const overWs = await new Promise<any>((resolve) => {
-      client.subscribe({ query: SEND, variables: { input: { sessionId, content: "four" } } }, {
+      client.subscribe({ query: print(SendMessageDocument), variables: { input: { sessionId, content: "four" } } }, {
         next: resolve,
         error: (errors) => resolve({ errors }),
         complete: () => undefined,
@@ -50,15 +49,15 @@ describe("rate limits", () => {
     expect(overWs.errors[0].extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "send" });
 
     // Two user messages and their two replies: the refused sends left nothing behind.
-    const count = await graphql(app.graphqlUrl, COUNT, { id: sessionId }, user.token);
-    expect(count.data.session.messages.totalCount).toBe(4);
+    const count = await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token);
+    expect(count.data!.session!.messages.totalCount).toBe(4);
   });
 
   it("limits login and register attempts per client address", async () => {
     const email = `brute-${Date.now()}@example.com`;
     const codes: string[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
-      const result = await graphql(app.graphqlUrl, LOGIN, { input: { email, password: strongPassword() } });
+      const result = await graphql(app.graphqlUrl, LoginDocument, { input: { email, password: strongPassword() } });
       codes.push(result.errors?.[0]?.extensions?.code);
     }
     // One point went to the sign-up in the previous test (per address, not per test).
@@ -84,7 +83,7 @@ describe("login attempts per account", () => {
     const victim = await signUp(perEmail.graphqlUrl);
     const bystander = await signUp(perEmail.graphqlUrl);
     const attempt = (email: string, password: string) =>
-      graphql(perEmail.graphqlUrl, LOGIN, { input: { email, password } });
+      graphql(perEmail.graphqlUrl, LoginDocument, { input: { email, password } });
     expect((await attempt(victim.email, strongPassword())).errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     expect((await attempt(` ${victim.email.toUpperCase()}`, strongPassword())).errors?.[0]?.extensions?.code).toBe(
       "UNAUTHENTICATED",

@@ -229,9 +229,10 @@ async function followReply(
  */
 export async function firstSubscriptionResult(
   client: Client,
-  payload: { query: string; variables?: Record<string, unknown> },
+  payload: { query: string | TypedDocumentNode<any, any>; variables?: Record<string, unknown> },
 ): Promise<GraphQLResponse> {
-  const iterator = client.iterate(payload);
+  const { query } = payload;
+  const iterator = client.iterate({ ...payload, query: typeof query === "string" ? query : print(query) });
   try {
     const { value } = await iterator.next();
     return value as GraphQLResponse;
