@@ -8,7 +8,6 @@ import { collectReply, createSession, graphql, signUp, wsClient } from "./suppor
 import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-
 let fake: FakeOpenAI;
 let app: TestApp;
 beforeAll(async () => {
@@ -33,7 +32,9 @@ describe("admission control", () => {
         const user = await signUp(app.graphqlUrl);
         const sessionId = await createSession(app.graphqlUrl, user.token);
         const marker = `chat ${i} ${randomUUID()}`;
-        fake.planFor(marker, [{ kind: "reply", tokens: Array.from({ length: 8 }, (_, t) => `w${t} `), tokenDelayMs: 50 }]);
+        fake.planFor(marker, [
+          { kind: "reply", tokens: Array.from({ length: 8 }, (_, t) => `w${t} `), tokenDelayMs: 50 },
+        ]);
         return { user, sessionId, marker };
       }),
     );
@@ -47,24 +48,44 @@ describe("admission control", () => {
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${chats[2]!.user.token}` },
-      body: JSON.stringify({ query: print(SendMessageDocument), variables: { input: { sessionId: chats[2]!.sessionId, content: chats[2]!.marker } } }),
+      body: JSON.stringify({
+        query: print(SendMessageDocument),
+        variables: { input: { sessionId: chats[2]!.sessionId, content: chats[2]!.marker } },
+      }),
     });
     expect(response.status).toBe(503);
     const retryAfter = Number(response.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    const refused = (await response.json()) as { data: unknown; errors: Array<{ extensions: Record<string, unknown> }> };
+    const refused = (await response.json()) as {
+      data: unknown;
+      errors: Array<{ extensions: Record<string, unknown> }>;
+    };
     expect(refused.data ?? null).toBeNull();
     expect(refused.errors[0]!.extensions).toMatchObject({ code: "OVERLOADED", retryAfter });
-    const stored = await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: chats[2]!.sessionId }, chats[2]!.user.token);
+    const stored = await graphql(
+      app.graphqlUrl,
+      SessionMessageCountDocument,
+      { id: chats[2]!.sessionId },
+      chats[2]!.user.token,
+    );
     expect(stored.data!.session!.messages.totalCount).toBe(0);
 
     // The queued reply says so first, then streams in full once the first one has finished.
     const client = wsClient(app.wsUrl, chats[1]!.user.token);
-    const events = await collectReply(client, { sessionId: chats[1]!.sessionId, after: queued.data!.sendMessage.streamCursor }, queued.data!.sendMessage.reply.id);
+    const events = await collectReply(
+      client,
+      { sessionId: chats[1]!.sessionId, after: queued.data!.sendMessage.streamCursor },
+      queued.data!.sendMessage.reply.id,
+    );
     await client.dispose();
     expect(events[0]).toMatchObject({ __typename: "MessageQueued" });
     expect(events.at(-1)).toMatchObject({ __typename: "MessageCompleted" });
-    expect(events.filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("")).toBe(events.at(-1)!.message!.content);
+    expect(
+      events
+        .filter((e) => e.__typename === "MessageDelta")
+        .map((e) => e.delta)
+        .join(""),
+    ).toBe(events.at(-1)!.message!.content);
 
     // Room again: the refused chat sends now.
     await app.memories.idle();

@@ -53,11 +53,22 @@ describe("API keys", () => {
   it("shows the secret once, lists the key without it, and authenticates as the owner over HTTP", async () => {
     const owner = await signUp(app.graphqlUrl);
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-    const created = await graphql(app.graphqlUrl, CreateApiKeyDocument, { input: { name: "  Acme CRM  ", expiresAt } }, owner.token);
+    const created = await graphql(
+      app.graphqlUrl,
+      CreateApiKeyDocument,
+      { input: { name: "  Acme CRM  ", expiresAt } },
+      owner.token,
+    );
     expect(created.errors).toBeUndefined();
     const { secret, apiKey } = created.data!.createApiKey;
     expect(secret).toMatch(/^agk_[A-Za-z0-9_-]{43}$/);
-    expect(apiKey).toMatchObject({ name: "Acme CRM", prefix: secret.slice(0, 12), expiresAt, lastUsedAt: null, revokedAt: null });
+    expect(apiKey).toMatchObject({
+      name: "Acme CRM",
+      prefix: secret.slice(0, 12),
+      expiresAt,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
 
     const me = await postGraphQL(app.graphqlUrl, { query: MeDocument }, withKey(secret));
     expect(me.errors).toBeUndefined();
@@ -90,9 +101,18 @@ describe("API keys", () => {
   it("refuses unknown, malformed, expired and revoked keys alike, with one message", async () => {
     const owner = await signUp(app.graphqlUrl);
     const revoked = await createApiKey(app.graphqlUrl, owner.token);
-    const expiring = await createApiKey(app.graphqlUrl, owner.token, { expiresAt: new Date(Date.now() + 1_000).toISOString() });
-    expect((await postGraphQL(app.graphqlUrl, { query: MeDocument }, withKey(expiring.secret))).data.me.id).toBe(owner.userId);
-    const revokedResult = await graphql(app.graphqlUrl, RevokeApiKeyDocument, { input: { apiKeyId: revoked.id } }, owner.token);
+    const expiring = await createApiKey(app.graphqlUrl, owner.token, {
+      expiresAt: new Date(Date.now() + 1_000).toISOString(),
+    });
+    expect((await postGraphQL(app.graphqlUrl, { query: MeDocument }, withKey(expiring.secret))).data.me.id).toBe(
+      owner.userId,
+    );
+    const revokedResult = await graphql(
+      app.graphqlUrl,
+      RevokeApiKeyDocument,
+      { input: { apiKeyId: revoked.id } },
+      owner.token,
+    );
     expect(revokedResult.data!.revokeApiKey.apiKey.revokedAt).not.toBeNull();
     await delay(Math.max(0, Date.parse(expiring.apiKey.expiresAt!) - Date.now() + 50));
 
@@ -100,7 +120,12 @@ describe("API keys", () => {
     for (const secret of [revoked.secret, expiring.secret, unknown, "not-a-key", revoked.secret.slice(0, 12)]) {
       const result = await postGraphQL(app.graphqlUrl, { query: MeDocument }, withKey(secret));
       expect(result.status, secret).toBe(401);
-      expect(result.errors, secret).toEqual([expect.objectContaining({ message: INVALID_KEY, extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }) })]);
+      expect(result.errors, secret).toEqual([
+        expect.objectContaining({
+          message: INVALID_KEY,
+          extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }),
+        }),
+      ]);
       expect(result.data, secret).toBeUndefined();
     }
     // Over graphql-ws a bad key authenticates nothing: operations are refused like an anonymous caller's.
@@ -113,7 +138,11 @@ describe("API keys", () => {
   it("refuses a token and a key together (which one would act is not guessed)", async () => {
     const owner = await signUp(app.graphqlUrl);
     const { secret } = await createApiKey(app.graphqlUrl, owner.token);
-    const result = await postGraphQL(app.graphqlUrl, { query: MeDocument }, { ...withKey(secret), authorization: `Bearer ${owner.token}` });
+    const result = await postGraphQL(
+      app.graphqlUrl,
+      { query: MeDocument },
+      { ...withKey(secret), authorization: `Bearer ${owner.token}` },
+    );
     expect(result.status).toBe(401);
     expect(codes(result)).toEqual(["UNAUTHENTICATED"]);
   });
@@ -122,7 +151,12 @@ describe("API keys", () => {
     const owner = await signUp(app.graphqlUrl);
     const { secret, id } = await createApiKey(app.graphqlUrl, owner.token);
     const sessionId = await createSession(app.graphqlUrl, owner.token);
-    const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: "hi" } }, owner.token);
+    const sent = await graphql(
+      app.graphqlUrl,
+      SendMessageDocument,
+      { input: { sessionId, content: "hi" } },
+      owner.token,
+    );
     let connected!: () => void;
     const isConnected = new Promise<void>((resolve) => (connected = resolve));
     const closed = new Promise<{ code: number; reason: string }>((resolve) => {
@@ -133,7 +167,10 @@ describe("API keys", () => {
         retryAttempts: 0,
         on: { connected: () => connected(), closed: (event) => resolve(event as { code: number; reason: string }) },
       });
-      client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
+      client.subscribe(
+        { query: MESSAGE_STREAM, variables: { sessionId } },
+        { next: () => {}, error: () => {}, complete: () => {} },
+      );
     });
     await isConnected;
     // Replayed from the send, so the stream is known to be running before the key is revoked.
@@ -158,7 +195,10 @@ describe("API keys", () => {
       { query: RevokeApiKeyDocument, variables: { input: { apiKeyId: id } } },
       { query: LogoutDocument, variables: { input: { everywhere: true } } },
       { query: RefreshTokenDocument, variables: { input: { refreshToken: owner.refreshToken } } },
-      { query: `mutation($input: LoginInput!) { login(input: $input) { token } }`, variables: { input: { email: owner.email, password: owner.password } } },
+      {
+        query: `mutation($input: LoginInput!) { login(input: $input) { token } }`,
+        variables: { input: { email: owner.email, password: owner.password } },
+      },
     ];
     for (const attempt of attempts) {
       const result = await postGraphQL(app.graphqlUrl, attempt, withKey(secret));
@@ -168,7 +208,9 @@ describe("API keys", () => {
     expect(keys.data!.me!.apiKeys.map((key) => [key.id, key.revokedAt])).toEqual([[id, null]]);
     // The owner's login and refresh token still work: the key ended nothing.
     expect((await graphql(app.graphqlUrl, MeDocument, {}, owner.token)).data!.me!.id).toBe(owner.userId);
-    expect((await graphql(app.graphqlUrl, RefreshTokenDocument, { input: { refreshToken: owner.refreshToken } })).errors).toBeUndefined();
+    expect(
+      (await graphql(app.graphqlUrl, RefreshTokenDocument, { input: { refreshToken: owner.refreshToken } })).errors,
+    ).toBeUndefined();
   });
 
   it("validates the name and the expiry, naming the field, and stores nothing", async () => {
@@ -223,10 +265,12 @@ describe("API keys", () => {
     // 13 fields deep: over GRAPHQL_MAX_DEPTH (12).
     const deep = `{ me { sessions(first: 1) { edges { node { messages(first: 1) { edges { node { session {
       messages(first: 1) { edges { node { session { name } } } } } } } } } } } } }`;
-    expect((await postGraphQL(app.graphqlUrl, { query: deep }, withKey(secret))).errors?.[0]?.extensions).toMatchObject({
-      code: "QUERY_LIMIT_EXCEEDED",
-      limit: "depth",
-    });
+    expect((await postGraphQL(app.graphqlUrl, { query: deep }, withKey(secret))).errors?.[0]?.extensions).toMatchObject(
+      {
+        code: "QUERY_LIMIT_EXCEEDED",
+        limit: "depth",
+      },
+    );
   });
 
   it("may introspect and get field suggestions where introspection is off; tokens, anonymous callers and bad keys may not", async () => {
@@ -250,7 +294,9 @@ describe("API keys", () => {
 
     // Field suggestions spell out the schema too, so they follow the same rule.
     const TYPO = `{ mee { id } }`;
-    expect((await postGraphQL(app.graphqlUrl, { query: TYPO }, withKey(secret))).errors?.[0]?.message).toContain('Did you mean "me"?');
+    expect((await postGraphQL(app.graphqlUrl, { query: TYPO }, withKey(secret))).errors?.[0]?.message).toContain(
+      'Did you mean "me"?',
+    );
     const hidden = await graphql(app.graphqlUrl, TYPO, {}, owner.token);
     expect(codes(hidden)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
     expect(hidden.errors?.[0]?.message).not.toContain("Did you mean");

@@ -50,7 +50,11 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const CREATE_SESSION = `mutation { createSession(input: { name: "planted" }) { session { id } } }`;
 
 /** Runs a trusted document the way the web app does. */
-async function trusted(document: Parameters<Manifest["hashOf"]>[0], variables: Record<string, unknown>, headers: Record<string, string>) {
+async function trusted(
+  document: Parameters<Manifest["hashOf"]>[0],
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+) {
   return postGraphQL(app.graphqlUrl, persistedBody(manifest.hashOf(document), variables), headers);
 }
 
@@ -63,7 +67,10 @@ async function sessionCount(token: string): Promise<number> {
 async function newKey(token: string, input: Record<string, unknown> = {}) {
   const result = await trusted(CreateApiKeyDocument, { input: { name: "partner", ...input } }, bearer(token));
   if (!result.data) throw new Error(JSON.stringify(result.errors));
-  return result.data.createApiKey as { secret: string; apiKey: { id: string; prefix: string; expiresAt: string | null } };
+  return result.data.createApiKey as {
+    secret: string;
+    apiKey: { id: string; prefix: string; expiresAt: string | null };
+  };
 }
 
 describe("attacker: arbitrary documents in trusted mode", () => {
@@ -96,7 +103,11 @@ describe("attacker: arbitrary documents in trusted mode", () => {
     for (const key of [`agk_${"C".repeat(43)}`, secret, apiKey.prefix, "x"]) {
       const alone = await postGraphQL(app.graphqlUrl, { query: CREATE_SESSION }, { "x-api-key": key });
       expect(codes(alone), key).toEqual(["PERSISTED_QUERY_ONLY"]);
-      const withToken = await postGraphQL(app.graphqlUrl, { query: CREATE_SESSION }, { "x-api-key": key, ...bearer(victim.token) });
+      const withToken = await postGraphQL(
+        app.graphqlUrl,
+        { query: CREATE_SESSION },
+        { "x-api-key": key, ...bearer(victim.token) },
+      );
       expect(codes(withToken), key).toEqual(["PERSISTED_QUERY_ONLY"]);
     }
     expect(await sessionCount(victim.token)).toBe(0);
@@ -106,7 +117,9 @@ describe("attacker: arbitrary documents in trusted mode", () => {
     const victim = await signUpByHash(app.graphqlUrl, manifest);
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", `subscription { messageStream(sessionId: "x") { __typename } }`);
-    const sse = await fetch(url, { headers: { accept: "text/event-stream", ...bearer(victim.token), [CSRF_HEADER]: "1" } });
+    const sse = await fetch(url, {
+      headers: { accept: "text/event-stream", ...bearer(victim.token), [CSRF_HEADER]: "1" },
+    });
     const body = await sse.text();
     expect(body).toContain("PERSISTED_QUERY_ONLY");
     expect(body).not.toContain('"data"');
@@ -117,17 +130,37 @@ describe("attacker: arbitrary documents in trusted mode", () => {
     expect(codes((await get.json()) as GraphQLResponse)).toEqual(["PERSISTED_QUERY_ONLY"]);
 
     // A forged key next to the token makes the connection anonymous, and unlocks nothing either.
-    for (const connectionParams of [{ authorization: `Bearer ${victim.token}` }, { authorization: `Bearer ${victim.token}`, apiKey: `agk_${"D".repeat(43)}` }]) {
+    for (const connectionParams of [
+      { authorization: `Bearer ${victim.token}` },
+      { authorization: `Bearer ${victim.token}`, apiKey: `agk_${"D".repeat(43)}` },
+    ]) {
       let closed = false;
       // Not lazy: the socket stays open between operations, so a close here could only come from the server.
-      const client = createClient({ url: app.wsUrl, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: false, on: { closed: () => (closed = true) } });
+      const client = createClient({
+        url: app.wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams,
+        retryAttempts: 0,
+        lazy: false,
+        on: { closed: () => (closed = true) },
+      });
       const refused = await firstSubscriptionResult(client, { query: CREATE_SESSION });
       expect(codes(refused)).toEqual(["PERSISTED_QUERY_ONLY"]);
-      const unknown = await firstSubscriptionResult(client, { query: "", extensions: persistedBody(sha256Hex(CREATE_SESSION)).extensions } as never);
+      const unknown = await firstSubscriptionResult(client, {
+        query: "",
+        extensions: persistedBody(sha256Hex(CREATE_SESSION)).extensions,
+      } as never);
       expect(codes(unknown)).toEqual(["PERSISTED_QUERY_NOT_FOUND"]);
-      const me = await firstSubscriptionResult(client, { query: "", extensions: persistedBody(manifest.hashOf(MeDocument)).extensions } as never);
+      const me = await firstSubscriptionResult(client, {
+        query: "",
+        extensions: persistedBody(manifest.hashOf(MeDocument)).extensions,
+      } as never);
       expect(closed).toBe(false);
-      expect(me.errors ?? []).toEqual(connectionParams.apiKey ? [expect.objectContaining({ extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }) })] : []);
+      expect(me.errors ?? []).toEqual(
+        connectionParams.apiKey
+          ? [expect.objectContaining({ extensions: expect.objectContaining({ code: "UNAUTHENTICATED" }) })]
+          : [],
+      );
       await client.dispose();
     }
     expect(await sessionCount(victim.token)).toBe(0);
@@ -135,7 +168,13 @@ describe("attacker: arbitrary documents in trusted mode", () => {
 
   it("gets PERSISTED_QUERY_NOT_FOUND for a hash the manifest does not hold, whatever its shape", async () => {
     const victim = await signUpByHash(app.graphqlUrl, manifest);
-    for (const sha256Hash of [sha256Hex(CREATE_SESSION), "0".repeat(64), "../../etc/passwd", "__proto__", "constructor"]) {
+    for (const sha256Hash of [
+      sha256Hex(CREATE_SESSION),
+      "0".repeat(64),
+      "../../etc/passwd",
+      "__proto__",
+      "constructor",
+    ]) {
       const result = await postGraphQL(app.graphqlUrl, persistedBody(sha256Hash), bearer(victim.token));
       expect(result.status, sha256Hash).toBe(400);
       expect(codes(result), sha256Hash).toEqual(["PERSISTED_QUERY_NOT_FOUND"]);
@@ -167,11 +206,19 @@ describe("attacker: API keys", () => {
     const { secret, apiKey } = await newKey(owner.token);
     const minted = await trusted(CreateApiKeyDocument, { input: { name: "backdoor" } }, { "x-api-key": secret });
     expect(codes(minted)).toEqual(["FORBIDDEN"]);
-    const asText = await postGraphQL(app.graphqlUrl, { query: CreateApiKeyDocument, variables: { input: { name: "backdoor" } } }, { "x-api-key": secret });
+    const asText = await postGraphQL(
+      app.graphqlUrl,
+      { query: CreateApiKeyDocument, variables: { input: { name: "backdoor" } } },
+      { "x-api-key": secret },
+    );
     expect(codes(asText)).toEqual(["FORBIDDEN"]);
     const revoke = await trusted(RevokeApiKeyDocument, { input: { apiKeyId: apiKey.id } }, { "x-api-key": secret });
     expect(codes(revoke)).toEqual(["FORBIDDEN"]);
-    const keys = await postGraphQL(app.graphqlUrl, { query: `{ me { apiKeys { id revokedAt } } }` }, { "x-api-key": secret });
+    const keys = await postGraphQL(
+      app.graphqlUrl,
+      { query: `{ me { apiKeys { id revokedAt } } }` },
+      { "x-api-key": secret },
+    );
     expect(keys.data.me.apiKeys).toEqual([{ id: apiKey.id, revokedAt: null }]);
   });
 
@@ -183,19 +230,31 @@ describe("attacker: API keys", () => {
     const { secret } = await newKey(alice.token);
     const key = { "x-api-key": secret };
 
-    const direct = await postGraphQL(app.graphqlUrl, { query: `query($id: ID!) { session(id: $id) { name } }`, variables: { id: sessionId } }, key);
+    const direct = await postGraphQL(
+      app.graphqlUrl,
+      { query: `query($id: ID!) { session(id: $id) { name } }`, variables: { id: sessionId } },
+      key,
+    );
     expect(codes(direct)).toEqual(["NOT_FOUND"]);
-    const sessionName = { query: `query($id: ID!) { node(id: $id) { ... on Session { name } } }`, variables: { id: sessionId } };
+    const sessionName = {
+      query: `query($id: ID!) { node(id: $id) { ... on Session { name } } }`,
+      variables: { id: sessionId },
+    };
     const node = await postGraphQL(app.graphqlUrl, sessionName, key);
     expect(node.errors).toBeUndefined();
     expect(node.data).toEqual({ node: null });
     // The same query finds the session with its owner's key: Alice's null is a refusal, not a query that finds nothing.
     const bobsKey = await newKey(bob.token);
-    expect((await postGraphQL(app.graphqlUrl, sessionName, { "x-api-key": bobsKey.secret })).data).toEqual({ node: { name: "Bob's secrets" } });
+    expect((await postGraphQL(app.graphqlUrl, sessionName, { "x-api-key": bobsKey.secret })).data).toEqual({
+      node: { name: "Bob's secrets" },
+    });
     const mine = await postGraphQL(app.graphqlUrl, { query: `{ me { sessions(first: 10) { totalCount } } }` }, key);
     expect(mine.data.me.sessions.totalCount).toBe(0);
     const client = wsClientWithApiKey(app.wsUrl, secret);
-    const stream = await firstSubscriptionResult(client, { query: `subscription($s: ID!) { messageStream(sessionId: $s) { __typename } }`, variables: { s: sessionId } });
+    const stream = await firstSubscriptionResult(client, {
+      query: `subscription($s: ID!) { messageStream(sessionId: $s) { __typename } }`,
+      variables: { s: sessionId },
+    });
     await client.dispose();
     expect(codes(stream)).toEqual(["NOT_FOUND"]);
     expect(JSON.stringify([direct, node, stream])).not.toContain("Bob's secrets");
@@ -205,12 +264,18 @@ describe("attacker: API keys", () => {
     const owner = await signUpByHash(app.graphqlUrl, manifest);
     const { secret, apiKey } = await newKey(owner.token);
     expect(secret.startsWith(apiKey.prefix)).toBe(true);
-    for (const guess of [apiKey.prefix, apiKey.prefix + "A".repeat(secret.length - apiKey.prefix.length), secret.slice(0, -1)]) {
+    for (const guess of [
+      apiKey.prefix,
+      apiKey.prefix + "A".repeat(secret.length - apiKey.prefix.length),
+      secret.slice(0, -1),
+    ]) {
       const result = await trusted(MeDocument, {}, { "x-api-key": guess });
       expect(result.status, guess).toBe(401);
       expect(codes(result), guess).toEqual(["UNAUTHENTICATED"]);
     }
     // The real one still works (the guesses did not disturb it).
-    expect((await postGraphQL(app.graphqlUrl, { query: `{ me { email } }` }, { "x-api-key": secret })).data.me.email).toBe(owner.email);
+    expect(
+      (await postGraphQL(app.graphqlUrl, { query: `{ me { email } }` }, { "x-api-key": secret })).data.me.email,
+    ).toBe(owner.email);
   });
 });

@@ -68,7 +68,11 @@ async function freshReply(content: string) {
   const sessionId = await createSession(app.graphqlUrl, user.token);
   const client = wsClient(app.wsUrl, user.token);
   try {
-    const { reply, streamCursor, events: live } = await sendAndCollectReply(app, user, { sessionId, content }, { client });
+    const {
+      reply,
+      streamCursor,
+      events: live,
+    } = await sendAndCollectReply(app, user, { sessionId, content }, { client });
     const replayed = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
     return { user, sessionId, replyId: reply.id, streamCursor, live, replayed };
   } finally {
@@ -77,7 +81,10 @@ async function freshReply(content: string) {
 }
 
 const deltasOf = (events: StreamEvent[]) =>
-  events.filter((event) => event.__typename === "MessageDelta").map((event) => event.delta).join("");
+  events
+    .filter((event) => event.__typename === "MessageDelta")
+    .map((event) => event.delta)
+    .join("");
 
 describe("cursors tell a client about its own session only", () => {
   it("event cursors and sendMessage.streamCursor count the session's events, not the platform's", async () => {
@@ -182,7 +189,12 @@ describe("cursors tell a client about its own session only", () => {
       const refused = await graphql(app.graphqlUrl, PAGE, { id: sessionId, first: 2, after: bad }, user.token);
       expect(codes(refused)).toEqual(["BAD_USER_INPUT"]);
       // The same for the sessions connection (its cursors hold ids too).
-      const sessions = await graphql(app.graphqlUrl, `query($after: String) { me { sessions(first: 2, after: $after) { totalCount } } }`, { after: bad }, user.token);
+      const sessions = await graphql(
+        app.graphqlUrl,
+        `query($after: String) { me { sessions(first: 2, after: $after) { totalCount } } }`,
+        { after: bad },
+        user.token,
+      );
       expect(codes(sessions)).toEqual(["BAD_USER_INPUT"]);
     }
 
@@ -221,7 +233,11 @@ describe("MAX_MESSAGE_CHARS bounds what is stored and sent to the model", () => 
 
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${user.token}` },
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${user.token}`,
+      },
       body: JSON.stringify({ query: print(SendMessageDocument), variables }),
     });
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
@@ -238,7 +254,8 @@ describe("MAX_MESSAGE_CHARS bounds what is stored and sent to the model", () => 
   it("counts whitespace like any character, still refuses whitespace alone, and stores what was sent", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const send = (content: string) => graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token);
+    const send = (content: string) =>
+      graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token);
     expect(codes(await send(`  hi${" ".repeat(MAX_MESSAGE_CHARS - 3)}`))).toEqual(["BAD_USER_INPUT"]);
     expect(codes(await send("\u3000 \n\t"))).toEqual(["BAD_USER_INPUT"]);
     const exact = ` hi${"\u3000".repeat(MAX_MESSAGE_CHARS - 3)}`;
@@ -247,7 +264,11 @@ describe("MAX_MESSAGE_CHARS bounds what is stored and sent to the model", () => 
     const stored = (await history(sessionId, user.token)).edges.map((edge: any) => edge.node);
     expect(stored.filter((node: any) => node.role === "USER").map((node: any) => node.content)).toEqual([exact]);
     const client = wsClient(app.wsUrl, user.token);
-    await collectReply(client, { sessionId, after: accepted.data!.sendMessage.streamCursor }, accepted.data!.sendMessage.reply.id);
+    await collectReply(
+      client,
+      { sessionId, after: accepted.data!.sendMessage.streamCursor },
+      accepted.data!.sendMessage.reply.id,
+    );
     await client.dispose();
   });
 });
@@ -289,13 +310,19 @@ describe("login guesses cannot lock the owner out", () => {
     expect(overHttp.errors).toBeUndefined();
     expect(overHttp.data.login.token).toBeTruthy();
     const client = wsClientFrom("198.51.100.21");
-    const overWs = await firstSubscriptionResult(client, { query: LoginDocument, variables: { input: { email: owner.email, password: owner.password } } });
+    const overWs = await firstSubscriptionResult(client, {
+      query: LoginDocument,
+      variables: { input: { email: owner.email, password: owner.password } },
+    });
     await client.dispose();
     expect(overWs.errors).toBeUndefined();
     expect(overWs.data.login.token).toBeTruthy();
     // The stranger's address stays refused over graphql-ws as well.
     const strangerWs = wsClientFrom(stranger);
-    const refused = await firstSubscriptionResult(strangerWs, { query: LoginDocument, variables: { input: { email: owner.email, password: "Guess-ws-Aa1!" } } });
+    const refused = await firstSubscriptionResult(strangerWs, {
+      query: LoginDocument,
+      variables: { input: { email: owner.email, password: "Guess-ws-Aa1!" } },
+    });
     await strangerWs.dispose();
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "loginEmail" });
     await expectServerAnswers();
@@ -329,15 +356,28 @@ describe("ratings: someone else's reply", () => {
     const overWs = await firstSubscriptionResult(client, { query: RATE, variables: { input } });
     await client.dispose();
     expect(codes(overWs)).toEqual(["NOT_FOUND"]);
-    const aliases = Array.from({ length: 10 }, (_, i) => `r${i}: rateMessage(input: $input) { message { id } }`).join(" ");
-    const aliased = await graphql(app.graphqlUrl, `mutation($input: RateMessageInput!) { ${aliases} }`, { input }, stranger.token);
+    const aliases = Array.from({ length: 10 }, (_, i) => `r${i}: rateMessage(input: $input) { message { id } }`).join(
+      " ",
+    );
+    const aliased = await graphql(
+      app.graphqlUrl,
+      `mutation($input: RateMessageInput!) { ${aliases} }`,
+      { input },
+      stranger.token,
+    );
     // Mutation fields run one after another; the first refusal ends the operation (its payload is non-null).
     expect(codes(aliased)).toEqual(["NOT_FOUND"]);
     expect(aliased.data).toBeNull();
     // The same answer as for an id that names nothing; nothing of the reply comes back.
-    const unknown = await graphql(app.graphqlUrl, RATE, { input: { ...input, messageId: Buffer.from(`Message:${randomUUID()}`).toString("base64") } }, stranger.token);
+    const unknown = await graphql(
+      app.graphqlUrl,
+      RATE,
+      { input: { ...input, messageId: Buffer.from(`Message:${randomUUID()}`).toString("base64") } },
+      stranger.token,
+    );
     expect(overHttp.errors![0]!.message).toBe(unknown.errors![0]!.message);
-    for (const result of [overHttp, overWs, aliased]) expect(JSON.stringify(result)).not.toContain(victim.live.at(-1)!.message!.content);
+    for (const result of [overHttp, overWs, aliased])
+      expect(JSON.stringify(result)).not.toContain(victim.live.at(-1)!.message!.content);
 
     const mine = await graphql(app.graphqlUrl, FEEDBACK, { id: victim.replyId }, victim.user.token);
     expect(mine.data.node).toEqual({ feedback: null });
@@ -361,7 +401,9 @@ describe("/metrics outside development and test", () => {
     expect(body).not.toMatch(/# (HELP|TYPE)/);
     expect(body).toContain("METRICS_TOKEN");
     // A made-up token opens nothing either.
-    expect((await fetch(`${staging.url}/metrics`, { headers: { authorization: "Bearer anything-at-all-12345" } })).status).toBe(403);
+    expect(
+      (await fetch(`${staging.url}/metrics`, { headers: { authorization: "Bearer anything-at-all-12345" } })).status,
+    ).toBe(403);
     expect((await fetch(`${staging.url}/health`)).status).toBe(200);
 
     const open = await fetch(`${app.url}/metrics`);
@@ -396,7 +438,9 @@ describe("an unset environment fails closed", () => {
     const lines: string[] = [];
     let stderr = "";
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal!)));
+    const exited = new Promise<number | string>((resolve) =>
+      child.once("exit", (code, signal) => resolve(code ?? signal!)),
+    );
     const ready = new Promise<string>((resolve) => {
       createInterface({ input: child.stdout! }).on("line", (line) => {
         lines.push(line);
@@ -431,55 +475,75 @@ describe("an unset environment fails closed", () => {
     expect(run.stderr).toContain("OPENAI_API_KEY");
   });
 
-  it("without the trusted-documents manifest production refuses to start, naming PERSISTED_DOCUMENTS_PATH", SLOW, async () => {
-    const run = await runEntry({ JWT_SECRET: STRONG_SECRET, OPENAI_API_KEY: "sk-test-not-used" });
-    await run.stop();
-    expect(run).toMatchObject({ code: 1 });
-    expect(run.stderr).toMatch(/PERSISTED_DOCUMENTS_PATH: cannot read the trusted-documents manifest/);
-  });
-
-  it("with its secrets and manifest set it starts as production: no GraphiQL, no CORS for any origin, trusted documents only", SLOW, async () => {
-    const run = await runEntry({ JWT_SECRET: STRONG_SECRET, OPENAI_API_KEY: "sk-test-not-used", PERSISTED_DOCUMENTS_PATH: MANIFEST });
-    try {
-      expect(run.appEnv).toBe("production");
-      expect("url" in run).toBe(true);
-      const url = (run as { url: string }).url;
-      const page = await fetch(`${url}/graphql`, { headers: { accept: "text/html" } });
-      expect(await page.text()).not.toMatch(/graphiql/i);
-      const preflight = await fetch(`${url}/graphql`, {
-        method: "OPTIONS",
-        headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
-      });
-      expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
-      const text = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "{ __typename }" }) });
-      expect(text.status).toBe(400);
-      expect(await text.text()).toContain("PERSISTED_QUERY_ONLY");
-      const manifest = JSON.parse(await readFile(MANIFEST, "utf8")) as Record<string, string>;
-      const [sha256Hash] = Object.keys(manifest);
-      const hashed = await fetch(`${url}/graphql`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }),
-      });
-      expect(await hashed.json()).toMatchObject({ data: { __typename: "Query" } });
-    } finally {
+  it(
+    "without the trusted-documents manifest production refuses to start, naming PERSISTED_DOCUMENTS_PATH",
+    SLOW,
+    async () => {
+      const run = await runEntry({ JWT_SECRET: STRONG_SECRET, OPENAI_API_KEY: "sk-test-not-used" });
       await run.stop();
-    }
-  });
+      expect(run).toMatchObject({ code: 1 });
+      expect(run.stderr).toMatch(/PERSISTED_DOCUMENTS_PATH: cannot read the trusted-documents manifest/);
+    },
+  );
 
-  it("npm start and npm run dev ask for development explicitly; APP_ENV in the environment still wins", SLOW, async () => {
-    const { scripts } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
-    for (const name of ["start", "dev"]) expect(scripts[name]).toMatch(/ --default-app-env=development\b/);
-    expect(scripts["start:prod"]).not.toContain("--default-app-env");
+  it(
+    "with its secrets and manifest set it starts as production: no GraphiQL, no CORS for any origin, trusted documents only",
+    SLOW,
+    async () => {
+      const run = await runEntry({
+        JWT_SECRET: STRONG_SECRET,
+        OPENAI_API_KEY: "sk-test-not-used",
+        PERSISTED_DOCUMENTS_PATH: MANIFEST,
+      });
+      try {
+        expect(run.appEnv).toBe("production");
+        expect("url" in run).toBe(true);
+        const url = (run as { url: string }).url;
+        const page = await fetch(`${url}/graphql`, { headers: { accept: "text/html" } });
+        expect(await page.text()).not.toMatch(/graphiql/i);
+        const preflight = await fetch(`${url}/graphql`, {
+          method: "OPTIONS",
+          headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+        });
+        expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+        const text = await fetch(`${url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: "{ __typename }" }),
+        });
+        expect(text.status).toBe(400);
+        expect(await text.text()).toContain("PERSISTED_QUERY_ONLY");
+        const manifest = JSON.parse(await readFile(MANIFEST, "utf8")) as Record<string, string>;
+        const [sha256Hash] = Object.keys(manifest);
+        const hashed = await fetch(`${url}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }),
+        });
+        expect(await hashed.json()).toMatchObject({ data: { __typename: "Query" } });
+      } finally {
+        await run.stop();
+      }
+    },
+  );
 
-    const development = await runEntry({}, ["--default-app-env=development"]);
-    await development.stop();
-    expect(development.appEnv).toBe("development");
-    expect("url" in development).toBe(true);
+  it(
+    "npm start and npm run dev ask for development explicitly; APP_ENV in the environment still wins",
+    SLOW,
+    async () => {
+      const { scripts } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+      for (const name of ["start", "dev"]) expect(scripts[name]).toMatch(/ --default-app-env=development\b/);
+      expect(scripts["start:prod"]).not.toContain("--default-app-env");
 
-    const overridden = await runEntry({ APP_ENV: "production" }, ["--default-app-env=development"]);
-    await overridden.stop();
-    expect(overridden).toMatchObject({ code: 1 });
-    expect(overridden.stderr).toMatch(/APP_ENV=production/);
-  });
+      const development = await runEntry({}, ["--default-app-env=development"]);
+      await development.stop();
+      expect(development.appEnv).toBe("development");
+      expect("url" in development).toBe(true);
+
+      const overridden = await runEntry({ APP_ENV: "production" }, ["--default-app-env=development"]);
+      await overridden.stop();
+      expect(overridden).toMatchObject({ code: 1 });
+      expect(overridden.stderr).toMatch(/APP_ENV=production/);
+    },
+  );
 });

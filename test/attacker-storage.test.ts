@@ -19,7 +19,13 @@ let fake: FakeOpenAI;
 let app: TestApp;
 beforeAll(async () => {
   fake = await startFakeOpenAI();
-  app = await startTestApp({ OPENAI_API_KEY: "sk-test", OPENAI_BASE_URL: fake.baseUrl, LLM_MODEL: "storage-model", LLM_MAX_RETRIES: "0", LLM_BREAKER_FAILURES: "1000" });
+  app = await startTestApp({
+    OPENAI_API_KEY: "sk-test",
+    OPENAI_BASE_URL: fake.baseUrl,
+    LLM_MODEL: "storage-model",
+    LLM_MAX_RETRIES: "0",
+    LLM_BREAKER_FAILURES: "1000",
+  });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -47,22 +53,42 @@ async function rowsOf(table: "AgentCheckpoint" | "AgentCheckpointWrite", threadI
 }
 
 describe("storage per session stays bounded", () => {
-  it("failed and cancelled sends prune the session's checkpoints like completed ones", { timeout: 60_000 }, async () => {
+  it("failed and cancelled sends prune the session's checkpoints like completed ones", {
+    timeout: 60_000,
+  }, async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const client = wsClient(app.wsUrl, user.token);
     for (let i = 0; i < 22; i++) {
       // "[fail]" makes the fake answer HTTP 500: the run writes checkpoints, then fails.
-      const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: `[fail] ${i} ${randomUUID()}` } }, user.token);
-      const events = await collectReply(client, { sessionId, after: sent.data!.sendMessage.streamCursor }, sent.data!.sendMessage.reply.id);
+      const sent = await graphql(
+        app.graphqlUrl,
+        SendMessageDocument,
+        { input: { sessionId, content: `[fail] ${i} ${randomUUID()}` } },
+        user.token,
+      );
+      const events = await collectReply(
+        client,
+        { sessionId, after: sent.data!.sendMessage.streamCursor },
+        sent.data!.sendMessage.reply.id,
+      );
       expect(events.at(-1)?.__typename).toBe("MessageFailed");
     }
     const slow = `slow ${randomUUID()}`;
     for (let i = 0; i < 4; i++) {
       fake.planFor(slow, [{ kind: "reply", tokens: Array.from({ length: 50 }, () => "x "), tokenDelayMs: 50 }]);
-      const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: `${slow} ${i}` } }, user.token);
+      const sent = await graphql(
+        app.graphqlUrl,
+        SendMessageDocument,
+        { input: { sessionId, content: `${slow} ${i}` } },
+        user.token,
+      );
       await graphql(app.graphqlUrl, CancelGenerationDocument, { input: { sessionId } }, user.token);
-      const events = await collectReply(client, { sessionId, after: sent.data!.sendMessage.streamCursor }, sent.data!.sendMessage.reply.id);
+      const events = await collectReply(
+        client,
+        { sessionId, after: sent.data!.sendMessage.streamCursor },
+        sent.data!.sendMessage.reply.id,
+      );
       expect(events.at(-1), JSON.stringify(events.at(-1))).toMatchObject({ __typename: "MessageCancelled" });
     }
     await client.dispose();

@@ -84,7 +84,11 @@ const codes = (result: GraphQLResponse) => result.errors?.map((error) => error.e
 
 /** The answer without its request id (the one part that differs between any two requests). */
 function comparable({ data, errors, status }: GraphQLResponse & { status?: number }) {
-  return { status, data, errors: errors?.map(({ extensions: { requestId: _, ...extensions } = {}, ...rest }) => ({ ...rest, extensions })) };
+  return {
+    status,
+    data,
+    errors: errors?.map(({ extensions: { requestId: _, ...extensions } = {}, ...rest }) => ({ ...rest, extensions })),
+  };
 }
 
 const globalId = (type: "Session" | "Message" | "User", id: string = randomUUID()) =>
@@ -115,7 +119,12 @@ describe("query-shape attacks are refused before anything runs", () => {
 
   it("directive bomb: 50 directives on a mutation's selection", async ({ victim }) => {
     const fields = Array.from({ length: 50 }, () => "id @skip(if: false)").join(" ");
-    const result = await graphql(app.graphqlUrl, `mutation { createSession(input: {}) { session { ${fields} } } }`, {}, victim.token);
+    const result = await graphql(
+      app.graphqlUrl,
+      `mutation { createSession(input: {}) { session { ${fields} } } }`,
+      {},
+      victim.token,
+    );
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: "QUERY_LIMIT_EXCEEDED", limit: "directives" });
     await victim.expectUnharmed();
@@ -123,7 +132,12 @@ describe("query-shape attacks are refused before anything runs", () => {
 
   it("huge document: 2,500 tokens in a mutation", async ({ victim }) => {
     const padding = Array.from({ length: 2500 }, () => "__typename").join(" ");
-    const result = await graphql(app.graphqlUrl, `mutation { createSession(input: {}) { session { id ${padding} } } }`, {}, victim.token);
+    const result = await graphql(
+      app.graphqlUrl,
+      `mutation { createSession(input: {}) { session { id ${padding} } } }`,
+      {},
+      victim.token,
+    );
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.extensions).toMatchObject({ code: "QUERY_LIMIT_EXCEEDED", limit: "tokens" });
     await victim.expectUnharmed();
@@ -147,7 +161,10 @@ describe("query-shape attacks are refused before anything runs", () => {
 
 describe("malformed requests are refused with BAD_REQUEST", () => {
   it("a batched array of mutations (batching is off)", async ({ victim }) => {
-    const batch = JSON.stringify([{ query: CREATE, variables: { input: {} } }, { query: CREATE, variables: { input: {} } }]);
+    const batch = JSON.stringify([
+      { query: CREATE, variables: { input: {} } },
+      { query: CREATE, variables: { input: {} } },
+    ]);
     const result = await post(batch, victim.token);
     expect(result.status).toBe(400);
     expect(codes(result)).toEqual(["BAD_REQUEST"]);
@@ -155,7 +172,10 @@ describe("malformed requests are refused with BAD_REQUEST", () => {
   });
 
   it("malformed JSON: truncated, not an object, and in GET variables", async ({ victim }) => {
-    const body = JSON.stringify({ query: SEND, variables: { input: { sessionId: victim.sessionId, content: "half" } } });
+    const body = JSON.stringify({
+      query: SEND,
+      variables: { input: { sessionId: victim.sessionId, content: "half" } },
+    });
     for (const malformed of [body.slice(0, -2), "null", '"sendMessage"', "{oops"]) {
       const result = await post(malformed, victim.token);
       expect(result.status, malformed).toBe(400);
@@ -217,7 +237,10 @@ describe("poisoned input is BAD_USER_INPUT naming the field, never a database er
       for (const [mutation, input, field] of cases) {
         const result = await graphql(app.graphqlUrl, mutation, { input }, victim.token);
         expect(result.data ?? null).toBeNull();
-        expect(result.errors?.[0]?.extensions, `${field} ${JSON.stringify(poison)}`).toMatchObject({ code: "BAD_USER_INPUT", field });
+        expect(result.errors?.[0]?.extensions, `${field} ${JSON.stringify(poison)}`).toMatchObject({
+          code: "BAD_USER_INPUT",
+          field,
+        });
       }
     }
     await victim.expectUnharmed();
@@ -241,9 +264,17 @@ describe("poisoned input is BAD_USER_INPUT naming the field, never a database er
   });
 
   it("a message one character over MAX_MESSAGE_CHARS, and a body over MAX_REQUEST_BODY_BYTES", async ({ victim }) => {
-    const over = await graphql(app.graphqlUrl, SEND, { input: { sessionId: victim.sessionId, content: "x".repeat(MAX_MESSAGE_CHARS + 1) } }, victim.token);
+    const over = await graphql(
+      app.graphqlUrl,
+      SEND,
+      { input: { sessionId: victim.sessionId, content: "x".repeat(MAX_MESSAGE_CHARS + 1) } },
+      victim.token,
+    );
     expect(over.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.content" });
-    const huge = JSON.stringify({ query: SEND, variables: { input: { sessionId: victim.sessionId, content: "x".repeat(MAX_BODY_BYTES) } } });
+    const huge = JSON.stringify({
+      query: SEND,
+      variables: { input: { sessionId: victim.sessionId, content: "x".repeat(MAX_BODY_BYTES) } },
+    });
     const tooLarge = await post(huge, victim.token);
     expect(tooLarge.status).toBe(413);
     expect(codes(tooLarge)).toEqual(["REQUEST_ENTITY_TOO_LARGE"]);
@@ -280,11 +311,15 @@ describe("IDOR: another user's ids answer exactly as unknown ids do", () => {
       const foreign = await graphql(app.graphqlUrl, NODE, { id: foreignId }, attacker.token);
       expect(foreign).toMatchObject({ data: { node: null } });
       expect(foreign.errors).toBeUndefined();
-      expect(comparable(foreign)).toEqual(comparable(await graphql(app.graphqlUrl, NODE, { id: unknownId }, attacker.token)));
+      expect(comparable(foreign)).toEqual(
+        comparable(await graphql(app.graphqlUrl, NODE, { id: unknownId }, attacker.token)),
+      );
     }
     const foreign = await graphql(app.graphqlUrl, NODES, { ids: foreignIds }, attacker.token);
     expect(foreign.data).toEqual({ nodes: [null, null, null, null] });
-    expect(comparable(foreign)).toEqual(comparable(await graphql(app.graphqlUrl, NODES, { ids: unknownIds }, attacker.token)));
+    expect(comparable(foreign)).toEqual(
+      comparable(await graphql(app.graphqlUrl, NODES, { ids: unknownIds }, attacker.token)),
+    );
     await victim.expectUnharmed();
   });
 
@@ -307,10 +342,16 @@ describe("IDOR: another user's ids answer exactly as unknown ids do", () => {
     const client = wsClient(app.wsUrl, attacker.token);
     try {
       for (const after of [undefined, "0"]) {
-        const foreign = await firstSubscriptionResult(client, { query: MESSAGE_STREAM, variables: { sessionId: victim.sessionId, after } });
+        const foreign = await firstSubscriptionResult(client, {
+          query: MESSAGE_STREAM,
+          variables: { sessionId: victim.sessionId, after },
+        });
         expect(foreign.data ?? null).toBeNull();
         expect(codes(foreign)).toEqual(["NOT_FOUND"]);
-        const unknown = await firstSubscriptionResult(client, { query: MESSAGE_STREAM, variables: { sessionId: globalId("Session"), after } });
+        const unknown = await firstSubscriptionResult(client, {
+          query: MESSAGE_STREAM,
+          variables: { sessionId: globalId("Session"), after },
+        });
         expect(comparable(foreign)).toEqual(comparable(unknown));
       }
     } finally {
@@ -322,7 +363,12 @@ describe("IDOR: another user's ids answer exactly as unknown ids do", () => {
   it("messageStream over SSE", async ({ victim, attacker }) => {
     const sse = async (sessionId: string) => {
       // after: "0" would replay the victim's whole reply, were the subscription accepted.
-      const subscription = await sseSubscribe(app.graphqlUrl, MESSAGE_STREAM, { sessionId, after: "0" }, attacker.token);
+      const subscription = await sseSubscribe(
+        app.graphqlUrl,
+        MESSAGE_STREAM,
+        { sessionId, after: "0" },
+        attacker.token,
+      );
       try {
         return (await subscription.next())!;
       } finally {
@@ -343,7 +389,12 @@ describe("IDOR: another user's ids answer exactly as unknown ids do", () => {
     expect(foreign.errors).toBeUndefined();
 
     const ownSession = await createSession(app.graphqlUrl, attacker.token);
-    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId: ownSession, content: "mine" } }, attacker.token);
+    const sent = await graphql(
+      app.graphqlUrl,
+      SEND,
+      { input: { sessionId: ownSession, content: "mine" } },
+      attacker.token,
+    );
     const own = await graphql(app.graphqlUrl, NESTED, { id: sent.data.sendMessage.message.id }, attacker.token);
     expect(own.data.node.session.id).toBe(ownSession);
     const reachable = JSON.stringify(own.data) + JSON.stringify(await holdings(attacker.token));
@@ -354,9 +405,13 @@ describe("IDOR: another user's ids answer exactly as unknown ids do", () => {
 });
 
 describe("brute-force login", () => {
-  it(`is RATE_LIMITED after ${LOGIN_ATTEMPTS} attempts on one account, however the email is spelled`, async ({ victim }) => {
+  it(`is RATE_LIMITED after ${LOGIN_ATTEMPTS} attempts on one account, however the email is spelled`, async ({
+    victim,
+  }) => {
     for (let i = 0; i < LOGIN_ATTEMPTS; i++) {
-      const guess = await graphql(app.graphqlUrl, LOGIN, { input: { email: victim.email, password: `Guess-${i}-Aa1!` } });
+      const guess = await graphql(app.graphqlUrl, LOGIN, {
+        input: { email: victim.email, password: `Guess-${i}-Aa1!` },
+      });
       expect(codes(guess)).toEqual(["UNAUTHENTICATED"]);
     }
     const spellings = [victim.email, `  ${victim.email.toUpperCase()} `];
@@ -383,14 +438,24 @@ describe("formerly known bugs", () => {
   // The raw id inside a global id reaches PostgreSQL, which cannot compare text with NUL (22021).
   it("a global id hiding a NUL answers like an unknown id, not INTERNAL_SERVER_ERROR", async ({ attacker }) => {
     const query = `query($id: ID!) { session(id: $id) { id } }`;
-    const poisoned = await graphql(app.graphqlUrl, query, { id: globalId("Session", `${randomUUID()}\u0000`) }, attacker.token);
+    const poisoned = await graphql(
+      app.graphqlUrl,
+      query,
+      { id: globalId("Session", `${randomUUID()}\u0000`) },
+      attacker.token,
+    );
     const unknown = await graphql(app.graphqlUrl, query, { id: globalId("Session") }, attacker.token);
     expect(comparable(poisoned)).toEqual(comparable(unknown));
   });
 
   // graphql-tools marks variable coercion errors BAD_USER_INPUT for subscriptions only, not for execute.
   it("arguments of the wrong type carry BAD_USER_INPUT", async ({ attacker }) => {
-    const result = await graphql(app.graphqlUrl, SEND, { input: { sessionId: globalId("Session"), content: 123 } }, attacker.token);
+    const result = await graphql(
+      app.graphqlUrl,
+      SEND,
+      { input: { sessionId: globalId("Session"), content: 123 } },
+      attacker.token,
+    );
     expect(codes(result)).toEqual(["BAD_USER_INPUT"]);
   });
 });

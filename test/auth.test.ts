@@ -17,7 +17,9 @@ describe("register and login", () => {
   it("registers with a trimmed, lower-cased email and signs in with the exact password", async () => {
     const password = `  ${strongPassword()} <&>"'`;
     const local = `Mixed.Case+${Date.now()}`;
-    const registered = await graphql(app.graphqlUrl, RegisterDocument, { input: { email: `  ${local}@Example.COM `, password } });
+    const registered = await graphql(app.graphqlUrl, RegisterDocument, {
+      input: { email: `  ${local}@Example.COM `, password },
+    });
     expect(registered.errors).toBeUndefined();
     expect(registered.data!.register.user.email).toBe(`${local.toLowerCase()}@example.com`);
     expect(new Date(registered.data!.register.expiresAt).getTime()).toBeGreaterThan(Date.now());
@@ -27,7 +29,9 @@ describe("register and login", () => {
     expect(login.data!.login.user.id).toBe(registered.data!.register.user.id);
 
     // The password is used exactly as given: trimmed or escaped variants are wrong passwords.
-    const trimmed = await graphql(app.graphqlUrl, LoginDocument, { input: { email: `${local}@example.com`, password: password.trim() } });
+    const trimmed = await graphql(app.graphqlUrl, LoginDocument, {
+      input: { email: `${local}@example.com`, password: password.trim() },
+    });
     expect(trimmed.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
 
@@ -61,7 +65,9 @@ describe("register and login", () => {
   });
 
   it("rejects an invalid email and a duplicate registration", async () => {
-    const invalid = await graphql(app.graphqlUrl, RegisterDocument, { input: { email: "not-an-email", password: strongPassword() } });
+    const invalid = await graphql(app.graphqlUrl, RegisterDocument, {
+      input: { email: "not-an-email", password: strongPassword() },
+    });
     expect(invalid.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.email" });
 
     const user = await signUp(app.graphqlUrl);
@@ -73,7 +79,9 @@ describe("register and login", () => {
 
   it("answers a wrong password and an unknown email with the same error", async () => {
     const user = await signUp(app.graphqlUrl);
-    const wrongPassword = await graphql(app.graphqlUrl, LoginDocument, { input: { email: user.email, password: strongPassword() } });
+    const wrongPassword = await graphql(app.graphqlUrl, LoginDocument, {
+      input: { email: user.email, password: strongPassword() },
+    });
     const unknownEmail = await graphql(app.graphqlUrl, LoginDocument, {
       input: { email: `nobody-${Date.now()}@example.com`, password: user.password },
     });
@@ -119,7 +127,9 @@ describe("tokens", () => {
     const expired = await sign(TEST_JWT_SECRET, now - 3600);
     const foreign = await sign("another-secret-another-secret-another-secret", now + 3600);
     const header = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
-    const body = Buffer.from(JSON.stringify({ sub: user.userId, iat: now, exp: now + 3600, jti: "y" })).toString("base64url");
+    const body = Buffer.from(JSON.stringify({ sub: user.userId, iat: now, exp: now + 3600, jti: "y" })).toString(
+      "base64url",
+    );
     for (const token of [expired, foreign, `${header}.${body}.`]) {
       const result = await graphql(app.graphqlUrl, MeDocument, {}, token);
       expect(result.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");

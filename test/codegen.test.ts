@@ -6,7 +6,9 @@ import config from "../codegen.ts";
 
 describe("npm run codegen", () => {
   it("keys the web client's persisted-documents manifest by the SHA-256 of each document's exact text", async () => {
-    const manifest = JSON.parse(await readFile(new URL("../web/src/generated/persisted-documents.json", import.meta.url), "utf8"));
+    const manifest = JSON.parse(
+      await readFile(new URL("../web/src/generated/persisted-documents.json", import.meta.url), "utf8"),
+    );
     const entries = Object.entries(manifest as Record<string, string>);
     expect(entries.length).toBeGreaterThan(5);
     for (const [hash, document] of entries) expect(createHash("sha256").update(document).digest("hex")).toBe(hash);
@@ -24,7 +26,9 @@ describe("npm run codegen", () => {
       "web/src/generated/persisted-documents.json",
     ]);
     for (const output of outputs) {
-      expect(await readFile(new URL(`../${output.filename}`, import.meta.url), "utf8"), output.filename).toBe(output.content);
+      expect(await readFile(new URL(`../${output.filename}`, import.meta.url), "utf8"), output.filename).toBe(
+        output.content,
+      );
     }
   });
 });

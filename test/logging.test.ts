@@ -6,14 +6,15 @@ import { createSession, graphql, sendAndCollectReply, strongPassword } from "./s
 import { startServerProcess } from "./support/server-process.ts";
 import { testEnvironment } from "./support/test-app.ts";
 
-
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
 describe("logs of a real run", () => {
-  it("are JSON lines with request, user and session ids, and hold no password, token or message text", { timeout: 120_000 }, async () => {
+  it("are JSON lines with request, user and session ids, and hold no password, token or message text", {
+    timeout: 120_000,
+  }, async () => {
     const environment = await testEnvironment();
     cleanups.push(environment.cleanup);
     // debug, a level below the default: what holds there holds at info too.
@@ -26,16 +27,25 @@ describe("logs of a real run", () => {
     const secretText = `my bank PIN is 4711-${Math.random().toString(36).slice(2)}`;
     const registered = await graphql(url, RegisterDocument, { input: { email, password } });
     // Logs use database ids; the API shows global ones ("User:<id>", base64).
-    const userId = Buffer.from(registered.data!.register.user.id, "base64").toString().replace(/^User:/, "");
+    const userId = Buffer.from(registered.data!.register.user.id, "base64")
+      .toString()
+      .replace(/^User:/, "");
     const login = await graphql(url, LoginDocument, { input: { email, password } });
     const wrong = await graphql(url, LoginDocument, { input: { email, password: `${password}x` } });
     expect(wrong.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
     const { token } = login.data!.login;
-    const refreshed = await graphql(url, RefreshTokenDocument, { input: { refreshToken: login.data!.login.refreshToken } });
+    const refreshed = await graphql(url, RefreshTokenDocument, {
+      input: { refreshToken: login.data!.login.refreshToken },
+    });
     const sessionId = await createSession(url, token);
     const requestId = `trace-${Date.now()}`;
     const endpoints = { graphqlUrl: url, wsUrl: url.replace("http", "ws") };
-    const { events } = await sendAndCollectReply(endpoints, { token }, { sessionId, content: secretText }, { headers: { "x-request-id": requestId } });
+    const { events } = await sendAndCollectReply(
+      endpoints,
+      { token },
+      { sessionId, content: secretText },
+      { headers: { "x-request-id": requestId } },
+    );
     const replyText = events.at(-1)!.message!.content;
     expect(replyText).toContain(secretText); // the dev model quotes the message: its reply is user content too
     // A bad token in a header is logged nowhere either.
@@ -48,14 +58,22 @@ describe("logs of a real run", () => {
     const text = lines.join("\n");
 
     // Nothing secret, in any form.
-    for (const secret of [password, token, login.data!.login.refreshToken, refreshed.data!.refreshToken.token, secretText, "4711-"]) {
+    for (const secret of [
+      password,
+      token,
+      login.data!.login.refreshToken,
+      refreshed.data!.refreshToken.token,
+      secretText,
+      "4711-",
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(text).not.toContain(email); // emails are personal data: ids identify users in logs
     expect(text).not.toMatch(/Bearer\s/i);
 
     // Every line is one JSON object with a level, a time and a message.
-    for (const record of records) expect(record).toMatchObject({ level: expect.any(Number), time: expect.any(Number), msg: expect.any(String) });
+    for (const record of records)
+      expect(record).toMatchObject({ level: expect.any(Number), time: expect.any(Number), msg: expect.any(String) });
 
     // Lines written while serving a request carry its id, and its user once the token was checked.
     const operations = records.filter((record) => record.msg === "graphql operation");
@@ -65,7 +83,13 @@ describe("logs of a real run", () => {
     expect(send).toMatchObject({ operationType: "mutation", userId, sessionId: expect.any(String) });
     // The reply ran in the background, still under the ids of the request that started it, and its own.
     const finished = records.find((record) => record.msg === "reply finished");
-    expect(finished).toMatchObject({ requestId, userId, sessionId: send!.sessionId, messageId: expect.any(String), status: "COMPLETE" });
+    expect(finished).toMatchObject({
+      requestId,
+      userId,
+      sessionId: send!.sessionId,
+      messageId: expect.any(String),
+      status: "COMPLETE",
+    });
     expect(records.find((record) => record.msg === "stopped")).toBeDefined();
   });
 });

@@ -10,7 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { createSession, firstSubscriptionResult, graphql, MESSAGE_STREAM, sendAndCollectReply, signUp, wsClient } from "./support/clients.ts";
+import {
+  createSession,
+  firstSubscriptionResult,
+  graphql,
+  MESSAGE_STREAM,
+  sendAndCollectReply,
+  signUp,
+  wsClient,
+} from "./support/clients.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
@@ -19,7 +27,13 @@ const OBSERVABILITY = join(ROOT, "observability");
 const DASHBOARDS = join(OBSERVABILITY, "grafana/dashboards");
 const METRICS_TOKEN = "scrape-token-0123456789abcdef";
 /** Series Prometheus makes itself, not the app. */
-const PROMETHEUS_OWN = new Set(["up", "scrape_duration_seconds", "scrape_samples_scraped", "ALERTS", "ALERTS_FOR_STATE"]);
+const PROMETHEUS_OWN = new Set([
+  "up",
+  "scrape_duration_seconds",
+  "scrape_samples_scraped",
+  "ALERTS",
+  "ALERTS_FOR_STATE",
+]);
 
 const read = (path: string) => readFileSync(path, "utf8");
 const yamlFile = (path: string) => parseYaml(read(path), { merge: true }) as any;
@@ -27,7 +41,19 @@ const yamlFile = (path: string) => parseYaml(read(path), { merge: true }) as any
 // --- PromQL: the metric names an expression reads --------------------------------------------------------------------
 
 const PROMQL_WORDS = new Set([
-  "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "inf", "nan",
+  "and",
+  "or",
+  "unless",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "bool",
+  "offset",
+  "inf",
+  "nan",
 ]);
 
 /** Names of the series an expression selects (functions, keywords, labels, durations and strings removed). */
@@ -58,11 +84,16 @@ function dashboardQueries(): Query[] {
     const dashboard = JSON.parse(read(join(DASHBOARDS, file)));
     const panels = (dashboard.panels as any[]).flatMap((panel) => [panel, ...(panel.panels ?? [])]);
     for (const panel of panels) {
-      for (const target of panel.targets ?? []) queries.push({ where: `${file} › ${panel.title} › ${target.refId}`, expr: target.expr });
+      for (const target of panel.targets ?? [])
+        queries.push({ where: `${file} › ${panel.title} › ${target.refId}`, expr: target.expr });
     }
     for (const variable of dashboard.templating?.list ?? []) {
       const query = typeof variable.query === "string" ? variable.query : variable.query?.query;
-      if (query) queries.push({ where: `${file} › variable ${variable.name}`, expr: query.replace(/^label_values\((.*),\s*\w+\)$/, "$1") });
+      if (query)
+        queries.push({
+          where: `${file} › variable ${variable.name}`,
+          expr: query.replace(/^label_values\((.*),\s*\w+\)$/, "$1"),
+        });
     }
   }
   return queries;
@@ -70,7 +101,10 @@ function dashboardQueries(): Query[] {
 
 function ruleQueries(): Query[] {
   return (yamlFile(join(OBSERVABILITY, "alerts.yml")).groups as any[]).flatMap((group) =>
-    (group.rules as any[]).map((rule) => ({ where: `alerts.yml › ${rule.alert ?? rule.record}`, expr: String(rule.expr) })),
+    (group.rules as any[]).map((rule) => ({
+      where: `alerts.yml › ${rule.alert ?? rule.record}`,
+      expr: String(rule.expr),
+    })),
   );
 }
 
@@ -86,7 +120,11 @@ function parseScrape(text: string) {
   const exported = (name: string) => {
     if (families.has(name)) return true;
     const base = name.replace(/_(bucket|sum|count)$/, "");
-    return base !== name && ["histogram", "summary"].includes(families.get(base) ?? "") && !(name.endsWith("_bucket") && families.get(base) === "summary");
+    return (
+      base !== name &&
+      ["histogram", "summary"].includes(families.get(base) ?? "") &&
+      !(name.endsWith("_bucket") && families.get(base) === "summary")
+    );
   };
   return { families, samples, exported };
 }
@@ -114,7 +152,10 @@ beforeAll(async () => {
   const sessionId = await createSession(app.graphqlUrl, user.token);
   const client = wsClient(app.wsUrl, user.token);
   // The primary fails twice (first attempt and its one retry), the fallback asks for a tool, then answers.
-  fake.plan("primary-model", [{ kind: "status", status: 503 }, { kind: "status", status: 503 }]);
+  fake.plan("primary-model", [
+    { kind: "status", status: 503 },
+    { kind: "status", status: 503 },
+  ]);
   fake.plan("fallback-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: {} }] }]);
   for (const content of ["What time is it?", "Thanks!"]) {
     const { events } = await sendAndCollectReply(app, user, { sessionId, content }, { client });
@@ -123,7 +164,12 @@ beforeAll(async () => {
   }
   // Unnamed on purpose: the request counter labels it "Anonymous".
   const unnamedSend = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } } }`;
-  const refused = await graphql(app.graphqlUrl, unnamedSend, { input: { sessionId, content: "Third in a minute" } }, user.token);
+  const refused = await graphql(
+    app.graphqlUrl,
+    unnamedSend,
+    { input: { sessionId, content: "Third in a minute" } },
+    user.token,
+  );
   expect(refused.errors?.[0]?.extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "send" });
   // A subscription refused at subscribe (someone else's session): a stream error.
   const stranger = await signUp(app.graphqlUrl);
@@ -190,7 +236,9 @@ describe("/metrics of a live app", () => {
     expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="SendMessage"\}/)).toBe(2);
     expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="Anonymous"\}/)).toBe(1);
     expect(value(/^graphql_envelop_request\{operationType="mutation",operationName="Register"\}/)).toBe(2);
-    console.info(`/metrics: ${scrape.length} bytes, ${sampleLines.length} samples, ${parseScrape(scrape).families.size} families`);
+    console.info(
+      `/metrics: ${scrape.length} bytes, ${sampleLines.length} samples, ${parseScrape(scrape).families.size} families`,
+    );
   });
 
   it("exports every metric that a dashboard panel or an alert rule reads", () => {
@@ -205,20 +253,27 @@ describe("/metrics of a live app", () => {
     expect(missing).toEqual([]);
     // And each of them names at least one metric of the app (a typo'd expression would name none).
     for (const { where, expr } of queries) {
-      expect(metricNames(expr).filter((name) => !PROMETHEUS_OWN.has(name)).length + (expr.includes("up{") ? 1 : 0), where).toBeGreaterThan(0);
+      expect(
+        metricNames(expr).filter((name) => !PROMETHEUS_OWN.has(name)).length + (expr.includes("up{") ? 1 : 0),
+        where,
+      ).toBeGreaterThan(0);
     }
   });
 
   it("finds metric names in PromQL the way Prometheus reads it", () => {
     expect(
-      metricNames('histogram_quantile(0.95, sum by (le, model) (rate(agent_model_call_duration_seconds_bucket{outcome!="x"}[$__rate_interval])))'),
+      metricNames(
+        'histogram_quantile(0.95, sum by (le, model) (rate(agent_model_call_duration_seconds_bucket{outcome!="x"}[$__rate_interval])))',
+      ),
     ).toEqual(["agent_model_call_duration_seconds_bucket"]);
-    expect(metricNames('sum(rate(a_total{code="b c"}[5m])) / sum(rate(b_total[5m])) > 0.05 and on (x) c == 1e-9 or vector(0)')).toEqual([
-      "a_total",
-      "b_total",
-      "c",
+    expect(
+      metricNames(
+        'sum(rate(a_total{code="b c"}[5m])) / sum(rate(b_total[5m])) > 0.05 and on (x) c == 1e-9 or vector(0)',
+      ),
+    ).toEqual(["a_total", "b_total", "c"]);
+    expect(metricNames("max by (model) (max_over_time(agent_model_breaker_state[2m])) == 2")).toEqual([
+      "agent_model_breaker_state",
     ]);
-    expect(metricNames("max by (model) (max_over_time(agent_model_breaker_state[2m])) == 2")).toEqual(["agent_model_breaker_state"]);
   });
 });
 
@@ -227,23 +282,37 @@ describe("Grafana files", () => {
   const providers = yamlFile(join(OBSERVABILITY, "grafana/provisioning/dashboards/dashboards.yml"));
 
   it("provision a Prometheus datasource and a file provider for the dashboards' directory", () => {
-    expect(datasources.datasources).toEqual([expect.objectContaining({ uid: "prometheus", type: "prometheus", url: "http://prometheus:9090" })]);
-    expect(providers.providers).toEqual([expect.objectContaining({ type: "file", options: expect.objectContaining({ path: "/var/lib/grafana/dashboards" }) })]);
+    expect(datasources.datasources).toEqual([
+      expect.objectContaining({ uid: "prometheus", type: "prometheus", url: "http://prometheus:9090" }),
+    ]);
+    expect(providers.providers).toEqual([
+      expect.objectContaining({
+        type: "file",
+        options: expect.objectContaining({ path: "/var/lib/grafana/dashboards" }),
+      }),
+    ]);
   });
 
-  it.each(readdirSync(DASHBOARDS).filter((name) => name.endsWith(".json")))("%s is a dashboard model Grafana's file provider loads", (file) => {
-    const dashboard = JSON.parse(read(join(DASHBOARDS, file)));
-    // The model itself, not the HTTP API's `{ "dashboard": … }` envelope (which the file provider does not unwrap).
-    expect(dashboard.dashboard).toBeUndefined();
-    expect(dashboard).toMatchObject({ uid: expect.stringMatching(/^[a-z0-9-]{1,40}$/), title: expect.any(String), schemaVersion: expect.any(Number) });
-    const panels = (dashboard.panels as any[]).flatMap((panel) => [panel, ...(panel.panels ?? [])]);
-    expect(new Set(panels.map((panel) => panel.id)).size).toBe(panels.length);
-    for (const panel of panels.filter((p) => p.type !== "row")) {
-      expect(panel.datasource, panel.title).toEqual({ type: "prometheus", uid: "prometheus" });
-      expect(panel.gridPos.w * panel.gridPos.h, panel.title).toBeGreaterThan(0);
-      expect(panel.targets.length, panel.title).toBeGreaterThan(0);
-    }
-  });
+  it.each(readdirSync(DASHBOARDS).filter((name) => name.endsWith(".json")))(
+    "%s is a dashboard model Grafana's file provider loads",
+    (file) => {
+      const dashboard = JSON.parse(read(join(DASHBOARDS, file)));
+      // The model itself, not the HTTP API's `{ "dashboard": … }` envelope (which the file provider does not unwrap).
+      expect(dashboard.dashboard).toBeUndefined();
+      expect(dashboard).toMatchObject({
+        uid: expect.stringMatching(/^[a-z0-9-]{1,40}$/),
+        title: expect.any(String),
+        schemaVersion: expect.any(Number),
+      });
+      const panels = (dashboard.panels as any[]).flatMap((panel) => [panel, ...(panel.panels ?? [])]);
+      expect(new Set(panels.map((panel) => panel.id)).size).toBe(panels.length);
+      for (const panel of panels.filter((p) => p.type !== "row")) {
+        expect(panel.datasource, panel.title).toEqual({ type: "prometheus", uid: "prometheus" });
+        expect(panel.gridPos.w * panel.gridPos.h, panel.title).toBeGreaterThan(0);
+        expect(panel.targets.length, panel.title).toBeGreaterThan(0);
+      }
+    },
+  );
 
   it("gives every dashboard its own uid", () => {
     const uids = readdirSync(DASHBOARDS).map((file) => JSON.parse(read(join(DASHBOARDS, file))).uid);
@@ -267,14 +336,22 @@ describe("docker-compose.yml", () => {
 
   it("has the services the issue asks for, Langfuse only under its profile", () => {
     expect(Object.keys(services)).toEqual(expect.arrayContaining(["app", "db", "redis", "prometheus", "grafana"]));
-    for (const name of ["app", "db", "redis", "prometheus", "grafana"]) expect(services[name].profiles, name).toBeUndefined();
+    for (const name of ["app", "db", "redis", "prometheus", "grafana"])
+      expect(services[name].profiles, name).toBeUndefined();
     for (const name of Object.keys(services).filter((n) => /langfuse|clickhouse|minio/.test(n))) {
       expect(services[name].profiles, name).toEqual(["langfuse"]);
     }
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's ${VAR:?} syntax, named in the title
   it("demands each required secret with ${VAR:?} and bakes none in", () => {
-    for (const variable of ["JWT_SECRET", "OPENAI_API_KEY", "POSTGRES_PASSWORD", "METRICS_TOKEN", "GRAFANA_ADMIN_PASSWORD"]) {
+    for (const variable of [
+      "JWT_SECRET",
+      "OPENAI_API_KEY",
+      "POSTGRES_PASSWORD",
+      "METRICS_TOKEN",
+      "GRAFANA_ADMIN_PASSWORD",
+    ]) {
       expect(text, variable).toMatch(new RegExp(`\\$\\{${variable}:\\?[^}]+\\}`));
     }
     expect(services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
@@ -292,7 +369,12 @@ describe("docker-compose.yml", () => {
     }
     // The name filter above caught the secrets it is there for (if it caught none, the loop would check nothing).
     expect(secretSettings).toEqual(
-      expect.arrayContaining(["app.JWT_SECRET", "app.OPENAI_API_KEY", "db.POSTGRES_PASSWORD", "langfuse-web.NEXTAUTH_SECRET"]),
+      expect.arrayContaining([
+        "app.JWT_SECRET",
+        "app.OPENAI_API_KEY",
+        "db.POSTGRES_PASSWORD",
+        "langfuse-web.NEXTAUTH_SECRET",
+      ]),
     );
   });
 
@@ -310,7 +392,10 @@ describe("docker-compose.yml", () => {
   });
 
   it("starts the app after healthy dependencies, gives it longer than its grace period to stop, and mounts existing files", () => {
-    expect(services.app.depends_on).toMatchObject({ db: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
+    expect(services.app.depends_on).toMatchObject({
+      db: { condition: "service_healthy" },
+      redis: { condition: "service_healthy" },
+    });
     expect(Number.parseInt(services.app.stop_grace_period, 10) * 1000).toBeGreaterThan(10_000 + 5_000);
     const mounted: string[] = [];
     for (const [name, service] of Object.entries(services)) {
@@ -322,7 +407,9 @@ describe("docker-compose.yml", () => {
       }
     }
     // The files the guard above is for were found (if it found none, the loop would check nothing).
-    expect(mounted).toEqual(expect.arrayContaining(["./observability/prometheus.yml", "./observability/grafana/dashboards"]));
+    expect(mounted).toEqual(
+      expect.arrayContaining(["./observability/prometheus.yml", "./observability/grafana/dashboards"]),
+    );
     expect(compose.secrets.metrics_token).toEqual({ environment: "METRICS_TOKEN" });
     expect(services.prometheus.secrets).toContain("metrics_token");
     const prometheus = yamlFile(join(OBSERVABILITY, "prometheus.yml"));
@@ -338,7 +425,10 @@ describe("Dockerfile and .dockerignore", () => {
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toMatch(/npm ci --omit=dev/);
     expect(runtime).toMatch(/^HEALTHCHECK [^\n]*\\\n\s*CMD \["node", "-e", [^\n]*\/health/m);
-    const instructions = runtime.split("\n").filter((line) => !line.startsWith("#")).join("\n");
+    const instructions = runtime
+      .split("\n")
+      .filter((line) => !line.startsWith("#"))
+      .join("\n");
     expect(instructions).not.toMatch(/curl|wget/); // slim images have neither
     expect(dockerfile).not.toMatch(/^(ENV|ARG)\s+.*(SECRET|PASSWORD|TOKEN|API_KEY)/im);
     expect(dockerfile).not.toMatch(/COPY\s+.*\.env/);
@@ -347,7 +437,9 @@ describe("Dockerfile and .dockerignore", () => {
   });
 
   it("keeps .env files, data and node_modules out of the build context", () => {
-    const ignore = read(join(ROOT, ".dockerignore")).split("\n").map((line) => line.trim());
+    const ignore = read(join(ROOT, ".dockerignore"))
+      .split("\n")
+      .map((line) => line.trim());
     expect(ignore[ignore.findIndex((line) => line && !line.startsWith("#"))]).toBe("*"); // an allow-list
     expect(ignore.filter((line) => line.startsWith("!") && /env|data|node_modules/.test(line))).toEqual([]);
   });
@@ -355,7 +447,8 @@ describe("Dockerfile and .dockerignore", () => {
 
 // --- promtool, when installed ---------------------------------------------------------------------------------------
 
-const promtool = process.env.PROMTOOL ?? ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((path) => existsSync(path));
+const promtool =
+  process.env.PROMTOOL ?? ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((path) => existsSync(path));
 
 describe.skipIf(!promtool)("promtool", () => {
   let dir: string;
@@ -365,7 +458,8 @@ describe.skipIf(!promtool)("promtool", () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const run = (...args: string[]) => execFileSync(promtool!, args, { cwd: OBSERVABILITY, encoding: "utf8", stdio: "pipe" });
+  const run = (...args: string[]) =>
+    execFileSync(promtool!, args, { cwd: OBSERVABILITY, encoding: "utf8", stdio: "pipe" });
 
   it("accepts the alert rules and passes their unit tests", () => {
     expect(run("check", "rules", "alerts.yml")).toMatch(/SUCCESS: \d+ rules found/);
@@ -378,7 +472,9 @@ describe.skipIf(!promtool)("promtool", () => {
     const config = read(join(OBSERVABILITY, "prometheus.yml")).replace("/run/secrets/metrics_token", token);
     await writeFile(join(dir, "prometheus.yml"), config);
     await writeFile(join(dir, "alerts.yml"), read(join(OBSERVABILITY, "alerts.yml")));
-    expect(execFileSync(promtool!, ["check", "config", join(dir, "prometheus.yml")], { encoding: "utf8" })).toMatch(/SUCCESS/);
+    expect(execFileSync(promtool!, ["check", "config", join(dir, "prometheus.yml")], { encoding: "utf8" })).toMatch(
+      /SUCCESS/,
+    );
   });
 
   it("parses every dashboard query", async () => {
@@ -389,6 +485,8 @@ describe.skipIf(!promtool)("promtool", () => {
     }));
     const file = join(dir, "dashboards.rules.yml");
     await writeFile(file, JSON.stringify({ groups: [{ name: "dashboards", rules }] }));
-    expect(execFileSync(promtool!, ["check", "rules", file], { encoding: "utf8" })).toMatch(`SUCCESS: ${rules.length} rules found`);
+    expect(execFileSync(promtool!, ["check", "rules", file], { encoding: "utf8" })).toMatch(
+      `SUCCESS: ${rules.length} rules found`,
+    );
   });
 });

@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp } from "../src/app.ts";
 import { ConfigError, loadConfig } from "../src/config/index.ts";
 import { CSRF_HEADER } from "../src/api/yoga.ts";
-import { CreateApiKeyDocument, CreateSessionDocument, MeDocument, RegisterDocument, MessageStreamDocument, MySessionsDocument, SendMessageDocument } from "./generated/graphql.ts";
+import {
+  CreateApiKeyDocument,
+  CreateSessionDocument,
+  MeDocument,
+  RegisterDocument,
+  MessageStreamDocument,
+  MySessionsDocument,
+  SendMessageDocument,
+} from "./generated/graphql.ts";
 import {
   firstSubscriptionResult,
   postGraphQL,
@@ -28,7 +36,15 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 let manifest: Manifest;
 let app: TestApp;
 beforeAll(async () => {
-  manifest = await writeManifest([MeDocument, MySessionsDocument, CreateSessionDocument, SendMessageDocument, MessageStreamDocument, CreateApiKeyDocument, RegisterDocument]);
+  manifest = await writeManifest([
+    MeDocument,
+    MySessionsDocument,
+    CreateSessionDocument,
+    SendMessageDocument,
+    MessageStreamDocument,
+    CreateApiKeyDocument,
+    RegisterDocument,
+  ]);
   app = await startTestApp({ PERSISTED_DOCUMENTS_ONLY: "true", PERSISTED_DOCUMENTS_PATH: manifest.path });
 });
 afterAll(async () => {
@@ -39,7 +55,11 @@ afterAll(async () => {
 describe("trusted documents (PERSISTED_DOCUMENTS_ONLY=true)", () => {
   it("runs a known hash sent the way urql's persisted exchange sends it (POST, no query)", async () => {
     const user = await signUpByHash(app.graphqlUrl, manifest);
-    const result = await postGraphQL(app.graphqlUrl, { operationName: "Me", ...persistedBody(manifest.hashOf(MeDocument)) }, bearer(user.token));
+    const result = await postGraphQL(
+      app.graphqlUrl,
+      { operationName: "Me", ...persistedBody(manifest.hashOf(MeDocument)) },
+      bearer(user.token),
+    );
     expect(result.errors).toBeUndefined();
     expect(result.data.me.id).toBe(user.userId);
   });
@@ -63,7 +83,12 @@ describe("trusted documents (PERSISTED_DOCUMENTS_ONLY=true)", () => {
     const user = await signUpByHash(app.graphqlUrl, manifest);
     const unknown = await postGraphQL(app.graphqlUrl, persistedBody(sha256Hex("{ me { email } }")), bearer(user.token));
     expect(unknown.status).toBe(400);
-    expect(unknown.errors).toEqual([expect.objectContaining({ message: "PersistedQueryNotFound", extensions: expect.objectContaining({ code: "PERSISTED_QUERY_NOT_FOUND" }) })]);
+    expect(unknown.errors).toEqual([
+      expect.objectContaining({
+        message: "PersistedQueryNotFound",
+        extensions: expect.objectContaining({ code: "PERSISTED_QUERY_NOT_FOUND" }),
+      }),
+    ]);
     const nothing = await postGraphQL(app.graphqlUrl, { variables: {} }, bearer(user.token));
     expect(nothing.status).toBe(400);
     expect(codes(nothing)).toEqual(["PERSISTED_QUERY_ID_REQUIRED"]);
@@ -92,7 +117,12 @@ describe("trusted documents (PERSISTED_DOCUMENTS_ONLY=true)", () => {
     } as never);
     expect(created.errors).toBeUndefined();
     const sessionId = created.data.createSession.session.id;
-    const { events } = await sendAndCollectReply(app, user, { sessionId, content: "hello" }, { client, hashOf: manifest.hashOf });
+    const { events } = await sendAndCollectReply(
+      app,
+      user,
+      { sessionId, content: "hello" },
+      { client, hashOf: manifest.hashOf },
+    );
     expect(events.at(-1)?.__typename).toBe("MessageCompleted");
     await client.dispose();
 
@@ -109,19 +139,36 @@ describe("trusted documents (PERSISTED_DOCUMENTS_ONLY=true)", () => {
     await firstSubscriptionResult(client, { query: `{ __typename }` });
     await client.dispose();
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
-    expect(metrics).toMatch(/graphql_trusted_document_refusals_total\{code="PERSISTED_QUERY_ONLY",transport="http"\} [1-9]/);
-    expect(metrics).toMatch(/graphql_trusted_document_refusals_total\{code="PERSISTED_QUERY_ONLY",transport="ws"\} [1-9]/);
+    expect(metrics).toMatch(
+      /graphql_trusted_document_refusals_total\{code="PERSISTED_QUERY_ONLY",transport="http"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /graphql_trusted_document_refusals_total\{code="PERSISTED_QUERY_ONLY",transport="ws"\} [1-9]/,
+    );
   });
 });
 
 describe("trusted documents outside PERSISTED_DOCUMENTS_ONLY", () => {
   it("is off in development and test and on in staging and production unless set", () => {
-    const base = { JWT_SECRET: "q8X2vLm4Rt9pWz1KcY7nB3sDf6Hj0AeGu5iOkPlM", OPENAI_API_KEY: "sk-test", METRICS_TOKEN: "0123456789abcdef0123" };
-    for (const [appEnv, only] of [["development", false], ["test", false], ["staging", true], ["production", true]] as const) {
+    const base = {
+      JWT_SECRET: "q8X2vLm4Rt9pWz1KcY7nB3sDf6Hj0AeGu5iOkPlM",
+      OPENAI_API_KEY: "sk-test",
+      METRICS_TOKEN: "0123456789abcdef0123",
+    };
+    for (const [appEnv, only] of [
+      ["development", false],
+      ["test", false],
+      ["staging", true],
+      ["production", true],
+    ] as const) {
       expect(loadConfig({ ...base, APP_ENV: appEnv }).persistedDocuments.only, appEnv).toBe(only);
     }
-    expect(loadConfig({ ...base, APP_ENV: "production", PERSISTED_DOCUMENTS_ONLY: "false" }).persistedDocuments.only).toBe(false);
-    expect(loadConfig({ ...base, APP_ENV: "development" }).persistedDocuments.path).toBe("web/src/generated/persisted-documents.json");
+    expect(
+      loadConfig({ ...base, APP_ENV: "production", PERSISTED_DOCUMENTS_ONLY: "false" }).persistedDocuments.only,
+    ).toBe(false);
+    expect(loadConfig({ ...base, APP_ENV: "development" }).persistedDocuments.path).toBe(
+      "web/src/generated/persisted-documents.json",
+    );
   });
 
   it("refuses to start with the switch on and the manifest missing or not matching its documents", async () => {
@@ -131,7 +178,11 @@ describe("trusted documents outside PERSISTED_DOCUMENTS_ONLY", () => {
       const broken = `${environment.dataDir}/broken.json`;
       await writeFile(broken, JSON.stringify({ [sha256Hex("{ me { id } }")]: "{ me { email } }" }));
       for (const path of [missing, broken]) {
-        const config = loadConfig({ ...environment.env, PERSISTED_DOCUMENTS_ONLY: "true", PERSISTED_DOCUMENTS_PATH: path });
+        const config = loadConfig({
+          ...environment.env,
+          PERSISTED_DOCUMENTS_ONLY: "true",
+          PERSISTED_DOCUMENTS_PATH: path,
+        });
         const started = startApp(config);
         await expect(started, path).rejects.toBeInstanceOf(ConfigError);
         await expect(started, path).rejects.toThrow(/PERSISTED_DOCUMENTS_PATH: .*(none|broken)\.json/);
@@ -145,7 +196,9 @@ describe("trusted documents outside PERSISTED_DOCUMENTS_ONLY", () => {
     const dev = await startTestApp({ PERSISTED_DOCUMENTS_PATH: "/nonexistent/persisted-documents.json" });
     try {
       const user = await signUp(dev.graphqlUrl);
-      expect((await postGraphQL(dev.graphqlUrl, { query: MeDocument }, bearer(user.token))).data.me.id).toBe(user.userId);
+      expect((await postGraphQL(dev.graphqlUrl, { query: MeDocument }, bearer(user.token))).data.me.id).toBe(
+        user.userId,
+      );
       const hashed = await postGraphQL(dev.graphqlUrl, persistedBody(sha256Hex(print(MeDocument))), bearer(user.token));
       expect(codes(hashed)).toEqual(["PERSISTED_QUERY_NOT_FOUND"]);
     } finally {

@@ -16,7 +16,9 @@ afterAll(async () => {
 });
 
 describe("daily token quota", () => {
-  it("charges each reply's tokens, then refuses sendMessage with QUOTA_EXCEEDED and stores nothing", { timeout: 30_000 }, async () => {
+  it("charges each reply's tokens, then refuses sendMessage with QUOTA_EXCEEDED and stores nothing", {
+    timeout: 30_000,
+  }, async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const fresh = await graphql(app.graphqlUrl, MyUsageDocument, {}, user.token);
@@ -41,8 +43,14 @@ describe("daily token quota", () => {
       expect(usage.tokensRemaining).toBe(Math.max(0, DAILY_LIMIT - charged));
     }
 
-    const before = (await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token)).data!.session!.messages.totalCount;
-    const refused = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: "one more" } }, user.token);
+    const before = (await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token)).data!
+      .session!.messages.totalCount;
+    const refused = await graphql(
+      app.graphqlUrl,
+      SendMessageDocument,
+      { input: { sessionId, content: "one more" } },
+      user.token,
+    );
     expect(refused.data).toBeNull();
     expect(refused.errors?.[0]?.extensions).toMatchObject({
       code: "QUOTA_EXCEEDED",
@@ -50,20 +58,40 @@ describe("daily token quota", () => {
       tokenLimit: DAILY_LIMIT,
       resetsAt: midnight.toISOString(),
     });
-    const after = (await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token)).data!.session!.messages.totalCount;
+    const after = (await graphql(app.graphqlUrl, SessionMessageCountDocument, { id: sessionId }, user.token)).data!
+      .session!.messages.totalCount;
     expect(after).toBe(before);
 
     // Deleting the conversation does not give the tokens back.
-    await graphql(app.graphqlUrl, `mutation($input: DeleteSessionInput!) { deleteSession(input: $input) { deletedSessionId } }`, {
-      input: { sessionId },
-    }, user.token);
+    await graphql(
+      app.graphqlUrl,
+      `mutation($input: DeleteSessionInput!) { deleteSession(input: $input) { deletedSessionId } }`,
+      {
+        input: { sessionId },
+      },
+      user.token,
+    );
     const other = await createSession(app.graphqlUrl, user.token);
-    const again = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId: other, content: "new session" } }, user.token);
+    const again = await graphql(
+      app.graphqlUrl,
+      SendMessageDocument,
+      { input: { sessionId: other, content: "new session" } },
+      user.token,
+    );
     expect(again.errors?.[0]?.extensions?.code).toBe("QUOTA_EXCEEDED");
 
     // Another user's quota is their own.
     const neighbour = await signUp(app.graphqlUrl);
     const theirs = await createSession(app.graphqlUrl, neighbour.token);
-    expect((await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId: theirs, content: "hi" } }, neighbour.token)).errors).toBeUndefined();
+    expect(
+      (
+        await graphql(
+          app.graphqlUrl,
+          SendMessageDocument,
+          { input: { sessionId: theirs, content: "hi" } },
+          neighbour.token,
+        )
+      ).errors,
+    ).toBeUndefined();
   });
 });

@@ -1,7 +1,14 @@
 import { print } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LoginDocument, SendMessageDocument, SessionMessageCountDocument } from "./generated/graphql.ts";
-import { createSession, firstSubscriptionResult, graphql, signUp, strongPassword, wsClient } from "./support/clients.ts";
+import {
+  createSession,
+  firstSubscriptionResult,
+  graphql,
+  signUp,
+  strongPassword,
+  wsClient,
+} from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 // Requests me 1 + sessions 1 + 40 × (edge 1 + node 1) = 82 points; costs 2 while the user has no sessions.
@@ -11,7 +18,11 @@ let app: TestApp;
 beforeAll(async () => {
   // In memory, or in Redis when the suite runs with TEST_REDIS_URL.
   // Queued sends, so back-to-back sends meet the rate limit rather than SESSION_BUSY.
-  app = await startTestApp({ RATE_LIMIT_AUTH_PER_15_MIN: "4", RATE_LIMIT_SEND_PER_MIN: "2", SEND_WHILE_STREAMING: "queue" });
+  app = await startTestApp({
+    RATE_LIMIT_AUTH_PER_15_MIN: "4",
+    RATE_LIMIT_SEND_PER_MIN: "2",
+    SEND_WHILE_STREAMING: "queue",
+  });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -28,22 +39,33 @@ describe("rate limits", () => {
     const response = await fetch(app.graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${user.token}` },
-      body: JSON.stringify({ query: print(SendMessageDocument), variables: { input: { sessionId, content: "three" } } }),
+      body: JSON.stringify({
+        query: print(SendMessageDocument),
+        variables: { input: { sessionId, content: "three" } },
+      }),
     });
     const body = (await response.json()) as any;
     expect(response.status).toBe(429);
     const retryAfter = Number(response.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "send", requestId: expect.any(String) });
+    expect(body.errors[0].extensions).toEqual({
+      code: "RATE_LIMITED",
+      retryAfter,
+      bucket: "send",
+      requestId: expect.any(String),
+    });
 
     const client = wsClient(app.wsUrl, user.token);
     const overWs = await new Promise<any>((resolve) => {
-      client.subscribe({ query: print(SendMessageDocument), variables: { input: { sessionId, content: "four" } } }, {
-        next: resolve,
-        error: (errors) => resolve({ errors }),
-        complete: () => undefined,
-      });
+      client.subscribe(
+        { query: print(SendMessageDocument), variables: { input: { sessionId, content: "four" } } },
+        {
+          next: resolve,
+          error: (errors) => resolve({ errors }),
+          complete: () => undefined,
+        },
+      );
     });
     await client.dispose();
     expect(overWs.errors[0].extensions).toMatchObject({ code: "RATE_LIMITED", bucket: "send" });
@@ -62,9 +84,13 @@ describe("rate limits", () => {
     }
     // One point went to the sign-up in the previous test (per address, not per test).
     expect(codes).toEqual(["UNAUTHENTICATED", "UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED", "RATE_LIMITED"]);
-    const register = await graphql(app.graphqlUrl, `mutation($input: RegisterInput!) { register(input: $input) { token } }`, {
-      input: { email, password: strongPassword() },
-    });
+    const register = await graphql(
+      app.graphqlUrl,
+      `mutation($input: RegisterInput!) { register(input: $input) { token } }`,
+      {
+        input: { email, password: strongPassword() },
+      },
+    );
     expect(register.errors?.[0]?.extensions?.code).toBe("RATE_LIMITED");
     expect(register.data ?? null).toBeNull();
   });
@@ -135,7 +161,12 @@ describe("query cost budget", () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(body.data ?? null).toBeNull();
-    expect(body.errors[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfter, bucket: "cost", requestId: expect.any(String) });
+    expect(body.errors[0].extensions).toEqual({
+      code: "RATE_LIMITED",
+      retryAfter,
+      bucket: "cost",
+      requestId: expect.any(String),
+    });
     expect(body.extensions.cost).toMatchObject({ requestedQueryCost: 82, actualQueryCost: 0 });
     expect(body.extensions.cost.throttleStatus).toMatchObject({ maximumAvailable: 100, currentlyAvailable: 4 });
 

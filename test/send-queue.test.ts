@@ -4,7 +4,6 @@ import { SendMessageDocument, SessionHistoryDocument } from "./generated/graphql
 import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp({ SEND_WHILE_STREAMING: "queue" });
@@ -19,7 +18,9 @@ describe("queued sends", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const contents = Array.from({ length: 5 }, (_, i) => `queued message ${i}`);
     const results = await Promise.all(
-      contents.map((content) => graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token)),
+      contents.map((content) =>
+        graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, user.token),
+      ),
     );
     expect(results.map((r) => r.errors)).toEqual(contents.map(() => undefined));
     const client = wsClient(app.wsUrl, user.token);

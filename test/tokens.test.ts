@@ -2,7 +2,15 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LogoutDocument, MeDocument, RefreshTokenDocument, SendMessageDocument } from "./generated/graphql.ts";
-import { createSession, firstSubscriptionResult, graphql, MESSAGE_STREAM, signUp, wsClient, watchSubscription } from "./support/clients.ts";
+import {
+  createSession,
+  firstSubscriptionResult,
+  graphql,
+  MESSAGE_STREAM,
+  signUp,
+  wsClient,
+  watchSubscription,
+} from "./support/clients.ts";
 import { sseSubscribe } from "./support/sse.ts";
 import { startTestApp, TEST_JWT_SECRET, type TestApp } from "./support/test-app.ts";
 
@@ -15,7 +23,8 @@ afterAll(async () => {
 });
 
 const me = async (token: string) => graphql(app.graphqlUrl, MeDocument, {}, token);
-const refresh = async (refreshToken: string) => graphql(app.graphqlUrl, RefreshTokenDocument, { input: { refreshToken } });
+const refresh = async (refreshToken: string) =>
+  graphql(app.graphqlUrl, RefreshTokenDocument, { input: { refreshToken } });
 
 describe("refresh tokens", () => {
   it("rotates: each refresh token works once and returns a new pair for the same user", async () => {
@@ -108,7 +117,12 @@ describe("logout", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const sse = await sseSubscribe(app.graphqlUrl, MESSAGE_STREAM, { sessionId }, user.token);
     // The subscription is live once a sent message's events arrive on it.
-    const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: "hi" } }, user.token);
+    const sent = await graphql(
+      app.graphqlUrl,
+      SendMessageDocument,
+      { input: { sessionId, content: "hi" } },
+      user.token,
+    );
     expect((await sse.next())?.data?.messageStream).toMatchObject({ messageId: sent.data!.sendMessage.reply.id });
     await graphql(app.graphqlUrl, LogoutDocument, {}, user.token);
     let last = await sse.next();
@@ -140,8 +154,12 @@ describe("forged and revoked access tokens on every transport", () => {
     const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${revoked.split(".")[1]}.`;
     const tokens = {
       revoked,
-      "signed with another key": await forge(victim.userId, sidOf(victim.token), "another-secret-another-secret-0123456789"),
-      "expired": await forge(victim.userId, sidOf(victim.token), TEST_JWT_SECRET, -60),
+      "signed with another key": await forge(
+        victim.userId,
+        sidOf(victim.token),
+        "another-secret-another-secret-0123456789",
+      ),
+      expired: await forge(victim.userId, sidOf(victim.token), TEST_JWT_SECRET, -60),
       "alg none": none,
       // A valid signature cannot splice the victim's id onto the attacker's login.
       "victim's sub on attacker's login": await forge(victim.userId, sidOf(attacker.token)),

@@ -38,14 +38,23 @@ export async function graphql<T = any, V = Record<string, unknown>>(
  */
 export async function postGraphQL<T = any>(
   url: string,
-  body: { query?: string | TypedDocumentNode<any, any>; variables?: Record<string, unknown>; extensions?: unknown; documentId?: string; operationName?: string },
+  body: {
+    query?: string | TypedDocumentNode<any, any>;
+    variables?: Record<string, unknown>;
+    extensions?: unknown;
+    documentId?: string;
+    operationName?: string;
+  },
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<T> & { status: number }> {
   const { query, ...rest } = body;
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({ ...(query === undefined ? {} : { query: typeof query === "string" ? query : print(query) }), ...rest }),
+    body: JSON.stringify({
+      ...(query === undefined ? {} : { query: typeof query === "string" ? query : print(query) }),
+      ...rest,
+    }),
   });
   return { status: response.status, ...((await response.json()) as GraphQLResponse<T>) };
 }
@@ -54,7 +63,11 @@ export async function postGraphQL<T = any>(
 export async function createApiKey(url: string, token: string, input: { name?: string; expiresAt?: string } = {}) {
   const result = await graphql(url, CreateApiKeyDocument, { input: { name: "partner", ...input } }, token);
   if (!result.data) throw new Error(JSON.stringify(result.errors));
-  return { secret: result.data.createApiKey.secret, id: result.data.createApiKey.apiKey.id, apiKey: result.data.createApiKey.apiKey };
+  return {
+    secret: result.data.createApiKey.secret,
+    id: result.data.createApiKey.apiKey.id,
+    apiKey: result.data.createApiKey.apiKey,
+  };
 }
 
 /** A graphql-ws client authenticated by an API key (`connectionParams.apiKey`). */
@@ -180,12 +193,16 @@ export async function sendAndCollectReply(
   input: { sessionId: string; content: string },
   { client: given, headers = {}, hashOf, timeoutMs = 15_000 }: SendAndCollectOptions = {},
 ): Promise<SentReply> {
-  const credentials: Record<string, string> = "token" in caller ? { authorization: `Bearer ${caller.token}` } : { "x-api-key": caller.apiKey };
-  const send = hashOf ? persistedBody(hashOf(SendMessageDocument), { input }) : { query: SendMessageDocument, variables: { input } };
+  const credentials: Record<string, string> =
+    "token" in caller ? { authorization: `Bearer ${caller.token}` } : { "x-api-key": caller.apiKey };
+  const send = hashOf
+    ? persistedBody(hashOf(SendMessageDocument), { input })
+    : { query: SendMessageDocument, variables: { input } };
   const sent = await postGraphQL<SendMessageMutation>(app.graphqlUrl, send, { ...credentials, ...headers });
   if (sent.errors || !sent.data) throw new Error(`sendMessage was refused: ${JSON.stringify(sent.errors)}`);
   const { message, reply, streamCursor } = sent.data.sendMessage;
-  const client = given ?? ("token" in caller ? wsClient(app.wsUrl, caller.token) : wsClientWithApiKey(app.wsUrl, caller.apiKey));
+  const client =
+    given ?? ("token" in caller ? wsClient(app.wsUrl, caller.token) : wsClientWithApiKey(app.wsUrl, caller.apiKey));
   const variables = { sessionId: input.sessionId, after: streamCursor };
   const subscribe = hashOf
     ? { query: "", ...persistedBody(hashOf(MessageStreamDocument), variables) }
@@ -259,7 +276,10 @@ export function watchSubscription(wsUrl: string, token: string, sessionId: strin
       retryAttempts: 0,
       on: { connected: () => connected(), closed: (event) => resolve(event as { code: number; reason: string }) },
     });
-    client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
+    client.subscribe(
+      { query: MESSAGE_STREAM, variables: { sessionId } },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
   });
   return { connected: isConnected, closed };
 }

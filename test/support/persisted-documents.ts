@@ -38,7 +38,10 @@ export async function writeManifest(documents: Array<TypedDocumentNode<any, any>
 export async function signUpByHash(url: string, manifest: Manifest): Promise<SignedUpUser> {
   const email = `user-${sha256Hex(String(Math.random())).slice(0, 16)}@example.com`;
   const password = strongPassword();
-  const result = await postGraphQL(url, persistedBody(manifest.hashOf(RegisterDocument), { input: { email, password } }));
+  const result = await postGraphQL(
+    url,
+    persistedBody(manifest.hashOf(RegisterDocument), { input: { email, password } }),
+  );
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   const { token, refreshToken, user } = result.data.register;
   return { token, refreshToken, userId: user.id, email, password };

@@ -20,7 +20,12 @@ export async function sseSubscribe(
   url.searchParams.set("query", query);
   url.searchParams.set("variables", JSON.stringify(variables));
   const response = await fetch(url, {
-    headers: { accept: "text/event-stream", ...(token ? { authorization: `Bearer ${token}` } : {}), [CSRF_HEADER]: "1", ...headers },
+    headers: {
+      accept: "text/event-stream",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      [CSRF_HEADER]: "1",
+      ...headers,
+    },
   });
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
