@@ -86,7 +86,10 @@ describe("strict request parsing", () => {
     const chunked = await fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: new ReadableStream({ start: (controller) => (controller.enqueue(body), controller.close()) }),
+      body: new ReadableStream({ start: (controller) => {
+          controller.enqueue(body);
+          controller.close();
+        } }),
       duplex: "half",
     } as RequestInit);
     expect(chunked.status).toBe(413);

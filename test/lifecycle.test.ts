@@ -194,7 +194,9 @@ describe("/ready", () => {
         open = false;
         for (const socket of sockets) socket.destroy();
       },
-      heal: () => void (open = true),
+      heal: () => {
+        open = true;
+      },
       close: () => new Promise((resolve) => server.close(resolve)),
     };
   }

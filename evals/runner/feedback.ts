@@ -1,6 +1,6 @@
 // `npm run evals -- --add-from-feedback`: replies users rated (rateMessage) become dataset cases, each once.
 // Users' messages may hold personal data: review the file before committing it.
-import { appendFile, readFile } from "node:fs/promises";
+import { appendFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { loadConfig } from "../../src/config/index.ts";
 import { openDatabase } from "../../src/persistence/database.ts";

@@ -287,9 +287,9 @@ async function sampleWhile(metrics: ServerMetrics, until: Promise<unknown>): Pro
 
 /** A counter's increase between two scrapes, per value of one label (zero increases left out). */
 function byLabel(after: Samples, before: Samples, name: string, label: string): Record<string, number> {
-  const valueOf = (labels: string) => new RegExp(`${label}="([^"]*)"`).exec(labels)?.[1] ?? "";
+  const labelValue = (labels: string) => new RegExp(`${label}="([^"]*)"`).exec(labels)?.[1] ?? "";
   const counts: Record<string, number> = {};
-  for (const sample of after.get(name) ?? []) counts[valueOf(sample.labels)] = (counts[valueOf(sample.labels)] ?? 0) + sample.value;
-  for (const sample of before.get(name) ?? []) counts[valueOf(sample.labels)] = (counts[valueOf(sample.labels)] ?? 0) - sample.value;
+  for (const sample of after.get(name) ?? []) counts[labelValue(sample.labels)] = (counts[labelValue(sample.labels)] ?? 0) + sample.value;
+  for (const sample of before.get(name) ?? []) counts[labelValue(sample.labels)] = (counts[labelValue(sample.labels)] ?? 0) - sample.value;
   return Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
 }

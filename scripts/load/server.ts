@@ -243,6 +243,7 @@ export async function memory(pid: number): Promise<{ rss: number; peakRss: numbe
   return { rss: kib("VmRSS"), peakRss: kib("VmHWM") };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the server's log lines, read field by field where each is used
 function parseJson(line: string): Record<string, any> | undefined {
   if (!line.startsWith("{")) return undefined;
   try {

@@ -23,7 +23,7 @@ function checkpointWithToolRound(): BaseMessage[] {
 const rowsOfThatThread = [user("Time?"), assistant("It is noon.")];
 
 /** What the thread holds after the run's first node: runInput's output through the messages reducer. */
-const after = (checkpointed: BaseMessage[], history: ConversationTurn[]) => messagesStateReducer(checkpointed, runInput(history, checkpointed));
+const stateAfterRun = (checkpointed: BaseMessage[], history: ConversationTurn[]) => messagesStateReducer(checkpointed, runInput(history, checkpointed));
 const shape = (messages: BaseMessage[]) => messages.map((message) => `${message.getType()}:${message.text}`);
 const isRebuild = (input: BaseMessage[]) => input[0] instanceof RemoveMessage && input[0].id === REMOVE_ALL_MESSAGES;
 
@@ -33,7 +33,7 @@ describe("runInput: rows and checkpoint agree", () => {
     const input = runInput([...rowsOfThatThread, user("Thanks")], checkpointed);
     expect(isRebuild(input)).toBe(false);
     expect(shape(input)).toEqual(["human:Thanks"]);
-    expect(shape(after(checkpointed, [...rowsOfThatThread, user("Thanks")]))).toEqual([
+    expect(shape(stateAfterRun(checkpointed, [...rowsOfThatThread, user("Thanks")]))).toEqual([
       "human:Time?",
       "ai:",
       "tool:noon",
@@ -58,7 +58,7 @@ describe("runInput: rows and checkpoint disagree — the rows win and the checkp
     const input = runInput(history, checkpointed);
     expect(isRebuild(input)).toBe(true);
     // Exactly the rows, in order: the checkpoint's own messages (and tool rounds) are gone.
-    expect(shape(after(checkpointed, history))).toEqual(history.map((turn) => `${turn.role === "user" ? "human" : "ai"}:${turn.content}`));
+    expect(shape(stateAfterRun(checkpointed, history))).toEqual(history.map((turn) => `${turn.role === "user" ? "human" : "ai"}:${turn.content}`));
   });
 
   it("rebuilds when the checkpoint stopped between a tool call and its result, even if the turns match", () => {
@@ -66,12 +66,12 @@ describe("runInput: rows and checkpoint disagree — the rows win and the checkp
     const history = [user("Time?")];
     // The turns agree (the call is no answer), yet a provider would refuse a call without its result.
     expect(isRebuild(runInput([...history, user("Again?")], stopped))).toBe(true);
-    expect(shape(after(stopped, [...history, user("Again?")]))).toEqual(["human:Time?", "human:Again?"]);
+    expect(shape(stateAfterRun(stopped, [...history, user("Again?")]))).toEqual(["human:Time?", "human:Again?"]);
   });
 
   it("maps each row to its message type, system rows included", () => {
     const history: ConversationTurn[] = [{ role: "system", content: "Be brief." }, user("Hi"), assistant("Hello"), user("Bye")];
-    expect(after([], history).map((message) => message.getType())).toEqual(["system", "human", "ai", "human"]);
+    expect(stateAfterRun([], history).map((message) => message.getType())).toEqual(["system", "human", "ai", "human"]);
   });
 });
 

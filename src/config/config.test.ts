@@ -90,7 +90,7 @@ function refusedVariables(env: Record<string, string>): string[] {
 
 describe("unsafe settings in staging and production", () => {
   it("starts on safe settings, with safe defaults and no warnings beyond the metrics token", () => {
-    const config = loadConfig({ ...PRODUCTION, METRICS_TOKEN: "m".repeat(8) + "etrics-token", DATABASE_URL: "postgresql://db/agent" });
+    const config = loadConfig({ ...PRODUCTION, METRICS_TOKEN: `${"m".repeat(8)}etrics-token`, DATABASE_URL: "postgresql://db/agent" });
     expect(config).toMatchObject({ server: { graphiql: false, allowedOrigins: [] }, logPretty: false });
     expect(config.schema.fieldSuggestions).toBe(false);
     expect(config.warnings).toEqual([]);

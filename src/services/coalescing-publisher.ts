@@ -135,7 +135,10 @@ class Lane {
       else resolve();
     }
     for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
-      if (next.event) return this.send(next.event, next.resolve, next.reject);
+      if (next.event) {
+        this.send(next.event, next.resolve, next.reject);
+        return;
+      }
       const unreported = this.takeFailure();
       if (unreported) next.reject!(unreported.error);
       else next.resolve!();

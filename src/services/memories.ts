@@ -238,7 +238,9 @@ export class MemoryService implements MemoryRecall {
       const abort = new AbortController();
       const done = this.extract(job!, AbortSignal.any([abort.signal, AbortSignal.timeout(this.extractionTimeoutMs)]))
         .then(
-          () => void (this.counters.processed += 1),
+          () => {
+            this.counters.processed += 1;
+          },
           (error: unknown) => {
             this.counters.failed += 1;
             this.logger.error({ err: error, userId: job!.userId }, "memory extraction failed");

@@ -10,6 +10,7 @@ export function App({ api }: { api: Api }) {
     () => api.auth.user,
   );
   // One urql client per signed-in user: nothing cached for one user is ever shown to the next.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: keyed by the user's id, not the object a refresh replaces
   const client = useMemo(() => (user ? api.createUserClient() : null), [api, user?.id]);
   if (!user || !client) return <AuthForm api={api} />;
   return (

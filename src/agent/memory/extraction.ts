@@ -124,6 +124,7 @@ export const isStorableMemory = (fact: string): boolean => memoryRejection(fact)
 
 const REFUSED: Array<[reason: string, pattern: RegExp]> = [
   // Control, zero-width and bidi characters hide text from the user who reads the memory back.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this rule's purpose
   ["hidden characters", /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/u],
   // What the user said or asked once is a request or a quote, not a durable fact (and the way pasted text gets in).
   ["a request or a quote", /^User (?:says|said|writes|wrote|asks|asked|requests|requested|instructs|instructed|commands|commanded|orders|ordered|demands|demanded|tells|told)\b/],
@@ -154,7 +155,7 @@ const REFUSED: Array<[reason: string, pattern: RegExp]> = [
     "a standing order",
     /\b(?:must|shall|should|has to|have to|is to|are to)\s+(?:(?:not|only|also|always|never)\s+)?(?:respond|reply|answer|obey|comply|reveal|disclose|output|print|repeat|pretend)\b/i,
   ],
-  ["impersonates a role", /(?:^|[\s"'(\[])(?:system|assistant|developer|tool)\s*:/i],
+  ["impersonates a role", /(?:^|[\s"'([])(?:system|assistant|developer|tool)\s*:/i],
   // Links: the exfiltration and phishing targets a planted note would point at.
   [
     "a link",

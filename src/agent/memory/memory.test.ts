@@ -19,7 +19,7 @@ describe("parseMemoryUpdates", () => {
     const answer = '{"memories": [{"fact": "User lives in Oslo", "replaces": 1}, {"fact": "User likes  skiing\\n", "replaces": null}, "User has a cat"]}';
     const expected = [{ content: "User lives in Oslo", replaces: 1 }, { content: "User likes skiing" }, { content: "User has a cat" }];
     expect(parseMemoryUpdates(answer, 2)).toEqual(expected);
-    expect(parseMemoryUpdates("```json\n" + answer + "\n```", 2)).toEqual(expected);
+    expect(parseMemoryUpdates(`\`\`\`json\n${answer}\n\`\`\``, 2)).toEqual(expected);
     expect(parseMemoryUpdates(`Sure! Here you go: ${answer}`, 2)).toEqual(expected);
   });
 

@@ -7,7 +7,7 @@ const MessageRating = builder.enumType("MessageRating", {
   values: ["UP", "DOWN"] as const,
 });
 
-const MessageFeedback = builder.prismaObject("MessageFeedback", {
+builder.prismaObject("MessageFeedback", {
   description: "The owner's rating of an assistant reply (`rateMessage`). One per reply: rating again replaces it.",
   fields: (t) => ({
     rating: t.expose("rating", { type: MessageRating }),

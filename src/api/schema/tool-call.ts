@@ -1,6 +1,6 @@
 import { builder } from "./builder.ts";
 
-const ToolCall = builder.prismaObject("ToolCall", {
+builder.prismaObject("ToolCall", {
   description: "A tool the agent ran while writing a reply (kept with the reply, in the order they started).",
   fields: (t) => ({
     toolCallId: t.exposeString("callId"),

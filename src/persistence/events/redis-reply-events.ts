@@ -105,7 +105,7 @@ export class RedisReplyEventBus implements ReplyEventBus {
   private readonly latestFromDatabase: ReplyEventBusOptions["latestReply"];
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly subscriber: RedisSubscriber,
     private readonly retentionPerSession: number,
     keyPrefix: string,

@@ -365,7 +365,8 @@ describe.each(kinds)("%s subscriptions", (kind, create) => {
       while (!(last?.type === "completed" && last.messageId === "m9")) {
         const { value, done } = await subscription.next();
         if (done) throw new Error("the subscription ended before the last event");
-        received.push((last = value) as PublishedReplyEvent);
+        last = value;
+        received.push(value as PublishedReplyEvent);
         if (Math.random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 1));
       }
       await subscription.return();

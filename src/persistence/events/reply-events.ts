@@ -297,7 +297,10 @@ export class ReplySubscription implements ReplyEventStream {
   readonly push = (event: ReplyStreamEvent): void => {
     if (this.ended) return;
     if (this.early) {
-      if (this.early.length >= this.maxPendingEvents) return this.overflow();
+      if (this.early.length >= this.maxPendingEvents) {
+        this.overflow();
+        return;
+      }
       this.early.push(event);
     } else {
       this.accept(event);
@@ -413,7 +416,10 @@ export class ReplySubscription implements ReplyEventStream {
         return;
       }
     }
-    if (queue.length - this.head >= this.limit) return this.overflow();
+    if (queue.length - this.head >= this.limit) {
+      this.overflow();
+      return;
+    }
     queue.push(event);
     this.tailIsOwn = false;
   }

@@ -69,7 +69,10 @@ export function ChatShell({ api, user }: { api: Api; user: Credentials["user"] }
         {keys ? (
           <ApiKeys />
         ) : openChat ? (
-          <Conversation key={openChat} api={api} sessionId={openChat} onActivity={refreshList} onDeleted={() => (setOpenChat(null), refreshList())} />
+          <Conversation key={openChat} api={api} sessionId={openChat} onActivity={refreshList} onDeleted={() => {
+            setOpenChat(null);
+            refreshList();
+          }} />
         ) : (
           <p className="empty">Pick a chat or start a new one.</p>
         )}

@@ -45,12 +45,14 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
 
   // Keep the newest text in view while it grows, unless the user has scrolled up to read.
   const log = useRef<HTMLDivElement>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the text grows; it reads only the element
   useEffect(() => {
     const element = log.current;
     if (element && element.scrollHeight - element.scrollTop - element.clientHeight < 120) element.scrollTop = element.scrollHeight;
   }, [messages, live?.text]);
 
   // Once the history is in: show it, and rejoin the reply still being written (after a reload, say).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per loaded history; follow and messages must not re-run it
   useEffect(() => {
     if (!session || messages) return;
     setMessages(session.messages.edges.map((edge) => edge.node));
@@ -160,6 +162,7 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
           >
             <label>
               Chat name
+              {/* biome-ignore lint/a11y/noAutofocus: the field opens because the user asked to rename */}
               <input name="name" defaultValue={shownName} required maxLength={200} autoFocus />
             </label>
             <button type="submit">Save name</button>

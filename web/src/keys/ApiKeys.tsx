@@ -60,7 +60,9 @@ export function ApiKeys() {
           <p>
             Your new key “{secret.name}”. Copy it now: it is not shown again.
           </p>
-          <code aria-label="New API key">{secret.value}</code>{" "}
+          <output aria-label="New API key">
+            <code>{secret.value}</code>
+          </output>{" "}
           <button type="button" onClick={() => void navigator.clipboard?.writeText(secret.value)}>
             Copy key
           </button>
