@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -8,6 +9,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // One worker per core. Vitest's default keeps one core for itself, which on a 2-core CI machine is one worker
+    // and a core mostly idle: the main process does little, and each file spends its time in its own fork.
+    maxWorkers: availableParallelism(),
     // Migrates one database per run that every test app's database is copied from.
     globalSetup: ["test/support/global-setup.ts"],
   },
