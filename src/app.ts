@@ -170,6 +170,7 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
   });
   const leases = new ReplyLeases(prisma, replyEvents, logger, metrics, { leaseMs: config.replies.leaseMs });
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, leases, {
+    partialFlushMs: config.replies.partialFlushMs,
     // The reply's own trace: its id follows from the message id, so a rating can score it later.
     callbacksFor: ({ userId, sessionId, messageId }) => tracing.callbacksFor({ userId, sessionId, messageId, isReply: true }),
     afterReply: ({ userId, sessionId, messageId, userMessage, dayTotal }) =>

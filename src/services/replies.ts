@@ -26,8 +26,6 @@ const ReplyFailure = {
 
 type FinalStatus = "COMPLETE" | "FAILED" | "INTERRUPTED" | "CANCELLED";
 
-/** How often partial text is written while streaming, so a crash loses at most this much of it. */
-const PARTIAL_FLUSH_INTERVAL_MS = 1000;
 const CANCEL_CHANNEL = "cancel-replies";
 
 /** Why a run was aborted; the abort reason decides the reply's final status. */
@@ -47,7 +45,12 @@ export interface ReplyJob {
   history?: ConversationTurn[];
 }
 
-export interface ReplyHooks {
+export interface ReplyServiceOptions {
+  /**
+   * How often partial text is written while streaming, so a crash loses at most this much of it.
+   * @default 1000
+   */
+  partialFlushMs?: number;
   /** Tracing callbacks for one run. */
   callbacksFor?: (job: ReplyJob) => Parameters<ReplyAgent["streamReply"]>[0]["callbacks"];
   /** After a reply completed: e.g. extract memories from the user's message (`dayTotal`: the user's day, if known). */
@@ -72,7 +75,7 @@ export class ReplyService implements LeaseHolder {
     private readonly broadcast: Broadcast,
     private readonly slots: ReplySlots,
     private readonly leases: ReplyLeases,
-    private readonly hooks: ReplyHooks = {},
+    private readonly hooks: ReplyServiceOptions = {},
   ) {
     this.events = new CoalescingPublisher(bus);
     // A cancel may arrive at any instance; the one running the reply acts on it.
@@ -168,7 +171,7 @@ export class ReplyService implements LeaseHolder {
           // Resolves at once (a failed earlier publish is reported here); merged with the next ones while the bus is busy.
           await this.events.publish(sessionId, { type: "delta", messageId, delta: chunk.text });
         } else await this.onActivity(job, chunk, () => (content = ""));
-        if (Date.now() - flushed.at >= PARTIAL_FLUSH_INTERVAL_MS && content !== flushed.content) {
+        if (Date.now() - flushed.at >= (this.hooks.partialFlushMs ?? 1000) && content !== flushed.content) {
           flushed = { at: Date.now(), content };
           await withDatabaseRetry(() =>
             this.prisma.message.updateMany({ where: { id: messageId, leaseOwner: this.instanceId }, data: { content: flushed.content } }),
