@@ -9,7 +9,9 @@ export async function createThrowawayDatabase(baseUrl: string, prefix = "agent_a
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
   try {
-    await admin.query(template ? `CREATE DATABASE ${name} TEMPLATE ${pg.escapeIdentifier(template)}` : `CREATE DATABASE ${name}`);
+    await admin.query(
+      template ? `CREATE DATABASE ${name} TEMPLATE ${pg.escapeIdentifier(template)}` : `CREATE DATABASE ${name}`,
+    );
   } finally {
     await admin.end();
   }
