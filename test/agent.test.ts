@@ -1,13 +1,20 @@
 // The agent end to end against a local OpenAI-compatible fake and a local search provider: tools, fallbacks,
 // restarts, cancel. Nothing here reaches the internet.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelGenerationDocument } from "./generated/graphql.ts";
-import { collectReply, createSession, graphql, signUp, wsClient, type StreamEvent } from "./support/clients.ts";
+import { CancelGenerationDocument, SendMessageDocument, SessionHistoryDocument } from "./generated/graphql.ts";
+import {
+  createSession,
+  graphql,
+  MESSAGE_STREAM,
+  sendAndCollectReply,
+  signUp,
+  wsClient,
+  type StreamEvent,
+} from "./support/clients.ts";
 import { FAKE_REPLY_TOKENS, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { FAKE_RESULT, startFakeSearch, type FakeSearch } from "./support/fake-search.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 const REPLY = `query($id: ID!) { node(id: $id) { ... on Message {
   content status model errorCode toolCalls { toolCallId name arguments result isError finishedAt }
 } } }`;
@@ -37,11 +44,7 @@ afterAll(async () => {
 async function converse(content: string, user?: Awaited<ReturnType<typeof signUp>>) {
   user ??= await signUp(app.graphqlUrl);
   const sessionId = await createSession(app.graphqlUrl, user.token);
-  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
-  const { reply, streamCursor } = sent.data.sendMessage;
-  const client = wsClient(app.wsUrl, user.token);
-  const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id, 30_000);
-  await client.dispose();
+  const { reply, events } = await sendAndCollectReply(app, user, { sessionId, content }, { timeoutMs: 30_000 });
   const stored = (await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node;
   return { events, stored, user, sessionId };
 }
@@ -148,10 +151,9 @@ describe("model failures", () => {
     const { events, stored, user, sessionId } = await converse("Anyone there?");
     expect(events.at(-1)).toMatchObject({ __typename: "MessageFailed", code: "LLM_UNAVAILABLE" });
     expect(stored).toMatchObject({ status: "FAILED", errorCode: "LLM_UNAVAILABLE" });
-    const history = await graphql(app.graphqlUrl, `query($id: ID!) { session(id: $id) { messages { edges { node { role content } } } } }`, {
-      id: sessionId,
-    }, user.token);
-    expect(history.data.session.messages.edges[0].node).toEqual({ role: "USER", content: "Anyone there?" });
+    const history = await graphql(app.graphqlUrl, SessionHistoryDocument, { id: sessionId }, user.token);
+    const { role, content } = history.data!.session!.messages.edges[0]!.node;
+    expect({ role, content }).toEqual({ role: "USER", content: "Anyone there?" });
   });
 });
 
@@ -160,13 +162,15 @@ describe("cancelGeneration", () => {
     await plan("primary-model", [{ kind: "reply", tokens: Array.from({ length: 100 }, (_, i) => `w${i} `), tokenDelayMs: 50 }]);
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "Talk for a while" } }, user.token);
-    const { reply, streamCursor } = sent.data.sendMessage;
+    // Sent and followed by hand: the test cancels while it reads the stream.
+    const input = { sessionId, content: "Talk for a while" };
+    const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input }, user.token);
+    const { reply, streamCursor } = sent.data!.sendMessage;
     const client = wsClient(app.wsUrl, user.token);
     const events: StreamEvent[] = [];
     let deltasAtCancel = -1;
     for await (const result of client.iterate<{ messageStream: StreamEvent }>({
-      query: (await import("./support/clients.ts")).MESSAGE_STREAM,
+      query: MESSAGE_STREAM,
       variables: { sessionId, after: streamCursor },
     })) {
       const event = result.data!.messageStream;

@@ -4,7 +4,7 @@
 // real OpenAI client against a local fake, a local fake search provider (SearXNG API); nothing reaches the internet.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, graphql, signUp, wsClient, type SignedUpUser } from "./support/clients.ts";
+import { createSession, graphql, sendAndCollectReply, signUp, type SignedUpUser } from "./support/clients.ts";
 import { startFakeOpenAI, type FakeOpenAI, type FakeRequest, type FakeStep } from "./support/fake-openai.ts";
 import {
   ATTACKS,
@@ -17,7 +17,6 @@ import {
 } from "./support/fake-search.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
 const REPLY = `query($id: ID!) { node(id: $id) { ... on Message { status content toolCalls { name result isError } } } }`;
 const MY_MEMORIES = `{ me { memories(first: 50) { edges { node { content } } } } }`;
 
@@ -63,17 +62,10 @@ const agentRequests = (marker: string) => fake.requests.filter((request) => (req
 /** Sends `content` in a new session (or `sessionId`) and follows the reply over graphql-ws to its end. */
 async function converse(user: SignedUpUser, content: string, sessionId?: string) {
   sessionId ??= await createSession(app.graphqlUrl, user.token);
-  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
-  expect(sent.errors).toBeUndefined();
-  const { reply, streamCursor } = sent.data.sendMessage;
-  const client = wsClient(app.wsUrl, user.token);
-  try {
-    const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id, 30_000);
-    const stored = (await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node;
-    return { events, stored, sessionId };
-  } finally {
-    await client.dispose();
-  }
+  // Throws if sendMessage answers with errors.
+  const { reply, events } = await sendAndCollectReply(app, user, { sessionId, content }, { timeoutMs: 30_000 });
+  const stored = (await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node;
+  return { events, stored, sessionId };
 }
 
 async function memoriesOf(user: SignedUpUser): Promise<string[]> {

@@ -10,7 +10,16 @@ import {
   SendMessageDocument,
   type MessageRating,
 } from "./generated/graphql.ts";
-import { collectReply, createSession, graphql, signUp, wsClient, type GraphQLResponse, type SignedUpUser } from "./support/clients.ts";
+import {
+  collectReply,
+  createSession,
+  graphql,
+  sendAndCollectReply,
+  signUp,
+  wsClient,
+  type GraphQLResponse,
+  type SignedUpUser,
+} from "./support/clients.ts";
 import { startFakeLangfuse, type FakeLangfuse } from "./support/fake-langfuse.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
@@ -52,16 +61,9 @@ async function feedbackOf(token: string, messageId: string) {
 async function finishedReply(content = "Tell me something useful.", user?: SignedUpUser) {
   const owner = user ?? (await signUp(app.graphqlUrl));
   const sessionId = await createSession(app.graphqlUrl, owner.token);
-  const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content } }, owner.token);
-  expect(sent.errors).toBeUndefined();
-  const { message, reply, streamCursor } = sent.data!.sendMessage;
-  const client = wsClient(app.wsUrl, owner.token);
-  try {
-    const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
-    expect(events.at(-1)?.__typename).toBe("MessageCompleted");
-  } finally {
-    await client.dispose();
-  }
+  // Throws if sendMessage answers with errors.
+  const { message, reply, events } = await sendAndCollectReply(app, owner, { sessionId, content });
+  expect(events.at(-1)?.__typename).toBe("MessageCompleted");
   return { user: owner, sessionId, userMessageId: message.id, replyId: reply.id };
 }
 

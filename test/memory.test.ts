@@ -3,7 +3,7 @@
 // everything else goes over HTTP with real clients.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_RECALL_PREFIX } from "../src/agent/memory/dev-memory.ts";
-import { collectReply, createSession, graphql, signUp, type SignedUpUser, wsClient } from "./support/clients.ts";
+import { createSession, graphql, sendAndCollectReply, signUp, type SignedUpUser } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const MY_MEMORIES = `query($first: Int, $after: String, $query: String) {
@@ -134,22 +134,13 @@ describe("me.memories, deleteMemory, clearMemories", () => {
 // at the end of its reply ("I remember from earlier conversations: …"). Nothing here calls the service directly.
 // ---------------------------------------------------------------------------------------------------------------
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { reply { id } streamCursor } }`;
-
 /** Sends a message and returns the completed reply's text. */
 async function converse(user: SignedUpUser, sessionId: string, content: string): Promise<string> {
-  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
-  expect(sent.errors).toBeUndefined();
-  const client = wsClient(app.wsUrl, user.token);
-  try {
-    const { reply, streamCursor } = sent.data.sendMessage;
-    const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id);
-    const last = events.at(-1)!;
-    expect(last.__typename).toBe("MessageCompleted");
-    return last.message!.content;
-  } finally {
-    await client.dispose();
-  }
+  // Throws if sendMessage answers with errors.
+  const { events } = await sendAndCollectReply(app, user, { sessionId, content });
+  const last = events.at(-1)!;
+  expect(last.__typename).toBe("MessageCompleted");
+  return last.message!.content;
 }
 
 /** Polls until `check` passes: extraction runs in the background after the reply. */

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, graphql, signUp, wsClient } from "./support/clients.ts";
+import { createSession, graphql, sendAndCollectReply, signUp } from "./support/clients.ts";
 import { FAKE_REPLY_TOKENS, FAKE_USAGE, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
-const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id } reply { id } streamCursor } }`;
 const HISTORY = `query($id: ID!) { session(id: $id) { messages { edges { node { role content status errorCode model } } } } }`;
 const USAGE = `query($id: ID!) { node(id: $id) { ... on Message { inputTokens outputTokens } } me { usage { tokensUsed } } }`;
 
@@ -18,20 +17,16 @@ afterAll(async () => {
   await fake?.close();
 });
 
-async function send(token: string, sessionId: string, content: string) {
-  const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, token);
-  const client = wsClient(app.wsUrl, token);
-  const { reply, streamCursor } = sent.data.sendMessage;
-  const events = await collectReply(client, { sessionId, after: streamCursor }, reply.id, 30_000);
-  await client.dispose();
-  return events;
-}
-
 describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, LLM_MODEL)", () => {
   it("streams the provider's tokens and sends it the conversation so far", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const first = await send(user.token, sessionId, "Hi there <b>bold</b>");
+    const { events: first } = await sendAndCollectReply(
+      app,
+      user,
+      { sessionId, content: "Hi there <b>bold</b>" },
+      { timeoutMs: 30_000 },
+    );
     // Subscribed after sending: what was already published is replayed with its deltas merged, so compare the text.
     expect(first.filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("")).toBe(FAKE_REPLY_TOKENS.join(""));
     expect(first.at(-1)!.message).toMatchObject({ content: FAKE_REPLY_TOKENS.join(""), model: "fake-model" });
@@ -43,7 +38,7 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     expect(usage.data.node).toEqual({ inputTokens: FAKE_USAGE.prompt_tokens, outputTokens: FAKE_USAGE.completion_tokens });
     expect(usage.data.me.usage.tokensUsed).toBe(2 * (FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens));
 
-    await send(user.token, sessionId, "And again");
+    await sendAndCollectReply(app, user, { sessionId, content: "And again" }, { timeoutMs: 30_000 });
     // The agent's request (memory extraction also calls the model afterwards, without tools).
     const last = fake.requests.findLast((request) => (request.tools?.length ?? 0) > 0)!;
     expect(last.model).toBe("fake-model");
@@ -61,7 +56,12 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
   it("ends with MessageFailed when the provider keeps failing, keeping the user's message", async () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
-    const events = await send(user.token, sessionId, "please [fail]");
+    const { events } = await sendAndCollectReply(
+      app,
+      user,
+      { sessionId, content: "please [fail]" },
+      { timeoutMs: 30_000 },
+    );
     expect(events.map((e) => e.__typename)).toEqual(["MessageFailed"]);
     // Every attempt (retries included) failed: LLM_UNAVAILABLE, and the provider's error is not leaked.
     expect(events[0]).toMatchObject({ code: "LLM_UNAVAILABLE" });
