@@ -13,18 +13,27 @@ import {
   type SendMessageMutation,
 } from "../generated/graphql.ts";
 
+/**
+ * Where an HTTP helper sends: a URL (a real socket, `fetch`) or an in-process app (`buildTestApp`: its `yoga.fetch`,
+ * no port). The graphql-ws helpers below still take a URL: they need a socket.
+ */
+export type Endpoint = string | { graphqlUrl: string; fetch(input: string, init?: RequestInit): Promise<Response> };
+
+const send = (to: Endpoint, init: RequestInit) =>
+  typeof to === "string" ? fetch(to, init) : to.fetch(to.graphqlUrl, init);
+
 export interface GraphQLResponse<T = any> {
   data?: T;
   errors?: Array<{ message: string; path?: string[]; extensions?: Record<string, any> }>;
 }
 
 export async function graphql<T = any, V = Record<string, unknown>>(
-  url: string,
+  to: Endpoint,
   query: string | TypedDocumentNode<T, V>,
   variables: V | Record<string, unknown> = {},
   token?: string,
 ): Promise<GraphQLResponse<T> & { status: number }> {
-  const response = await fetch(url, {
+  const response = await send(to, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query: typeof query === "string" ? query : print(query), variables }),
@@ -37,7 +46,7 @@ export async function graphql<T = any, V = Record<string, unknown>>(
  * hash without a query).
  */
 export async function postGraphQL<T = any>(
-  url: string,
+  to: Endpoint,
   body: {
     query?: string | TypedDocumentNode<any, any>;
     variables?: Record<string, unknown>;
@@ -48,7 +57,7 @@ export async function postGraphQL<T = any>(
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<T> & { status: number }> {
   const { query, ...rest } = body;
-  const response = await fetch(url, {
+  const response = await send(to, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({
@@ -60,8 +69,8 @@ export async function postGraphQL<T = any>(
 }
 
 /** A new API key of the user signed in with `token`: its secret and global id. */
-export async function createApiKey(url: string, token: string, input: { name?: string; expiresAt?: string } = {}) {
-  const result = await graphql(url, CreateApiKeyDocument, { input: { name: "partner", ...input } }, token);
+export async function createApiKey(to: Endpoint, token: string, input: { name?: string; expiresAt?: string } = {}) {
+  const result = await graphql(to, CreateApiKeyDocument, { input: { name: "partner", ...input } }, token);
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   return {
     secret: result.data.createApiKey.secret,
@@ -85,17 +94,17 @@ export interface SignedUpUser {
   password: string;
 }
 
-export async function signUp(url: string): Promise<SignedUpUser> {
+export async function signUp(to: Endpoint): Promise<SignedUpUser> {
   const email = `user-${randomUUID()}@example.com`;
   const password = strongPassword();
-  const result = await graphql(url, RegisterDocument, { input: { email, password } });
+  const result = await graphql(to, RegisterDocument, { input: { email, password } });
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   const { token, refreshToken } = result.data.register;
   return { token, refreshToken, userId: result.data.register.user.id, email, password };
 }
 
-export async function createSession(url: string, token: string, name?: string): Promise<string> {
-  const result = await graphql(url, CreateSessionDocument, { input: name === undefined ? {} : { name } }, token);
+export async function createSession(to: Endpoint, token: string, name?: string): Promise<string> {
+  const result = await graphql(to, CreateSessionDocument, { input: name === undefined ? {} : { name } }, token);
   if (!result.data) throw new Error(JSON.stringify(result.errors));
   return result.data.createSession.session.id;
 }
