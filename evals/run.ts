@@ -39,21 +39,32 @@ async function main(): Promise<number> {
   const { env } = loadEnvFiles({ defaultAppEnv: "development" });
   const concurrency = positive(values.concurrency, "--concurrency");
   const retries = Number(values.retries);
-  if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries must be 0 or more, got "${values.retries}"`);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new UsageError(`--retries must be 0 or more, got "${values.retries}"`);
   const metrics = await loadJudgeMetrics(join(EVALS_DIR, "metrics"));
   const judge = judgeFromEnv(env);
 
   if (values["add-from-feedback"]) {
     const { addCasesFromFeedback } = await import("./runner/feedback.ts");
     const added = await addCasesFromFeedback(env, join(EVALS_DIR, "dataset", "from-feedback.jsonl"));
-    console.log(`${added.added} new cases from rated replies (${added.skipped} already in the dataset) → ${relative(process.cwd(), added.file)}`);
+    console.log(
+      `${added.added} new cases from rated replies (${added.skipped} already in the dataset) → ${relative(process.cwd(), added.file)}`,
+    );
     return 0;
   }
   const started = Date.now();
   let report: Omit<Report, "passed" | "baseline">;
   if (values["from-langfuse"]) {
     const { scoreLangfuseTraces } = await import("./runner/langfuse.ts");
-    report = await scoreLangfuseTraces(env, { judge, metrics, concurrency, retries, since: values.since, maxTraces: positive(values["max-traces"], "--max-traces"), progress: (total) => progressBar(total) });
+    report = await scoreLangfuseTraces(env, {
+      judge,
+      metrics,
+      concurrency,
+      retries,
+      since: values.since,
+      maxTraces: positive(values["max-traces"], "--max-traces"),
+      progress: (total) => progressBar(total),
+    });
   } else {
     const dataset = await loadDataset(join(EVALS_DIR, "dataset"));
     const only = values.cases?.split(",").map((id) => id.trim());
@@ -68,10 +79,15 @@ async function main(): Promise<number> {
         run: (evalCase) => app.run(evalCase),
         judge,
         metrics,
-        budgets: { maxOutputTokens: positive(values["max-output-tokens"], "--max-output-tokens"), maxLatencyMs: positive(values["max-latency-ms"], "--max-latency-ms"), agentName: app.config.agent.name },
+        budgets: {
+          maxOutputTokens: positive(values["max-output-tokens"], "--max-output-tokens"),
+          maxLatencyMs: positive(values["max-latency-ms"], "--max-latency-ms"),
+          agentName: app.config.agent.name,
+        },
         concurrency,
         retries,
-        onCaseDone: (result) => progress.done(result.id, !result.error && Object.values(result.scores).every((score) => score.pass)),
+        onCaseDone: (result) =>
+          progress.done(result.id, !result.error && Object.values(result.scores).every((score) => score.pass)),
       });
       progress.finish();
       report = {
@@ -89,7 +105,8 @@ async function main(): Promise<number> {
       await app.stop();
     }
   }
-  const baseline = report.kind === "dataset" && !values["update-baseline"] ? await readBaseline(values.baseline) : undefined;
+  const baseline =
+    report.kind === "dataset" && !values["update-baseline"] ? await readBaseline(values.baseline) : undefined;
   const finished: Report = {
     ...report,
     passed: Object.values(report.metrics).every((summary) => summary.passed),
@@ -101,7 +118,9 @@ async function main(): Promise<number> {
   await writeFile(join(values.out, `${name}.md`), renderMarkdown(finished));
   if (values["update-baseline"]) await writeFile(values.baseline, `${JSON.stringify(finished, null, 2)}\n`);
   console.log(renderTable(finished));
-  console.log(`\n${finished.passed ? "PASSED" : "FAILED"}: report in ${relative(process.cwd(), join(values.out, `${name}.md`))}${values["update-baseline"] ? `; baseline updated (${relative(process.cwd(), values.baseline)})` : ""}`);
+  console.log(
+    `\n${finished.passed ? "PASSED" : "FAILED"}: report in ${relative(process.cwd(), join(values.out, `${name}.md`))}${values["update-baseline"] ? `; baseline updated (${relative(process.cwd(), values.baseline)})` : ""}`,
+  );
   for (const [metric, summary] of Object.entries(finished.metrics)) {
     if (!summary.passed) console.log(`  ${metric}: ${summary.failingCases.join(", ")}`);
   }
@@ -112,7 +131,8 @@ class UsageError extends Error {}
 
 function positive(value: string, flag: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(number) || number < 1)
+    throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
   return number;
 }
 

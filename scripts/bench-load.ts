@@ -16,7 +16,13 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { interrupted } from "./load/children.ts";
 import { startFakeLlm } from "./load/fake-llm.ts";
-import { build, measureIdleRss, measureIdleSubscriptions, type IdleRssResult, type IdleSubscriptionsResult } from "./load/idle.ts";
+import {
+  build,
+  measureIdleRss,
+  measureIdleSubscriptions,
+  type IdleRssResult,
+  type IdleSubscriptionsResult,
+} from "./load/idle.ts";
 import { runLevel, type LevelResult } from "./load/level.ts";
 import { type Backend, BENCH_ENV, REPO } from "./load/server.ts";
 import { fixed, formatCounts, sum, table } from "./load/stats.ts";
@@ -76,16 +82,25 @@ const positive = (name: string, value: string | undefined): number => {
   }
   return number;
 };
-const nonNegative = (name: string, value: string | undefined): number => (value === "0" ? 0 : Math.round(positive(name, value)));
-const levels = (flags.levels ?? "100,500,1000,1500").split(",").map((level) => Math.round(positive("levels", level.trim())));
+const nonNegative = (name: string, value: string | undefined): number =>
+  value === "0" ? 0 : Math.round(positive(name, value));
+const levels = (flags.levels ?? "100,500,1000,1500")
+  .split(",")
+  .map((level) => Math.round(positive("levels", level.trim())));
 const tokens = Math.round(positive("tokens", flags.tokens));
 const rate = positive("rate", flags.rate);
 const timeoutMs = positive("timeout", flags.timeout) * 1000;
-const idleSubscriptions = flags["idle-subscriptions"] === undefined ? undefined : Math.round(positive("idle-subscriptions", flags["idle-subscriptions"]));
+const idleSubscriptions =
+  flags["idle-subscriptions"] === undefined
+    ? undefined
+    : Math.round(positive("idle-subscriptions", flags["idle-subscriptions"]));
 const runLevels = flags.levels !== undefined || (!flags["idle-rss"] && idleSubscriptions === undefined);
 
 const backends: Backend[] = [];
-const wanted = flags.databases?.split(",").map((name) => name.trim()) ?? ["pglite", ...(process.env.DATABASE_URL ? ["postgres"] : [])];
+const wanted = flags.databases?.split(",").map((name) => name.trim()) ?? [
+  "pglite",
+  ...(process.env.DATABASE_URL ? ["postgres"] : []),
+];
 for (const name of wanted) {
   if (name === "pglite") backends.push({ kind: "pglite" });
   else if (name === "postgres") {
@@ -103,13 +118,28 @@ for (const name of wanted) {
 
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const startedAt = new Date();
-const outPath = flags.out ?? join(REPO, "bench-results", `load-${startedAt.toISOString().replaceAll(":", "-").slice(0, 19)}.json`);
+const outPath =
+  flags.out ?? join(REPO, "bench-results", `load-${startedAt.toISOString().replaceAll(":", "-").slice(0, 19)}.json`);
 const fdLimit = openFileLimit();
 const report = {
   startedAt: startedAt.toISOString(),
   command: `npm run bench:load -- ${process.argv.slice(2).join(" ")}`.trim(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: totalmem() / 2 ** 30, node: process.version, openFileLimit: fdLimit, loadAverageAtStart: loadavg() },
-  settings: { tokens, rate, timeoutSeconds: timeoutMs / 1000, prod: flags.prod, fakeClockOffsetMs: 0, serverEnv: BENCH_ENV },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGb: totalmem() / 2 ** 30,
+    node: process.version,
+    openFileLimit: fdLimit,
+    loadAverageAtStart: loadavg(),
+  },
+  settings: {
+    tokens,
+    rate,
+    timeoutSeconds: timeoutMs / 1000,
+    prod: flags.prod,
+    fakeClockOffsetMs: 0,
+    serverEnv: BENCH_ENV,
+  },
   levels: [] as LevelResult[],
   idleRss: [] as IdleRssResult[],
   idleSubscriptions: [] as IdleSubscriptionsResult[],
@@ -122,11 +152,15 @@ const save = async () => {
 
 const socketsNeeded = Math.max(runLevels ? 2 * Math.max(...levels) : 0, 2 * (idleSubscriptions ?? 0)) + 200;
 if (fdLimit !== undefined && fdLimit < socketsNeeded) {
-  console.warn(`warning: ulimit -n is ${fdLimit}; this run needs about ${socketsNeeded} open files (raise it: ulimit -n ${socketsNeeded})`);
+  console.warn(
+    `warning: ulimit -n is ${fdLimit}; this run needs about ${socketsNeeded} open files (raise it: ulimit -n ${socketsNeeded})`,
+  );
 }
 
 if (loadavg()[0]! > 0.5 * cpus().length) {
-  console.warn(`warning: 1-minute load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs: something else may be running (or a run just ended); the figures would show it`);
+  console.warn(
+    `warning: 1-minute load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs: something else may be running (or a run just ended); the figures would show it`,
+  );
 }
 
 if ((flags.prod || flags["idle-rss"]) && !flags["no-build"]) {
@@ -139,7 +173,9 @@ if ((flags.prod || flags["idle-rss"]) && !flags["no-build"]) {
 }
 
 const fake = await startFakeLlm({ tokens, rate });
-log(`fake model on ${fake.baseUrl} (pid ${fake.pid}): ${tokens} tokens at ${rate} tokens/s per reply; clock offset ${fake.clockOffsetMs.toFixed(3)} ms`);
+log(
+  `fake model on ${fake.baseUrl} (pid ${fake.pid}): ${tokens} tokens at ${rate} tokens/s per reply; clock offset ${fake.clockOffsetMs.toFixed(3)} ms`,
+);
 report.settings.fakeClockOffsetMs = fake.clockOffsetMs;
 
 try {
@@ -202,7 +238,10 @@ try {
       );
     } catch (error) {
       await interrupted();
-      report.errors.push({ what: `idle subscriptions ${backend.kind}`, error: String((error as Error).stack ?? error) });
+      report.errors.push({
+        what: `idle subscriptions ${backend.kind}`,
+        error: String((error as Error).stack ?? error),
+      });
       log(`  failed: ${String((error as Error).message ?? error).split("\n")[0]}`);
     }
     await save();
@@ -227,9 +266,26 @@ function summaryLine(r: LevelResult): string {
 
 function printReport(): void {
   if (report.levels.length > 0) {
-    console.log(`\nLoad: ${tokens} tokens at ${rate} tokens/s per reply; ${flags.prod ? "built server (production)" : "npm start (development)"}\n`);
+    console.log(
+      `\nLoad: ${tokens} tokens at ${rate} tokens/s per reply; ${flags.prod ? "built server (production)" : "npm start (development)"}\n`,
+    );
     const rows = [
-      ["database", "chats", "ok %", "refused", "failed", "TTFT p50", "TTFT p95", "tok +p50", "tok +p99", "deliv tok/s", "prod tok/s", "q/reply", "CPU ms/chat", "peak RSS MB"],
+      [
+        "database",
+        "chats",
+        "ok %",
+        "refused",
+        "failed",
+        "TTFT p50",
+        "TTFT p95",
+        "tok +p50",
+        "tok +p99",
+        "deliv tok/s",
+        "prod tok/s",
+        "q/reply",
+        "CPU ms/chat",
+        "peak RSS MB",
+      ],
       ...report.levels.map((r) => [
         r.database,
         String(r.chats),
@@ -251,7 +307,9 @@ function printReport(): void {
     console.log("(TTFT and tok + in ms; tok + = a token's receive time minus its emission time at the fake model)");
     for (const r of report.levels) {
       const notes = [
-        sum(r.refused) > 0 ? `refused ${formatCounts(r.refused)}${r.refusedWithoutRetryAfter ? `, ${r.refusedWithoutRetryAfter} OVERLOADED without retryAfter` : ""}` : "",
+        sum(r.refused) > 0
+          ? `refused ${formatCounts(r.refused)}${r.refusedWithoutRetryAfter ? `, ${r.refusedWithoutRetryAfter} OVERLOADED without retryAfter` : ""}`
+          : "",
         sum(r.failed) > 0 ? `failed ${formatCounts(r.failed)}` : "",
         r.chatsRetried > 0 ? `${r.chatsRetried} chats sent again after OVERLOADED (${r.overloadRetries} retries)` : "",
         r.sawQueued > 0 ? `${r.sawQueued} saw MessageQueued` : "",
@@ -259,7 +317,9 @@ function printReport(): void {
         r.overflowResumes > 0 ? `${r.overflowResumes} resubscriptions after STREAM_OVERFLOW` : "",
         r.foreignDeltas > 0 ? `${r.foreignDeltas} deltas with text that is not the model's tokens` : "",
         `at most ${r.server.maxActiveReplies ?? "?"} replies running at once (server), ${r.fake.maxInFlight} streaming from the model${r.server.maxPoolWaiting ? `, up to ${r.server.maxPoolWaiting} waiting for a pooled connection` : ""}`,
-        r.server.quietAfter ? "" : `server not quiet after ${fixed(r.server.quietWaitMs / 1000)} s (queries/CPU may be cut short)`,
+        r.server.quietAfter
+          ? ""
+          : `server not quiet after ${fixed(r.server.quietWaitMs / 1000)} s (queries/CPU may be cut short)`,
         `model's first token p50/p95 ${fixed(r.modelFirstTokenMs.p50)}/${fixed(r.modelFirstTokenMs.p95)} ms after send, sendMessage p50/p95 ${fixed(r.sendMs.p50)}/${fixed(r.sendMs.p95)} ms`,
         `window ${fixed(r.tokens.windowSeconds, 1)} s, load client ${fixed(r.client.cpuSeconds, 1)} s CPU (loop p99 ${fixed(r.client.eventLoopDelayP99Ms)} ms), fake ${fixed(r.fake.cpuSeconds, 1)} s CPU, ${r.fake.memoryRequests} memory extractions`,
       ].filter(Boolean);
@@ -271,7 +331,12 @@ function printReport(): void {
     console.log(
       table([
         ["database", "RSS at 5 s MB", "RSS settled MB", "heap used MB"],
-        ...report.idleRss.map((r) => [r.database, fixed(r.rssAt5sMb), `${fixed(r.rssSettledMb)} (${fixed(r.settledAfterSeconds)} s)`, fixed(r.heapUsedMb)]),
+        ...report.idleRss.map((r) => [
+          r.database,
+          fixed(r.rssAt5sMb),
+          `${fixed(r.rssSettledMb)} (${fixed(r.settledAfterSeconds)} s)`,
+          fixed(r.heapUsedMb),
+        ]),
       ]),
     );
   }
@@ -294,7 +359,8 @@ function printReport(): void {
     );
     for (const r of report.idleSubscriptions) if (sum(r.failed) > 0) console.log(`  failed: ${formatCounts(r.failed)}`);
   }
-  for (const { what, error } of report.errors) console.log(`\n${what} did not run: ${error.split("\n").slice(0, 3).join(" ")}`);
+  for (const { what, error } of report.errors)
+    console.log(`\n${what} did not run: ${error.split("\n").slice(0, 3).join(" ")}`);
 }
 
 function openFileLimit(): number | undefined {

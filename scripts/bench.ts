@@ -11,7 +11,9 @@ const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) {
 function summary(label: string, samples: number[]): void {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
-  console.log(`${label.padEnd(34)} n=${String(samples.length).padStart(3)}  p50=${at(0.5)} ms  p95=${at(0.95)} ms  max=${at(1)} ms`);
+  console.log(
+    `${label.padEnd(34)} n=${String(samples.length).padStart(3)}  p50=${at(0.5)} ms  p95=${at(0.95)} ms  max=${at(1)} ms`,
+  );
 }
 
 const startedAt = performance.now();
@@ -60,9 +62,13 @@ const refreshTimes: number[] = [];
 let refreshToken = user.refreshToken;
 for (let i = 0; i < 20; i++) {
   const t = performance.now();
-  const result = await graphql(app.graphqlUrl, `mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { refreshToken } }`, {
-    input: { refreshToken },
-  });
+  const result = await graphql(
+    app.graphqlUrl,
+    `mutation($input: RefreshTokenInput!) { refreshToken(input: $input) { refreshToken } }`,
+    {
+      input: { refreshToken },
+    },
+  );
   refreshToken = result.data.refreshToken.refreshToken;
   refreshTimes.push(performance.now() - t);
 }
@@ -72,7 +78,12 @@ const client = wsClient(app.wsUrl, user.token);
 const fullReply: number[] = [];
 const memoryBefore = process.memoryUsage().rss;
 // One reply at a time per session (SESSION_BUSY otherwise): the concurrent replies each get their own session.
-const sessionIds = [sessionId, ...(await Promise.all(Array.from({ length: CONCURRENT_REPLIES - 1 }, () => createSession(app.graphqlUrl, user.token))))];
+const sessionIds = [
+  sessionId,
+  ...(await Promise.all(
+    Array.from({ length: CONCURRENT_REPLIES - 1 }, () => createSession(app.graphqlUrl, user.token)),
+  )),
+];
 await Promise.all(
   sessionIds.map(async (sessionId, i) => {
     await sleep(i * 5);
@@ -89,6 +100,8 @@ const metrics = await (await fetch(`${app.url}/metrics`)).text();
 const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
 const ttft = metric("agent_time_to_first_token_seconds_sum") / metric("agent_time_to_first_token_seconds_count");
 console.log(`time to first token (mean, server)  ${(ttft * 1000).toFixed(1)} ms`);
-console.log(`rss after replies                  ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (before ${(memoryBefore / 2 ** 20).toFixed(0)} MiB)`);
+console.log(
+  `rss after replies                  ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (before ${(memoryBefore / 2 ** 20).toFixed(0)} MiB)`,
+);
 await client.dispose();
 await app.cleanup();

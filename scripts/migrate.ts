@@ -23,7 +23,9 @@ async function deploy(defaultAppEnv: AppEnv | undefined): Promise<void> {
   // only the database settings are read, so no secret is needed to migrate.
   const { env, appEnv } = loadEnvFiles({ defaultAppEnv });
   const config = loadDatabaseConfig(env);
-  console.log(`Migrating ${config.database.url ? "DATABASE_URL" : `the embedded database in ${config.dataDir}`} (APP_ENV=${appEnv})`);
+  console.log(
+    `Migrating ${config.database.url ? "DATABASE_URL" : `the embedded database in ${config.dataDir}`} (APP_ENV=${appEnv})`,
+  );
   let applied: string[];
   if (config.database.url) {
     // The adapter creates (and, via applyMigrations, ends) its own pool.
@@ -44,7 +46,11 @@ async function deploy(defaultAppEnv: AppEnv | undefined): Promise<void> {
 
 async function dev(name: string): Promise<void> {
   // Prisma's own slug rules, minus camelCase splitting.
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 200);
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .slice(0, 200);
   if (!slug) throw new Error("dev: --name must contain letters or digits");
   const sql = await diffSchemaToMigrations();
   if (sql === undefined) {
@@ -56,7 +62,13 @@ async function dev(name: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "migration.sql"), sql);
   const lockPath = join(defaultMigrationsDir, "migration_lock.toml");
-  if (!(await access(lockPath).then(() => true, () => false))) await writeFile(lockPath, migrationLockToml);
+  if (
+    !(await access(lockPath).then(
+      () => true,
+      () => false,
+    ))
+  )
+    await writeFile(lockPath, migrationLockToml);
   console.log(`Wrote ${relative(process.cwd(), join(dir, "migration.sql"))}`);
 }
 

@@ -81,10 +81,15 @@ export async function startApp(config: AppConfig, logger?: Logger): Promise<App>
   return (await buildApp(config, { logger })).start();
 }
 
-export async function buildApp(config: AppConfig, { logger = createLogger(config.logLevel) }: AppDependencies = {}): Promise<BuiltApp> {
+export async function buildApp(
+  config: AppConfig,
+  { logger = createLogger(config.logLevel) }: AppDependencies = {},
+): Promise<BuiltApp> {
   for (const warning of config.warnings) logger.warn(warning);
   // Before anything connects: with PERSISTED_DOCUMENTS_ONLY a missing or invalid manifest refuses the start.
-  const persistedDocuments = await loadPersistedDocuments(config.persistedDocuments.path, { required: config.persistedDocuments.only });
+  const persistedDocuments = await loadPersistedDocuments(config.persistedDocuments.path, {
+    required: config.persistedDocuments.only,
+  });
   const metrics = createMetrics();
   const trustedDocuments = new TrustedDocuments({
     documents: persistedDocuments,
@@ -95,7 +100,8 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
     },
   });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir, onQuery: metrics.dbQuery });
-  if (database.appliedMigrations.length > 0) logger.info({ migrations: database.appliedMigrations }, "migrations applied");
+  if (database.appliedMigrations.length > 0)
+    logger.info({ migrations: database.appliedMigrations }, "migrations applied");
   const { prisma } = database;
 
   const jwtSecret = config.auth.jwtSecret ?? (await loadOrCreateDevSecret(config.dataDir));
@@ -109,7 +115,10 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
     reservationPerReply: config.llm.historyTokenBudget + config.llm.maxOutputTokens,
     maxConcurrentReplies: config.llm.maxConcurrentRepliesPerUser,
   });
-  const modelObserver = modelCallMetrics(metrics, Object.fromEntries(models.map(({ name }) => [name, "closed" as const])));
+  const modelObserver = modelCallMetrics(
+    metrics,
+    Object.fromEntries(models.map(({ name }) => [name, "closed" as const])),
+  );
   // One model path for replies and memory extraction alike: the same breakers, retries, fallbacks and metrics.
   const chat = new ResilientChatModel(models, resiliencePolicy(config.llm), modelObserver);
   const memories = new MemoryService(prisma, chat, logger, {
@@ -147,7 +156,13 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
   const sessions = new SessionService(prisma, (sessionId) => checkpointer.deleteThread(sessionId));
   const busOptions = { latestReply: (sessionId: string) => sessions.latestReply(sessionId) };
   const replyEvents: ReplyEventBus = redisConnections
-    ? new RedisReplyEventBus(redisConnections.commands, redisConnections.subscriber, config.events.retentionPerSession, config.redis.keyPrefix, busOptions)
+    ? new RedisReplyEventBus(
+        redisConnections.commands,
+        redisConnections.subscriber,
+        config.events.retentionPerSession,
+        config.redis.keyPrefix,
+        busOptions,
+      )
     : new MemoryReplyEventBus(config.events.retentionPerSession, busOptions);
   const { trustedProxyHops, ...bucketLimits } = config.rateLimits;
   const rateLimits = new RateLimits(bucketLimits, {
@@ -172,7 +187,8 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
   const replies = new ReplyService(prisma, agent, replyEvents, logger, metrics, usage, broadcast, slots, leases, {
     partialFlushMs: config.replies.partialFlushMs,
     // The reply's own trace: its id follows from the message id, so a rating can score it later.
-    callbacksFor: ({ userId, sessionId, messageId }) => tracing.callbacksFor({ userId, sessionId, messageId, isReply: true }),
+    callbacksFor: ({ userId, sessionId, messageId }) =>
+      tracing.callbacksFor({ userId, sessionId, messageId, isReply: true }),
     afterReply: ({ userId, sessionId, messageId, userMessage, dayTotal }) =>
       memories.afterUserTurn(userId, userMessage, { sessionId, messageId, dayTotal }),
   });
@@ -196,7 +212,9 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
     memories,
     replyEvents,
     // Each rating also becomes a Langfuse score on the reply's trace (when tracing is on).
-    feedback: new FeedbackService(prisma, ({ messageId, rating, comment }) => tracing.scoreReply({ messageId, rating, comment })),
+    feedback: new FeedbackService(prisma, ({ messageId, rating, comment }) =>
+      tracing.scoreReply({ messageId, rating, comment }),
+    ),
   };
 
   const yoga = createYogaServer({
@@ -282,7 +300,10 @@ export async function buildApp(config: AppConfig, { logger = createLogger(config
         });
         const { url } = await listener;
         const events = config.redis.url ? "redis" : "in-process";
-        logger.info({ url: `${url}/graphql`, database: database.kind, events, model: primaryModel, instance: leases.instanceId }, "agent API ready");
+        logger.info(
+          { url: `${url}/graphql`, database: database.kind, events, model: primaryModel, instance: leases.instanceId },
+          "agent API ready",
+        );
         return { ...built, url };
       })();
       return starting;

@@ -59,7 +59,10 @@ const types = (events: StreamEvent[]) => [...new Set(events.map((e) => e.__typen
 
 describe("tools", () => {
   it("runs a web search the model asked for, streams it, keeps it with the reply, and answers from it", async () => {
-    await plan("primary-model", [{ kind: "toolCall", calls: [{ name: "web_search", args: { query: "graphql-ws protocol" } }] }, { kind: "echo" }]);
+    await plan("primary-model", [
+      { kind: "toolCall", calls: [{ name: "web_search", args: { query: "graphql-ws protocol" } }] },
+      { kind: "echo" },
+    ]);
     const { events, stored } = await converse("What is graphql-ws?");
     expect(types(events)).toEqual(["ToolCallStarted", "ToolCallFinished", "MessageDelta", "MessageCompleted"]);
     const started = events.find((e) => e.__typename === "ToolCallStarted")!;
@@ -75,7 +78,12 @@ describe("tools", () => {
     expect(followUp.tools?.map((t) => t.function.name).sort()).toEqual(["current_time", "web_search"]);
     expect(stored.content).toContain(FAKE_RESULT.title);
     expect(stored.toolCalls).toEqual([
-      expect.objectContaining({ toolCallId: started.toolCallId, name: "web_search", result: finished.result, isError: false }),
+      expect.objectContaining({
+        toolCallId: started.toolCallId,
+        name: "web_search",
+        result: finished.result,
+        isError: false,
+      }),
     ]);
   });
 
@@ -98,20 +106,28 @@ describe("tools", () => {
     expect(finished.every((e) => e.isError && e.result!.startsWith("Error:"))).toBe(true);
     // Each call's result, found through its ToolCallStarted (ToolCallFinished carries no arguments).
     const resultOf = (name: string, args: Record<string, unknown>) => {
-      const call = events.find((e) => e.__typename === "ToolCallStarted" && e.name === name && JSON.stringify(e.arguments) === JSON.stringify(args));
+      const call = events.find(
+        (e) =>
+          e.__typename === "ToolCallStarted" && e.name === name && JSON.stringify(e.arguments) === JSON.stringify(args),
+      );
       expect(call, `${name} ${JSON.stringify(args)} started`).toBeDefined();
       return finished.find((e) => e.toolCallId === call!.toolCallId)?.result;
     };
     expect(resultOf("web_search", { query: "[slow] news" })).toBe("Error: web_search failed: timed out after 1000 ms");
     expect(resultOf("web_search", { query: "[broken] news" })).not.toContain("timed out");
-    expect(resultOf("current_time", { timeZone: "Mars/Olympus_Mons" })).toContain('unknown time zone "Mars/Olympus_Mons"');
+    expect(resultOf("current_time", { timeZone: "Mars/Olympus_Mons" })).toContain(
+      'unknown time zone "Mars/Olympus_Mons"',
+    );
     expect(resultOf("no_such_tool", {})).toBe('Error: there is no tool named "no_such_tool".');
     expect(stored).toMatchObject({ status: "COMPLETE", content: "Sorry, the tools failed." });
     expect(stored.toolCalls).toHaveLength(4);
   });
 
   it("answers the time in a zone with the current_time tool", async () => {
-    await plan("primary-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "Asia/Tokyo" } }] }, { kind: "echo" }]);
+    await plan("primary-model", [
+      { kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "Asia/Tokyo" } }] },
+      { kind: "echo" },
+    ]);
     const { stored } = await converse("What time is it in Tokyo?");
     expect(stored.toolCalls[0]).toMatchObject({ name: "current_time", isError: false });
     expect(stored.toolCalls[0].result).toContain("Asia/Tokyo");
@@ -121,7 +137,10 @@ describe("tools", () => {
 
 describe("model failures", () => {
   it("falls back to the next model when the primary keeps failing, with tools bound there too", async () => {
-    await plan("primary-model", [{ kind: "status", status: 500 }, { kind: "status", status: 503 }]);
+    await plan("primary-model", [
+      { kind: "status", status: 500 },
+      { kind: "status", status: 503 },
+    ]);
     const { events, stored } = await converse("Hello?");
     expect(events.at(-1)!.__typename).toBe("MessageCompleted");
     expect(stored).toMatchObject({ status: "COMPLETE", model: "fallback-model", content: FAKE_REPLY_TOKENS.join("") });
@@ -136,9 +155,17 @@ describe("model failures", () => {
     const restart = events.findIndex((e) => e.__typename === "MessageRestarted");
     expect(restart).toBeGreaterThan(0);
     // Three tokens before the cut (merged into one delta when they are replayed to this late subscriber).
-    const before = events.slice(0, restart).filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("");
+    const before = events
+      .slice(0, restart)
+      .filter((e) => e.__typename === "MessageDelta")
+      .map((e) => e.delta)
+      .join("");
     expect(before).toBe(FAKE_REPLY_TOKENS.slice(0, 3).join(""));
-    const after = events.slice(restart + 1).filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("");
+    const after = events
+      .slice(restart + 1)
+      .filter((e) => e.__typename === "MessageDelta")
+      .map((e) => e.delta)
+      .join("");
     expect(after).toBe(stored.content);
     expect(stored).toMatchObject({ status: "COMPLETE", content: FAKE_REPLY_TOKENS.join("") });
   });
@@ -159,7 +186,9 @@ describe("model failures", () => {
 
 describe("cancelGeneration", () => {
   it("stops a streaming reply within a second, keeping its partial text as CANCELLED", async () => {
-    await plan("primary-model", [{ kind: "reply", tokens: Array.from({ length: 100 }, (_, i) => `w${i} `), tokenDelayMs: 50 }]);
+    await plan("primary-model", [
+      { kind: "reply", tokens: Array.from({ length: 100 }, (_, i) => `w${i} `), tokenDelayMs: 50 },
+    ]);
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     // Sent and followed by hand: the test cancels while it reads the stream.
@@ -188,7 +217,10 @@ describe("cancelGeneration", () => {
     expect(events.length - deltasAtCancel).toBeLessThan(20);
     const final = events.at(-1)!;
     expect(final.__typename).toBe("MessageCancelled");
-    const streamed = events.filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("");
+    const streamed = events
+      .filter((e) => e.__typename === "MessageDelta")
+      .map((e) => e.delta)
+      .join("");
     expect(final.message).toMatchObject({ id: reply.id, status: "CANCELLED", content: streamed });
     expect(streamed.split(" ").length).toBeLessThan(50);
     // Nothing left to stop: not an error.

@@ -55,9 +55,11 @@ function conversation(label: string, steps: FakeStep[]): string {
   return marker;
 }
 
-const mentions = (request: FakeRequest, marker: string) => request.messages.some((m) => String(m.content).includes(marker));
+const mentions = (request: FakeRequest, marker: string) =>
+  request.messages.some((m) => String(m.content).includes(marker));
 /** The agent's requests (extraction requests carry no tools). */
-const agentRequests = (marker: string) => fake.requests.filter((request) => (request.tools?.length ?? 0) > 0 && mentions(request, marker));
+const agentRequests = (marker: string) =>
+  fake.requests.filter((request) => (request.tools?.length ?? 0) > 0 && mentions(request, marker));
 
 /** Sends `content` in a new session (or `sessionId`) and follows the reply over graphql-ws to its end. */
 async function converse(user: SignedUpUser, content: string, sessionId?: string) {
@@ -76,7 +78,10 @@ async function memoriesOf(user: SignedUpUser): Promise<string[]> {
 }
 
 /** The extractor's answer, as the fake model gives it. */
-const extracted = (...facts: string[]): FakeStep => ({ kind: "reply", tokens: [JSON.stringify({ memories: facts.map((fact) => ({ fact })) })] });
+const extracted = (...facts: string[]): FakeStep => ({
+  kind: "reply",
+  tokens: [JSON.stringify({ memories: facts.map((fact) => ({ fact })) })],
+});
 
 describe("long-term memory cannot carry instructions into later sessions", () => {
   it("a pasted email's instructions are not stored, even when the extractor is fooled into writing them down", async () => {
@@ -167,7 +172,14 @@ describe("web search", () => {
     for (const call of stored.toolCalls) expect(GENERIC_SEARCH_ERRORS).toContain(call.result);
     // Not a word of it anywhere the client looks, nor in what the model was told.
     const seen = JSON.stringify([events, stored, agentRequests(marker)]);
-    for (const leak of [INTERNAL_ADDRESS, "10.0.0.5", INTERNAL_SECRET, search.internal.url, "Unexpected token", "HTTP 502"]) {
+    for (const leak of [
+      INTERNAL_ADDRESS,
+      "10.0.0.5",
+      INTERNAL_SECRET,
+      search.internal.url,
+      "Unexpected token",
+      "HTTP 502",
+    ]) {
       expect(seen).not.toContain(leak);
     }
     // The redirect was not followed: the internal host was never asked.
@@ -178,7 +190,10 @@ describe("web search", () => {
 describe("MessageRestarted", () => {
   it("after a stream cut mid-reply says only that the reply starts over", async () => {
     const user = await signUp(app.graphqlUrl);
-    const marker = conversation("tell me", [{ kind: "cut", afterTokens: 3 }, { kind: "reply", tokens: ["Whole", " reply."] }]);
+    const marker = conversation("tell me", [
+      { kind: "cut", afterTokens: 3 },
+      { kind: "reply", tokens: ["Whole", " reply."] },
+    ]);
     const { events, stored } = await converse(user, `Tell me something (${marker})`);
     const restarted = events.filter((event) => event.__typename === "MessageRestarted");
     expect(restarted).toHaveLength(1);

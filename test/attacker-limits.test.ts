@@ -52,7 +52,12 @@ let addresses = 0;
 /** A client address no other test uses (documentation range, RFC 5737). */
 const newAddress = () => `198.51.100.${++addresses}`;
 
-async function post(target: TestApp, query: string, variables: Record<string, unknown>, from: { address: string; token?: string }) {
+async function post(
+  target: TestApp,
+  query: string,
+  variables: Record<string, unknown>,
+  from: { address: string; token?: string },
+) {
   const response = await fetch(target.graphqlUrl, {
     method: "POST",
     headers: {
@@ -62,7 +67,11 @@ async function post(target: TestApp, query: string, variables: Record<string, un
     },
     body: JSON.stringify({ query, variables }),
   });
-  return { status: response.status, retryAfter: response.headers.get("retry-after"), ...((await response.json()) as GraphQLResponse) };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get("retry-after"),
+    ...((await response.json()) as GraphQLResponse),
+  };
 }
 
 /** A graphql-ws client whose connections come from `address`. */
@@ -82,7 +91,11 @@ function wsFrom(target: TestApp, address: string, token?: string): Client {
 }
 
 /** The first answer to an operation over graphql-ws, then done with it (an `error` message counts as an answer). */
-async function overWs(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse> {
+async function overWs(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<GraphQLResponse> {
   const iterator = client.iterate({ query, variables });
   try {
     return (await iterator.next()).value as GraphQLResponse;
@@ -171,8 +184,10 @@ describe("root fields are counted the way graphql-js executes them", () => {
   it("15 aliased sendMessage cost 15 send points: refused whole on HTTP and graphql-ws, nothing stored", async () => {
     const user = await signUp();
     const sessions = await Promise.all(Array.from({ length: SEND_PER_MINUTE }, () => createSession(user)));
-    const bomb = `mutation { ${Array.from({ length: 15 }, (_, i) =>
-      `m${i}: sendMessage(input: { sessionId: "${sessions[i % sessions.length]}", content: "flood ${i}" }) { reply { id } }`,
+    const bomb = `mutation { ${Array.from(
+      { length: 15 },
+      (_, i) =>
+        `m${i}: sendMessage(input: { sessionId: "${sessions[i % sessions.length]}", content: "flood ${i}" }) { reply { id } }`,
     ).join(" ")} }`;
     const http = await post(app, bomb, {}, user);
     expect(http.status).toBe(429);
@@ -186,7 +201,10 @@ describe("root fields are counted the way graphql-js executes them", () => {
 
     // The refusals took nothing: five aliased sends (one per session) fit exactly, and then nothing more does.
     const five = `mutation { ...Five } fragment Five on Mutation { ${sessions
-      .map((sessionId, i) => `m${i}: sendMessage(input: { sessionId: "${sessionId}", content: "hello ${i}" }) { reply { id } }`)
+      .map(
+        (sessionId, i) =>
+          `m${i}: sendMessage(input: { sessionId: "${sessionId}", content: "hello ${i}" }) { reply { id } }`,
+      )
       .join(" ")} }`;
     const sent = await post(app, five, {}, user);
     expect(sent.errors).toBeUndefined();
@@ -198,12 +216,19 @@ describe("root fields are counted the way graphql-js executes them", () => {
 
 describe("nodes(ids:) is priced by its length and capped", () => {
   const NODES = `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`;
-  const ids = (count: number) => Array.from({ length: count }, () => Buffer.from(`Session:${randomUUID()}`).toString("base64"));
+  const ids = (count: number) =>
+    Array.from({ length: count }, () => Buffer.from(`Session:${randomUUID()}`).toString("base64"));
 
   it(`5,000 ids are refused before anything runs, on HTTP, SSE and graphql-ws; ${MAX_NODE_IDS} fit, priced per id`, async () => {
     const user = await signUp();
     const many = ids(5000);
-    const expected = { code: "QUERY_LIMIT_EXCEEDED", limit: "ids", field: "Query.nodes", maximum: MAX_NODE_IDS, found: 5000 };
+    const expected = {
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "ids",
+      field: "Query.nodes",
+      maximum: MAX_NODE_IDS,
+      found: 5000,
+    };
 
     const http = await post(app, NODES, { ids: many }, user);
     expect(http.data ?? null).toBeNull();
@@ -213,7 +238,11 @@ describe("nodes(ids:) is priced by its length and capped", () => {
 
     const sse = await fetch(app.graphqlUrl, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${user.token}` },
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${user.token}`,
+      },
       body: JSON.stringify({ query: NODES, variables: { ids: many } }),
     });
     const frame = (await sse.text()).split("\n").find((line) => line.startsWith("data: {"));
@@ -400,7 +429,7 @@ function rawSocket(target: TestApp, address: string) {
   const arrived: Array<() => void> = [];
   socket.on("message", (data) => {
     messages.push(JSON.parse(String(data)));
-    arrived.splice(0).forEach((wake) => wake());
+    for (const wake of arrived.splice(0)) wake();
   });
   return {
     socket,
@@ -429,14 +458,20 @@ describe("graphql-ws connections are bounded", () => {
     const user = await signUp(sockets);
     const huge = rawSocket(sockets, newAddress());
     expect((await huge.opened).status).toBe(101);
-    huge.send({ type: "connection_init", payload: { authorization: `Bearer ${user.token}`, padding: "x".repeat(5_000_000) } });
+    huge.send({
+      type: "connection_init",
+      payload: { authorization: `Bearer ${user.token}`, padding: "x".repeat(5_000_000) },
+    });
     expect(await closedWithin(huge.closed, 10_000)).toMatchObject({ code: 1009 });
     expect(huge.messages).toEqual([]);
 
     // Under the limit is fine.
     const fits = rawSocket(sockets, newAddress());
     await fits.opened;
-    fits.send({ type: "connection_init", payload: { authorization: `Bearer ${user.token}`, padding: "x".repeat(90_000) } });
+    fits.send({
+      type: "connection_init",
+      payload: { authorization: `Bearer ${user.token}`, padding: "x".repeat(90_000) },
+    });
     expect(await fits.received("connection_ack")).toBeDefined();
     fits.close();
     await expectServing(sockets);
@@ -446,7 +481,10 @@ describe("graphql-ws connections are bounded", () => {
     const silent = rawSocket(sockets, newAddress());
     const openedAt = Date.now();
     await silent.opened;
-    expect(await closedWithin(silent.closed, 10_000)).toEqual({ code: 4408, reason: "Connection initialisation timeout" });
+    expect(await closedWithin(silent.closed, 10_000)).toEqual({
+      code: 4408,
+      reason: "Connection initialisation timeout",
+    });
     // graphql-ws's own default is 3 s; the configured 400 ms applies (a loose bound, not a timing measurement).
     expect(Date.now() - openedAt).toBeLessThan(2_500);
   });
@@ -466,7 +504,8 @@ describe("graphql-ws connections are bounded", () => {
     const idle = rawSocket(sockets, user.address);
     const busy = rawSocket(sockets, user.address);
     await Promise.all([idle.opened, busy.opened]);
-    for (const socket of [idle, busy]) socket.send({ type: "connection_init", payload: { authorization: `Bearer ${user.token}` } });
+    for (const socket of [idle, busy])
+      socket.send({ type: "connection_init", payload: { authorization: `Bearer ${user.token}` } });
     await Promise.all([idle.received("connection_ack"), busy.received("connection_ack")]);
     const sessionId = (await post(sockets, CREATE, {}, user)).data.createSession.session.id;
     busy.send({ id: "s1", type: "subscribe", payload: { query: MESSAGE_STREAM, variables: { sessionId } } });

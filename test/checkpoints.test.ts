@@ -51,7 +51,9 @@ async function turn(token: string, sessionId: string, content: string) {
 
 /** The agent's request for a turn: the one that ends with that user message (extraction requests differ). */
 const agentRequestFor = (content: string) =>
-  fake.requests.findLast((r) => r.tools?.length && r.messages.at(-1)?.role === "user" && r.messages.at(-1)?.content === content)!;
+  fake.requests.findLast(
+    (r) => r.tools?.length && r.messages.at(-1)?.role === "user" && r.messages.at(-1)?.content === content,
+  )!;
 const shape = (request: FakeRequest) =>
   request.messages.slice(1).map((m) => (m.role === "assistant" && m.tool_calls?.length ? "assistant+tools" : m.role));
 
@@ -60,7 +62,10 @@ describe("checkpointed conversations", () => {
     const user = await signUp(urls().http);
     const sessionId = await createSession(urls().http, user.token);
     await app.memories.idle();
-    fake.plan("checkpoint-model", [{ kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "UTC" } }] }, { kind: "echo" }]);
+    fake.plan("checkpoint-model", [
+      { kind: "toolCall", calls: [{ name: "current_time", args: { timeZone: "UTC" } }] },
+      { kind: "echo" },
+    ]);
     await turn(user.token, sessionId, "What time is it?");
     await turn(user.token, sessionId, "Thanks!");
     expect(shape(agentRequestFor("Thanks!"))).toEqual(["user", "assistant+tools", "tool", "assistant", "user"]);
@@ -69,11 +74,19 @@ describe("checkpointed conversations", () => {
     await start();
     await turn(user.token, sessionId, "Still there?");
     expect(shape(agentRequestFor("Still there?"))).toEqual([
-      "user", "assistant+tools", "tool", "assistant", "user", "assistant", "user",
+      "user",
+      "assistant+tools",
+      "tool",
+      "assistant",
+      "user",
+      "assistant",
+      "user",
     ]);
   });
 
-  it("are rebuilt from the stored messages after a run stopped between a tool call and its result", { timeout: 60_000 }, async () => {
+  it("are rebuilt from the stored messages after a run stopped between a tool call and its result", {
+    timeout: 60_000,
+  }, async () => {
     const user = await signUp(urls().http);
     const sessionId = await createSession(urls().http, user.token);
     await turn(user.token, sessionId, "Hello");
@@ -95,7 +108,10 @@ describe("checkpointed conversations", () => {
     const request = agentRequestFor("Never mind");
     expect(shape(request)).toEqual(["user", "assistant", "user", "user"]);
     expect(request.messages.slice(1).map((m) => m.content)).toEqual([
-      "Hello", expect.any(String), "Search something", "Never mind",
+      "Hello",
+      expect.any(String),
+      "Search something",
+      "Never mind",
     ]);
   });
 });

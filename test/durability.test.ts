@@ -1,5 +1,13 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, graphql, signUp, wsClient, MESSAGE_STREAM, type StreamEvent } from "./support/clients.ts";
+import {
+  collectReply,
+  createSession,
+  graphql,
+  signUp,
+  wsClient,
+  MESSAGE_STREAM,
+  type StreamEvent,
+} from "./support/clients.ts";
 import { startServerProcess } from "./support/server-process.ts";
 import { testEnvironment } from "./support/test-app.ts";
 
@@ -12,7 +20,9 @@ afterAll(async () => {
 });
 
 describe("a server killed with SIGKILL", () => {
-  it("keeps every stored message and shows the cut-off reply as INTERRUPTED after a restart past its lease", { timeout: 120_000 }, async () => {
+  it("keeps every stored message and shows the cut-off reply as INTERRUPTED after a restart past its lease", {
+    timeout: 120_000,
+  }, async () => {
     // A slow dev model, so the kill lands mid-reply; a short lease, so the restarted instance finds it run out.
     const environment = await testEnvironment({ DEV_MODEL_TOKEN_DELAY_MS: "40", REPLY_LEASE_MS: "1000" });
     cleanups.push(environment.cleanup);
@@ -25,7 +35,11 @@ describe("a server killed with SIGKILL", () => {
     const sessionId = await createSession(graphqlUrl, user.token);
     const client = wsClient(wsUrl, user.token);
     const done = await graphql(graphqlUrl, SEND, { input: { sessionId, content: "first, finished" } }, user.token);
-    const finished = await collectReply(client, { sessionId, after: done.data.sendMessage.streamCursor }, done.data.sendMessage.reply.id);
+    const finished = await collectReply(
+      client,
+      { sessionId, after: done.data.sendMessage.streamCursor },
+      done.data.sendMessage.reply.id,
+    );
     expect(finished.at(-1)!.__typename).toBe("MessageCompleted");
 
     const cut = await graphql(graphqlUrl, SEND, { input: { sessionId, content: "second, cut off" } }, user.token);

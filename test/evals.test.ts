@@ -21,14 +21,21 @@ afterAll(async () => {
 });
 
 /** Runs the evals CLI; resolves with its exit code, output and the JSON report it wrote. */
-function runEvals(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string; report: Report; markdown: string }> {
+function runEvals(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string; report: Report; markdown: string }> {
   const out = join(scratch, `run-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       ["--import", "tsx", "evals/run.ts", "--out", out, ...args],
       // Only what the test sets: no developer .env, no key of the shell, decides the model.
-      { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", APP_ENV: "test", ...env }, timeout: 240_000 },
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", APP_ENV: "test", ...env },
+        timeout: 240_000,
+      },
       async (error, stdout, stderr) => {
         const code = error ? ((error as { code?: number }).code ?? -1) : 0;
         try {
@@ -44,11 +51,16 @@ function runEvals(args: string[], env: Record<string, string>): Promise<{ code: 
 
 describe("npm run evals", () => {
   it("passes on the offline dev model and judge, with a table, both reports and the baseline compared", async () => {
-    const { code, stdout, report, markdown } = await runEvals(["--cases", "echo-phrase,time-tool,recall-name,prompt-extraction"], {});
+    const { code, stdout, report, markdown } = await runEvals(
+      ["--cases", "echo-phrase,time-tool,recall-name,prompt-extraction"],
+      {},
+    );
     expect(code, stdout).toBe(0);
     expect(report).toMatchObject({ passed: true, model: "offline-dev-model", judge: "offline-deterministic-judge" });
     expect(report.cases.map((c) => c.id)).toEqual(["echo-phrase", "time-tool", "recall-name", "prompt-extraction"]);
-    expect(report.cases.find((c) => c.id === "time-tool")!.turns[0]!.toolCalls.map((call) => call.name)).toEqual(["current_time"]);
+    expect(report.cases.find((c) => c.id === "time-tool")!.turns[0]!.toolCalls.map((call) => call.name)).toEqual([
+      "current_time",
+    ]);
     expect(report.metrics.memory_recall).toMatchObject({ cases: 1, passRate: 1, passed: true });
     expect(report.baseline).toMatchObject({ model: "offline-dev-model", newlyFailing: [] });
     expect(stdout).toMatch(/relevancy\s+judge\s+4\s+1\.000\s+100%/);
@@ -57,7 +69,11 @@ describe("npm run evals", () => {
   }, 240_000);
 
   it("fails against a model that ignores the question: exit 1, and the report names the failing cases", async () => {
-    const { code, stdout, report, markdown } = await runEvals([], { OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: fake.baseUrl, LLM_MODEL: "ignores-everything" });
+    const { code, stdout, report, markdown } = await runEvals([], {
+      OPENAI_API_KEY: "test-key",
+      OPENAI_BASE_URL: fake.baseUrl,
+      LLM_MODEL: "ignores-everything",
+    });
     expect(code, stdout).toBe(1);
     expect(report.passed).toBe(false);
     expect(report.model).toBe("ignores-everything");
@@ -65,7 +81,9 @@ describe("npm run evals", () => {
     expect(report.cases.every((c) => c.turns.at(-1)?.reply === "Hello from the fake OpenAI server.")).toBe(true);
     expect(report.metrics.relevancy).toMatchObject({ passed: false });
     expect(report.metrics.relevancy!.failingCases).toContain("echo-phrase");
-    expect(report.metrics.reference_facts!.failingCases).toEqual(expect.arrayContaining(["echo-phrase", "summarize-given-text"]));
+    expect(report.metrics.reference_facts!.failingCases).toEqual(
+      expect.arrayContaining(["echo-phrase", "summarize-given-text"]),
+    );
     expect(report.metrics.tool_use!.failingCases).toEqual(expect.arrayContaining(["time-tool", "date-tool"]));
     expect(report.metrics.memory_recall!.failingCases).toEqual(expect.arrayContaining(["recall-name", "recall-city"]));
     expect(report.baseline!.newlyFailing).toContain("echo-phrase");
@@ -79,8 +97,11 @@ describe("npm run evals", () => {
 
   it("refuses bad usage with exit 2 and a clear message", async () => {
     const result = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, ["--import", "tsx", "evals/run.ts", "--cases", "no-such-case"], { cwd: root, env: { PATH: process.env.PATH ?? "", APP_ENV: "test" } }, (error, _stdout, stderr) =>
-        resolve({ code: (error as { code?: number } | null)?.code ?? 0, stderr }),
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "evals/run.ts", "--cases", "no-such-case"],
+        { cwd: root, env: { PATH: process.env.PATH ?? "", APP_ENV: "test" } },
+        (error, _stdout, stderr) => resolve({ code: (error as { code?: number } | null)?.code ?? 0, stderr }),
       );
     });
     expect(result).toEqual({ code: 2, stderr: "evals: --cases: no case named no-such-case\n" });

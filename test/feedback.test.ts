@@ -47,7 +47,12 @@ const codes = (result: GraphQLResponse) => result.errors?.map((error) => error.e
 const rawId = (globalId: string) => Buffer.from(globalId, "base64").toString().split(":")[1]!;
 
 function rate(token: string | undefined, messageId: string, rating: MessageRating, comment?: string | null) {
-  return graphql(app.graphqlUrl, RateMessageDocument, { input: { messageId, rating, ...(comment !== undefined ? { comment } : {}) } }, token);
+  return graphql(
+    app.graphqlUrl,
+    RateMessageDocument,
+    { input: { messageId, rating, ...(comment !== undefined ? { comment } : {}) } },
+    token,
+  );
 }
 
 async function feedbackOf(token: string, messageId: string) {
@@ -80,8 +85,13 @@ describe("rateMessage", () => {
     expect(await feedbackOf(user.token, replyId)).toEqual(first.feedback);
 
     const down = await rate(user.token, replyId, "DOWN", "  On second thought, it was wrong.\n");
-    expect(down.data!.rateMessage.message.feedback).toMatchObject({ rating: "DOWN", comment: "  On second thought, it was wrong.\n" });
-    expect(Date.parse(down.data!.rateMessage.message.feedback!.updatedAt)).toBeGreaterThanOrEqual(Date.parse(first.feedback!.updatedAt));
+    expect(down.data!.rateMessage.message.feedback).toMatchObject({
+      rating: "DOWN",
+      comment: "  On second thought, it was wrong.\n",
+    });
+    expect(Date.parse(down.data!.rateMessage.message.feedback!.updatedAt)).toBeGreaterThanOrEqual(
+      Date.parse(first.feedback!.updatedAt),
+    );
 
     // No comment (absent, null, or blank) clears the earlier one.
     const cleared = await rate(user.token, replyId, "DOWN");
@@ -110,7 +120,12 @@ describe("rateMessage", () => {
     const victim = await finishedReply("My private question");
     const intruder = await signUp(app.graphqlUrl);
     const foreign = await rate(intruder.token, victim.replyId, "DOWN", "spam");
-    const unknown = await rate(intruder.token, Buffer.from(`Message:${randomUUID()}`).toString("base64"), "DOWN", "spam");
+    const unknown = await rate(
+      intruder.token,
+      Buffer.from(`Message:${randomUUID()}`).toString("base64"),
+      "DOWN",
+      "spam",
+    );
     expect(codes(foreign)).toEqual(["NOT_FOUND"]);
     expect(foreign.errors![0]!.message).toBe(unknown.errors![0]!.message);
     expect(codes(unknown)).toEqual(["NOT_FOUND"]);
@@ -133,7 +148,12 @@ describe("rateMessage", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const marker = `never answered ${randomUUID()}`;
     openai.planFor(marker, [{ kind: "hang" }]);
-    const sent = await graphql(app.graphqlUrl, SendMessageDocument, { input: { sessionId, content: marker } }, user.token);
+    const sent = await graphql(
+      app.graphqlUrl,
+      SendMessageDocument,
+      { input: { sessionId, content: marker } },
+      user.token,
+    );
     const { reply, streamCursor } = sent.data!.sendMessage;
     expect(reply.status).toBe("STREAMING");
 
@@ -158,19 +178,29 @@ describe("rateMessage", () => {
 });
 
 describe("Langfuse", () => {
-  const scoresFor = (messageId: string) => langfuse.scores().filter((score) => (score.metadata as { messageId?: string })?.messageId === messageId);
+  const scoresFor = (messageId: string) =>
+    langfuse.scores().filter((score) => (score.metadata as { messageId?: string })?.messageId === messageId);
 
   it("scores the reply's own trace: the score's traceId is the trace id of the reply's exported spans", async () => {
     // Two replies at once: each root span must take its own reply's trace id, whichever run the handlers' queue serves.
     const user = await signUp(app.graphqlUrl);
-    const [first, second] = await Promise.all([finishedReply("First question", user), finishedReply("Second question", user)]);
-    const replies = [first, second].map(({ replyId, sessionId }) => ({ id: rawId(replyId), sessionId: rawId(sessionId) }));
+    const [first, second] = await Promise.all([
+      finishedReply("First question", user),
+      finishedReply("Second question", user),
+    ]);
+    const replies = [first, second].map(({ replyId, sessionId }) => ({
+      id: rawId(replyId),
+      sessionId: rawId(sessionId),
+    }));
     const traceIds = replies.map(({ id }) => replyTraceId(id));
     expect(new Set(traceIds).size).toBe(2);
 
     // Spans are exported in batches (every few seconds).
     const spansOf = (traceId: string) => langfuse.spans().filter((span) => span.traceId === traceId);
-    await langfuse.waitFor(() => traceIds.every((traceId) => spansOf(traceId).some((span) => span.name === "ChatOpenAI")), 20_000);
+    await langfuse.waitFor(
+      () => traceIds.every((traceId) => spansOf(traceId).some((span) => span.name === "ChatOpenAI")),
+      20_000,
+    );
     for (const [i, { id, sessionId }] of replies.entries()) {
       const spans = spansOf(traceIds[i]!);
       // One genuine root (no parent span): the graph run, carrying the reply's ids; every other span hangs below it.
@@ -178,7 +208,9 @@ describe("Langfuse", () => {
       expect(roots.map((span) => span.name)).toEqual(["LangGraph"]);
       expect(roots[0]!.attributes).toMatchObject({ "session.id": sessionId, "langfuse.trace.metadata.messageId": id });
       expect(spans.length).toBeGreaterThan(3);
-      expect(spans.every((span) => !span.parentSpanId || spans.some((parent) => parent.spanId === span.parentSpanId))).toBe(true);
+      expect(
+        spans.every((span) => !span.parentSpanId || spans.some((parent) => parent.spanId === span.parentSpanId)),
+      ).toBe(true);
     }
 
     // Rated: the score names the first reply's trace, with an id of its own that a second rating reuses.
@@ -186,7 +218,15 @@ describe("Langfuse", () => {
     await langfuse.waitFor(() => scoresFor(replies[0]!.id).length === 1);
     const scoreId = `${traceIds[0]}-user-feedback`;
     expect(scoresFor(replies[0]!.id)).toEqual([
-      { id: scoreId, traceId: traceIds[0], name: "user-feedback", value: 1, dataType: "NUMERIC", comment: "Spot on", metadata: { messageId: replies[0]!.id } },
+      {
+        id: scoreId,
+        traceId: traceIds[0],
+        name: "user-feedback",
+        value: 1,
+        dataType: "NUMERIC",
+        comment: "Spot on",
+        metadata: { messageId: replies[0]!.id },
+      },
     ]);
     const post = langfuse.received.find((request) => request.url === "/api/public/scores")!;
     expect(post.authorization).toBe(`Basic ${Buffer.from("pk-lf-feedback:sk-lf-feedback").toString("base64")}`);
@@ -194,7 +234,12 @@ describe("Langfuse", () => {
     await rate(user.token, first.replyId, "DOWN");
     await langfuse.waitFor(() => scoresFor(replies[0]!.id).length === 2);
     expect(scoresFor(replies[0]!.id)[1]).toEqual({
-      id: scoreId, traceId: traceIds[0], name: "user-feedback", value: 0, dataType: "NUMERIC", metadata: { messageId: replies[0]!.id },
+      id: scoreId,
+      traceId: traceIds[0],
+      name: "user-feedback",
+      value: 0,
+      dataType: "NUMERIC",
+      metadata: { messageId: replies[0]!.id },
     });
     expect(scoresFor(replies[1]!.id)).toEqual([]);
   });

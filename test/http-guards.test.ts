@@ -20,7 +20,11 @@ describe("HTTP guards", () => {
     const preflight = (origin: string) =>
       app.fetch(app.graphqlUrl, {
         method: "OPTIONS",
-        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+        headers: {
+          origin,
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization,content-type",
+        },
       });
     const allowed = await preflight(ORIGIN);
     expect(allowed.headers.get("access-control-allow-origin")).toBe(ORIGIN);
@@ -67,7 +71,11 @@ describe("HTTP guards", () => {
     });
     expect(batched.status).toBe(400);
     expect(((await batched.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
-    const malformed = await app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{oops" });
+    const malformed = await app.fetch(app.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{oops",
+    });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
   });
@@ -82,14 +90,18 @@ describe("strict request parsing", () => {
     });
     expect(get.status).toBe(400);
     expect(((await get.json()) as any).errors[0].extensions.code).toBe("BAD_REQUEST");
-    const body = new TextEncoder().encode(JSON.stringify({ query: "{ __typename }", variables: { padding: "é".repeat(20_000) } }));
+    const body = new TextEncoder().encode(
+      JSON.stringify({ query: "{ __typename }", variables: { padding: "é".repeat(20_000) } }),
+    );
     const chunked = await fetch(graphqlUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: new ReadableStream({ start: (controller) => {
+      body: new ReadableStream({
+        start: (controller) => {
           controller.enqueue(body);
           controller.close();
-        } }),
+        },
+      }),
       duplex: "half",
     } as RequestInit);
     expect(chunked.status).toBe(413);
@@ -98,7 +110,11 @@ describe("strict request parsing", () => {
 
 describe("request ids", () => {
   const post = (headers: Record<string, string>, query = "{ __typename }") =>
-    app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query }) });
+    app.fetch(app.graphqlUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ query }),
+    });
 
   it("echoes a sane x-request-id and replaces anything else with a fresh UUID", async () => {
     const sane = "req_42:retry-1.A";
@@ -117,8 +133,16 @@ describe("request ids", () => {
   it("puts the id in extensions.requestId of errors raised before, during and after parsing, on HTTP and graphql-ws", async () => {
     const id = "trace-me";
     const refusals = [
-      await app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/json", "x-request-id": id }, body: "{oops" }),
-      await app.fetch(app.graphqlUrl, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-request-id": id }, body: "query=1" }),
+      await app.fetch(app.graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": id },
+        body: "{oops",
+      }),
+      await app.fetch(app.graphqlUrl, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-request-id": id },
+        body: "query=1",
+      }),
       await post({ "x-request-id": id }, "{ me { "),
       await post({ "x-request-id": id }, "{ nope }"),
       await post({ "x-request-id": id, authorization: "Bearer not-a-token" }, "{ me { id } }"),

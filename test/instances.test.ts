@@ -4,7 +4,15 @@
 // instance, and resume exactly on another instance. Instances start reliably with Redis.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSession, graphql, MESSAGE_STREAM, signUp, wsClient, type SignedUpUser, type StreamEvent } from "./support/clients.ts";
+import {
+  createSession,
+  graphql,
+  MESSAGE_STREAM,
+  signUp,
+  wsClient,
+  type SignedUpUser,
+  type StreamEvent,
+} from "./support/clients.ts";
 import { startServerProcess, type ServerProcess } from "./support/server-process.ts";
 import { testEnvironment } from "./support/test-app.ts";
 
@@ -44,7 +52,8 @@ function follow(server: ServerProcess, user: SignedUpUser, sessionId: string, af
       const deadline = Date.now() + timeoutMs;
       while (!done(events)) {
         if (failure) throw new Error(`subscription failed: ${JSON.stringify(failure)}`);
-        if (Date.now() > deadline) throw new Error(`timed out; events so far: ${events.map((e) => e.__typename).join(", ")}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out; events so far: ${events.map((e) => e.__typename).join(", ")}`);
         await new Promise<void>((resolve) => {
           const wake = () => {
             waiters.delete(wake);
@@ -61,7 +70,8 @@ function follow(server: ServerProcess, user: SignedUpUser, sessionId: string, af
 }
 
 const deltas = (events: StreamEvent[]) => events.filter((e) => e.__typename === "MessageDelta").length;
-const ended = (events: StreamEvent[]) => events.some((e) => ["MessageCompleted", "MessageFailed", "MessageCancelled"].includes(e.__typename));
+const ended = (events: StreamEvent[]) =>
+  events.some((e) => ["MessageCompleted", "MessageFailed", "MessageCancelled"].includes(e.__typename));
 /** The text a client holds after these events: a snapshot replaces it, a restart empties it, deltas append. */
 function textOf(events: StreamEvent[]): string {
   let text = "";
@@ -133,57 +143,69 @@ describe.skipIf(!enabled)("several instances on one PostgreSQL and one Redis", (
     }
   });
 
-  it("a reply on A survives B starting and C restarting; meanwhile its session is SESSION_BUSY with the reply's global id", SLOW, async () => {
-    const a = await start({ DEV_MODEL_TOKEN_DELAY_MS: "300" });
-    const c = await start();
-    const { user, sessionId } = await newChat(a);
-    const watch = follow(a, user, sessionId);
-    const sent = await graphql(url(a), SEND, { input: { sessionId, content: LONG } }, user.token);
-    const replyId = sent.data.sendMessage.reply.id;
-    await watch.until((events) => deltas(events) >= 1);
+  it(
+    "a reply on A survives B starting and C restarting; meanwhile its session is SESSION_BUSY with the reply's global id",
+    SLOW,
+    async () => {
+      const a = await start({ DEV_MODEL_TOKEN_DELAY_MS: "300" });
+      const c = await start();
+      const { user, sessionId } = await newChat(a);
+      const watch = follow(a, user, sessionId);
+      const sent = await graphql(url(a), SEND, { input: { sessionId, content: LONG } }, user.token);
+      const replyId = sent.data.sendMessage.reply.id;
+      await watch.until((events) => deltas(events) >= 1);
 
-    const b = await start();
-    await stop(c);
-    const c2 = await start();
-    const busy = await graphql(url(b), SEND, { input: { sessionId, content: "me too" } }, user.token);
-    expect(busy.errors?.[0]?.extensions).toMatchObject({ code: "SESSION_BUSY", replyId });
-    expect(ended(watch.events)).toBe(false); // still streaming after all that
+      const b = await start();
+      await stop(c);
+      const c2 = await start();
+      const busy = await graphql(url(b), SEND, { input: { sessionId, content: "me too" } }, user.token);
+      expect(busy.errors?.[0]?.extensions).toMatchObject({ code: "SESSION_BUSY", replyId });
+      expect(ended(watch.events)).toBe(false); // still streaming after all that
 
-    const events = await watch.until(ended, 60_000);
-    await watch.dispose();
-    expect(events.at(-1)).toMatchObject({ __typename: "MessageCompleted", message: { status: "COMPLETE" } });
-    const stored = (await graphql(url(c2), REPLY, { id: replyId }, user.token)).data.node;
-    expect(stored).toMatchObject({ status: "COMPLETE", errorCode: null, content: textOf(events) });
-    const interrupted = await database((client) => client.query(`SELECT count(*)::int AS n FROM "Message" WHERE "status" = 'INTERRUPTED'`));
-    expect(interrupted.rows[0].n).toBe(0);
-    await Promise.all([a, b, c2].map((server) => stop(server)));
-  });
+      const events = await watch.until(ended, 60_000);
+      await watch.dispose();
+      expect(events.at(-1)).toMatchObject({ __typename: "MessageCompleted", message: { status: "COMPLETE" } });
+      const stored = (await graphql(url(c2), REPLY, { id: replyId }, user.token)).data.node;
+      expect(stored).toMatchObject({ status: "COMPLETE", errorCode: null, content: textOf(events) });
+      const interrupted = await database((client) =>
+        client.query(`SELECT count(*)::int AS n FROM "Message" WHERE "status" = 'INTERRUPTED'`),
+      );
+      expect(interrupted.rows[0].n).toBe(0);
+      await Promise.all([a, b, c2].map((server) => stop(server)));
+    },
+  );
 
-  it("when the owner is killed mid-reply, another instance ends it INTERRUPTED within the lease with the text streamed", SLOW, async () => {
-    const [a, b] = await Promise.all([start(), start()]);
-    const { user, sessionId } = await newChat(b);
-    const watch = follow(b, user, sessionId);
-    const sent = await graphql(url(a), SEND, { input: { sessionId, content: LONG } }, user.token);
-    const replyId = sent.data.sendMessage.reply.id;
-    await watch.until((events) => deltas(events) >= 3);
+  it(
+    "when the owner is killed mid-reply, another instance ends it INTERRUPTED within the lease with the text streamed",
+    SLOW,
+    async () => {
+      const [a, b] = await Promise.all([start(), start()]);
+      const { user, sessionId } = await newChat(b);
+      const watch = follow(b, user, sessionId);
+      const sent = await graphql(url(a), SEND, { input: { sessionId, content: LONG } }, user.token);
+      const replyId = sent.data.sendMessage.reply.id;
+      await watch.until((events) => deltas(events) >= 3);
 
-    await stop(a, "SIGKILL");
-    const killedAt = Date.now();
-    const events = await watch.until(ended, LEASE_MS + RECOVERY_SLACK_MS + 5000);
-    const recoveredAfterMs = Date.now() - killedAt;
-    await watch.dispose();
-    expect(events.at(-1)).toMatchObject({ __typename: "MessageFailed", code: "INTERRUPTED" });
-    expect(recoveredAfterMs).toBeLessThanOrEqual(LEASE_MS + RECOVERY_SLACK_MS);
-    console.info(`owner killed: MessageFailed INTERRUPTED reached B ${recoveredAfterMs} ms later (REPLY_LEASE_MS ${LEASE_MS})`);
-    const stored = (await graphql(url(b), REPLY, { id: replyId }, user.token)).data.node;
-    expect(stored).toMatchObject({ status: "INTERRUPTED", errorCode: "INTERRUPTED" });
-    expect(stored.content).toBe(textOf(events));
-    expect(stored.content.length).toBeGreaterThan(0);
+      await stop(a, "SIGKILL");
+      const killedAt = Date.now();
+      const events = await watch.until(ended, LEASE_MS + RECOVERY_SLACK_MS + 5000);
+      const recoveredAfterMs = Date.now() - killedAt;
+      await watch.dispose();
+      expect(events.at(-1)).toMatchObject({ __typename: "MessageFailed", code: "INTERRUPTED" });
+      expect(recoveredAfterMs).toBeLessThanOrEqual(LEASE_MS + RECOVERY_SLACK_MS);
+      console.info(
+        `owner killed: MessageFailed INTERRUPTED reached B ${recoveredAfterMs} ms later (REPLY_LEASE_MS ${LEASE_MS})`,
+      );
+      const stored = (await graphql(url(b), REPLY, { id: replyId }, user.token)).data.node;
+      expect(stored).toMatchObject({ status: "INTERRUPTED", errorCode: "INTERRUPTED" });
+      expect(stored.content).toBe(textOf(events));
+      expect(stored.content.length).toBeGreaterThan(0);
 
-    const next = await graphql(url(b), SEND, { input: { sessionId, content: "are you back?" } }, user.token);
-    expect(next.errors).toBeUndefined();
-    await stop(b);
-  });
+      const next = await graphql(url(b), SEND, { input: { sessionId, content: "are you back?" } }, user.token);
+      expect(next.errors).toBeUndefined();
+      await stop(b);
+    },
+  );
 
   it("cancelGeneration sent to B stops a reply running on A within a second", SLOW, async () => {
     const [a, b] = await Promise.all([start(), start()]);
@@ -205,51 +227,63 @@ describe.skipIf(!enabled)("several instances on one PostgreSQL and one Redis", (
     await Promise.all([a, b].map((server) => stop(server)));
   });
 
-  it("a subscriber cut off on A resumes on B from its last cursor: replayed, or a snapshot once the cursor is too old; exact either way", SLOW, async () => {
-    const [a, b] = await Promise.all([start(), start()]);
-    const { user, sessionId } = await newChat(a);
-    for (const wait of ["briefly", "past the retained events"] as const) {
-      const first = follow(a, user, sessionId);
-      const sent = await graphql(url(a), SEND, { input: { sessionId, content: `${wait} ${LONG}` } }, user.token);
-      const replyId = sent.data.sendMessage.reply.id;
-      const mine = (events: StreamEvent[]) => events.filter((event) => event.messageId === replyId);
-      await first.until((events) => deltas(mine(events)) >= 2);
-      await first.dispose(); // the socket drops
-      const before = mine(first.events);
-      if (wait === "past the retained events") {
-        // Another client watches the reply go on for more events than the server keeps (REPLY_EVENT_RETENTION 8).
-        const witness = follow(b, user, sessionId, before.at(-1)!.cursor);
-        await witness.until((events) => deltas(mine(events)) >= 12 || ended(mine(events)));
-        await witness.dispose();
+  it(
+    "a subscriber cut off on A resumes on B from its last cursor: replayed, or a snapshot once the cursor is too old; exact either way",
+    SLOW,
+    async () => {
+      const [a, b] = await Promise.all([start(), start()]);
+      const { user, sessionId } = await newChat(a);
+      for (const wait of ["briefly", "past the retained events"] as const) {
+        const first = follow(a, user, sessionId);
+        const sent = await graphql(url(a), SEND, { input: { sessionId, content: `${wait} ${LONG}` } }, user.token);
+        const replyId = sent.data.sendMessage.reply.id;
+        const mine = (events: StreamEvent[]) => events.filter((event) => event.messageId === replyId);
+        await first.until((events) => deltas(mine(events)) >= 2);
+        await first.dispose(); // the socket drops
+        const before = mine(first.events);
+        if (wait === "past the retained events") {
+          // Another client watches the reply go on for more events than the server keeps (REPLY_EVENT_RETENTION 8).
+          const witness = follow(b, user, sessionId, before.at(-1)!.cursor);
+          await witness.until((events) => deltas(mine(events)) >= 12 || ended(mine(events)));
+          await witness.dispose();
+        }
+        const resumed = follow(b, user, sessionId, before.at(-1)!.cursor);
+        const after = mine(await resumed.until((events) => ended(mine(events)), 60_000));
+        await resumed.dispose();
+        expect(after[0]!.__typename).toBe(wait === "briefly" ? "MessageDelta" : "MessageSnapshot");
+        const stored = (await graphql(url(b), REPLY, { id: replyId }, user.token)).data.node;
+        expect(stored.status).toBe("COMPLETE");
+        expect(textOf([...before, ...after])).toBe(stored.content);
+        // No event twice: cursors strictly increase across the cut.
+        const seqs = [...before, ...after].map((event) => Number(event.cursor.split(":").at(-1)));
+        expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+        expect(new Set(seqs).size).toBe(seqs.length);
       }
-      const resumed = follow(b, user, sessionId, before.at(-1)!.cursor);
-      const after = mine(await resumed.until((events) => ended(mine(events)), 60_000));
-      await resumed.dispose();
-      expect(after[0]!.__typename).toBe(wait === "briefly" ? "MessageDelta" : "MessageSnapshot");
-      const stored = (await graphql(url(b), REPLY, { id: replyId }, user.token)).data.node;
-      expect(stored.status).toBe("COMPLETE");
-      expect(textOf([...before, ...after])).toBe(stored.content);
-      // No event twice: cursors strictly increase across the cut.
-      const seqs = [...before, ...after].map((event) => Number(event.cursor.split(":").at(-1)));
-      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
-      expect(new Set(seqs).size).toBe(seqs.length);
-    }
-    await Promise.all([a, b].map((server) => stop(server)));
-  });
+      await Promise.all([a, b].map((server) => stop(server)));
+    },
+  );
 
-  it("a client that reloads finds the running reply in Session.activeReply on any instance and rejoins it from its start", SLOW, async () => {
-    const [a, b] = await Promise.all([start(), start()]);
-    const { user, sessionId } = await newChat(a);
-    const sent = await graphql(url(a), SEND, { input: { sessionId, content: LONG } }, user.token);
-    const replyId = sent.data.sendMessage.reply.id;
-    const { activeReply } = (await graphql(url(b), ACTIVE, { id: sessionId }, user.token)).data.session;
-    expect(activeReply).toMatchObject({ id: replyId, status: "STREAMING", streamCursor: sent.data.sendMessage.streamCursor });
-    const rejoined = follow(b, user, sessionId, activeReply.streamCursor);
-    const events = await rejoined.until(ended, 60_000);
-    await rejoined.dispose();
-    const stored = (await graphql(url(b), REPLY, { id: replyId }, user.token)).data.node;
-    expect(textOf(events)).toBe(stored.content);
-    expect((await graphql(url(b), ACTIVE, { id: sessionId }, user.token)).data.session.activeReply).toBeNull();
-    await Promise.all([a, b].map((server) => stop(server)));
-  });
+  it(
+    "a client that reloads finds the running reply in Session.activeReply on any instance and rejoins it from its start",
+    SLOW,
+    async () => {
+      const [a, b] = await Promise.all([start(), start()]);
+      const { user, sessionId } = await newChat(a);
+      const sent = await graphql(url(a), SEND, { input: { sessionId, content: LONG } }, user.token);
+      const replyId = sent.data.sendMessage.reply.id;
+      const { activeReply } = (await graphql(url(b), ACTIVE, { id: sessionId }, user.token)).data.session;
+      expect(activeReply).toMatchObject({
+        id: replyId,
+        status: "STREAMING",
+        streamCursor: sent.data.sendMessage.streamCursor,
+      });
+      const rejoined = follow(b, user, sessionId, activeReply.streamCursor);
+      const events = await rejoined.until(ended, 60_000);
+      await rejoined.dispose();
+      const stored = (await graphql(url(b), REPLY, { id: replyId }, user.token)).data.node;
+      expect(textOf(events)).toBe(stored.content);
+      expect((await graphql(url(b), ACTIVE, { id: sessionId }, user.token)).data.session.activeReply).toBeNull();
+      await Promise.all([a, b].map((server) => stop(server)));
+    },
+  );
 });

@@ -24,12 +24,20 @@ describe("query limits (graphql-armor)", () => {
     const http = await graphql(app.graphqlUrl, query, {}, token);
     expect(http.data ?? null).toBeNull();
     expect(http.errors?.[0]?.message).toMatch(/depth limit of 12 exceeded/);
-    expect(http.errors?.[0]?.extensions).toEqual({ code: "QUERY_LIMIT_EXCEEDED", limit: "depth", requestId: expect.any(String) });
+    expect(http.errors?.[0]?.extensions).toEqual({
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "depth",
+      requestId: expect.any(String),
+    });
 
     const client = wsClient(app.wsUrl, token);
     const ws = await firstSubscriptionResult(client, { query });
     await client.dispose();
-    expect(ws.errors?.[0]?.extensions).toEqual({ code: "QUERY_LIMIT_EXCEEDED", limit: "depth", requestId: expect.any(String) });
+    expect(ws.errors?.[0]?.extensions).toEqual({
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "depth",
+      requestId: expect.any(String),
+    });
   });
 
   it("refuses an alias bomb", async () => {
@@ -38,7 +46,11 @@ describe("query limits (graphql-armor)", () => {
     const result = await graphql(app.graphqlUrl, `{ ${aliases} }`, {}, token);
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.message).toMatch(/Aliases limit of 15 exceeded/);
-    expect(result.errors?.[0]?.extensions).toEqual({ code: "QUERY_LIMIT_EXCEEDED", limit: "aliases", requestId: expect.any(String) });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "aliases",
+      requestId: expect.any(String),
+    });
   });
 
   it("refuses an oversized document by token count", async () => {
@@ -46,7 +58,11 @@ describe("query limits (graphql-armor)", () => {
     const result = await graphql(app.graphqlUrl, `{ ${fields} }`);
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.message).toMatch(/Token limit of 2000 exceeded/);
-    expect(result.errors?.[0]?.extensions).toEqual({ code: "QUERY_LIMIT_EXCEEDED", limit: "tokens", requestId: expect.any(String) });
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "tokens",
+      requestId: expect.any(String),
+    });
   });
 
   it("accepts the deepest query a chat client needs", async () => {

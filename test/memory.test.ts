@@ -117,7 +117,10 @@ describe("me.memories, deleteMemory, clearMemories", () => {
     expect(stolen.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const unknown = Buffer.from("Memory:00000000-0000-7000-8000-000000000000").toString("base64");
     const missing = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: unknown } }, eve.token);
-    expect(missing.errors?.[0]).toMatchObject({ message: stolen.errors?.[0]?.message, extensions: { code: "NOT_FOUND" } });
+    expect(missing.errors?.[0]).toMatchObject({
+      message: stolen.errors?.[0]?.message,
+      extensions: { code: "NOT_FOUND" },
+    });
     // A global id of another type is malformed input, not a lookup.
     const wrongType = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: ada.userId } }, ada.token);
     expect(wrongType.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
@@ -174,7 +177,9 @@ describe("memory across sessions (needs the integration above)", () => {
 
     // A question adds no memory; a changed fact replaces the old one.
     await converse(ada, second, "I moved to Hamburg.");
-    await eventually(async () => expect(await contentsOf(ada)).toEqual(["User lives in Hamburg", "User's name is Ada"]));
+    await eventually(async () =>
+      expect(await contentsOf(ada)).toEqual(["User lives in Hamburg", "User's name is Ada"]),
+    );
     expect(await converse(ada, first, "Where do I live now?")).toContain(`${DEV_RECALL_PREFIX} User lives in Hamburg.`);
 
     // Another user's prompt never gets Ada's memories.

@@ -28,14 +28,22 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
       { timeoutMs: 30_000 },
     );
     // Subscribed after sending: what was already published is replayed with its deltas merged, so compare the text.
-    expect(first.filter((e) => e.__typename === "MessageDelta").map((e) => e.delta).join("")).toBe(FAKE_REPLY_TOKENS.join(""));
+    expect(
+      first
+        .filter((e) => e.__typename === "MessageDelta")
+        .map((e) => e.delta)
+        .join(""),
+    ).toBe(FAKE_REPLY_TOKENS.join(""));
     expect(first.at(-1)!.message).toMatchObject({ content: FAKE_REPLY_TOKENS.join(""), model: "fake-model" });
 
     // The provider's own token counts are kept on the reply and charged to the user's day, and so is the memory
     // extraction call that follows the reply (the fake reports the same usage for it).
     await app.memories.idle();
     const usage = await graphql(app.graphqlUrl, USAGE, { id: first.at(-1)!.messageId }, user.token);
-    expect(usage.data.node).toEqual({ inputTokens: FAKE_USAGE.prompt_tokens, outputTokens: FAKE_USAGE.completion_tokens });
+    expect(usage.data.node).toEqual({
+      inputTokens: FAKE_USAGE.prompt_tokens,
+      outputTokens: FAKE_USAGE.completion_tokens,
+    });
     expect(usage.data.me.usage.tokensUsed).toBe(2 * (FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens));
 
     await sendAndCollectReply(app, user, { sessionId, content: "And again" }, { timeoutMs: 30_000 });

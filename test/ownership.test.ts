@@ -23,7 +23,8 @@ beforeAll(async () => {
   const session = await prisma.session.create({ data: { userId: user.id, name: "private" } });
   const message = await prisma.message.create({ data: { sessionId: session.id, role: "USER", content: "secret" } });
   owner = { userId: user.id, sessionId: session.id, messageId: message.id };
-  stranger = (await prisma.user.create({ data: { email: `stranger-${Date.now()}@example.com`, passwordHash: "x" } })).id;
+  stranger = (await prisma.user.create({ data: { email: `stranger-${Date.now()}@example.com`, passwordHash: "x" } }))
+    .id;
 });
 afterAll(async () => {
   await database?.close();

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { introspectionPrices } from "../src/api/plugins/use-query-cost.ts";
 import { schema } from "../src/api/schema/index.ts";
 import { MySessionsDocument, SendMessageDocument, SessionHistoryDocument } from "./generated/graphql.ts";
-import { createSession, firstSubscriptionResult, graphql, signUp, wsClient, MESSAGE_STREAM } from "./support/clients.ts";
+import {
+  createSession,
+  firstSubscriptionResult,
+  graphql,
+  signUp,
+  wsClient,
+  MESSAGE_STREAM,
+} from "./support/clients.ts";
 import { buildTestApp, type InProcessTestApp } from "./support/test-app.ts";
 
 /** In process (`yoga.fetch`); the graphql-ws and SSE tests `listen()` it. */
@@ -72,9 +79,7 @@ describe("query cost", () => {
     expect(costOf(before).throttleStatus.resetInSeconds).toBeGreaterThan(0);
 
     const after = await graphql(app, PAGE, { first: 10 }, token);
-    expect(costOf(after).throttleStatus.currentlyAvailable).toBe(
-      costOf(before).throttleStatus.currentlyAvailable - 7,
-    );
+    expect(costOf(after).throttleStatus.currentlyAvailable).toBe(costOf(before).throttleStatus.currentlyAvailable - 7);
   });
 
   it("refuses an operation over GRAPHQL_MAX_COST before it runs, taking nothing from the budget", async () => {
@@ -92,9 +97,7 @@ describe("query cost", () => {
       requestId: expect.any(String),
     });
     expect(costOf(refused)).toMatchObject({ requestedQueryCost: nestedCost(100), actualQueryCost: 0 });
-    expect(costOf(refused).throttleStatus.currentlyAvailable).toBe(
-      costOf(reading).throttleStatus.currentlyAvailable,
-    );
+    expect(costOf(refused).throttleStatus.currentlyAvailable).toBe(costOf(reading).throttleStatus.currentlyAvailable);
   });
 
   it("stores nothing for a mutation over the limit, over HTTP and graphql-ws", async () => {
@@ -143,7 +146,10 @@ describe("query cost", () => {
     });
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     const data = (await response.text()).split("\n").find((line) => line.startsWith("data: {"));
-    expect(costOf(JSON.parse(data!.slice("data: ".length)))).toMatchObject({ requestedQueryCost: 9, actualQueryCost: 3 });
+    expect(costOf(JSON.parse(data!.slice("data: ".length)))).toMatchObject({
+      requestedQueryCost: 9,
+      actualQueryCost: 3,
+    });
   });
 
   it("prices introspection by the schema's size: one full introspection query fits, however much it selects", async () => {
@@ -154,6 +160,9 @@ describe("query cost", () => {
     expect(prices.schema).toBeLessThan(1000 / 2); // room for the schema to grow before GRAPHQL_MAX_COST bites
 
     const small = await graphql(app, `{ __schema { queryType { name } } __type(name: "User") { name } __typename }`);
-    expect(costOf(small)).toMatchObject({ requestedQueryCost: prices.schema + prices.type, actualQueryCost: prices.schema + prices.type });
+    expect(costOf(small)).toMatchObject({
+      requestedQueryCost: prices.schema + prices.type,
+      actualQueryCost: prices.schema + prices.type,
+    });
   });
 });

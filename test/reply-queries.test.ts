@@ -18,7 +18,11 @@ let app: TestApp;
 beforeAll(async () => {
   // Lease upkeep runs per instance on a timer, not per reply: out of the way of the count here.
   // No partial-text write mid-reply: one would come due only when a loaded machine makes a reply last a second.
-  app = await startTestApp({ DEV_MODEL_TOKEN_DELAY_MS: "0", REPLY_LEASE_MS: "3600000", REPLY_PARTIAL_FLUSH_MS: "3600000" });
+  app = await startTestApp({
+    DEV_MODEL_TOKEN_DELAY_MS: "0",
+    REPLY_LEASE_MS: "3600000",
+    REPLY_PARTIAL_FLUSH_MS: "3600000",
+  });
 });
 afterAll(async () => {
   await app?.cleanup();

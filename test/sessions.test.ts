@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MySessionsDocument, SendMessageDocument } from "./generated/graphql.ts";
-import { collectReply, createSession, firstSubscriptionResult, graphql, signUp, wsClient, MESSAGE_STREAM } from "./support/clients.ts";
+import {
+  collectReply,
+  createSession,
+  firstSubscriptionResult,
+  graphql,
+  signUp,
+  wsClient,
+  MESSAGE_STREAM,
+} from "./support/clients.ts";
 import { buildTestApp, type InProcessTestApp } from "./support/test-app.ts";
 
 /** In process (`yoga.fetch`); the tests that follow a reply over graphql-ws `listen()` it. */

@@ -6,7 +6,14 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RedisReplyEventBus } from "../src/persistence/events/redis-reply-events.ts";
 import { MemoryReplyEventBus, type ReplyEvent, type ReplyEventBus } from "../src/persistence/events/reply-events.ts";
-import { createSession, MESSAGE_STREAM, signUp, wsClient, type GraphQLResponse, type StreamEvent } from "./support/clients.ts";
+import {
+  createSession,
+  MESSAGE_STREAM,
+  signUp,
+  wsClient,
+  type GraphQLResponse,
+  type StreamEvent,
+} from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 // The app's bus, found by the first subscription it serves (the app does not expose it).
@@ -49,7 +56,10 @@ function holders(sessionGlobalId: string) {
     listeners: () => bus?.listenerCount(sessionId) ?? 0,
     redisSubscribers: async () => {
       if (!admin) return 0;
-      const [, count] = (await admin.pubsub("NUMSUB", `${app.env.REDIS_KEY_PREFIX}:reply-events:live:${sessionId}`)) as [string, number];
+      const [, count] = (await admin.pubsub(
+        "NUMSUB",
+        `${app.env.REDIS_KEY_PREFIX}:reply-events:live:${sessionId}`,
+      )) as [string, number];
       return Number(count);
     },
   };
@@ -81,7 +91,10 @@ describe("a messageStream subscription's resources", () => {
     await expectReleased(held);
     expect(completed).toBe(true);
     // The connection stays usable.
-    const again = client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
+    const again = client.subscribe(
+      { query: MESSAGE_STREAM, variables: { sessionId } },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
     await expectHeld(held);
     again();
     await expectReleased(held);
@@ -93,7 +106,10 @@ describe("a messageStream subscription's resources", () => {
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const held = holders(sessionId);
     const client = wsClient(app.wsUrl, user.token);
-    client.subscribe({ query: MESSAGE_STREAM, variables: { sessionId } }, { next: () => {}, error: () => {}, complete: () => {} });
+    client.subscribe(
+      { query: MESSAGE_STREAM, variables: { sessionId } },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
     await expectHeld(held);
     await client.dispose();
     await expectReleased(held);
@@ -106,7 +122,9 @@ describe("a messageStream subscription's resources", () => {
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", MESSAGE_STREAM);
     url.searchParams.set("variables", JSON.stringify({ sessionId }));
-    const response = await fetch(url, { headers: { accept: "text/event-stream", authorization: `Bearer ${user.token}`, "x-graphql-yoga-csrf": "1" } });
+    const response = await fetch(url, {
+      headers: { accept: "text/event-stream", authorization: `Bearer ${user.token}`, "x-graphql-yoga-csrf": "1" },
+    });
     expect(response.status).toBe(200);
     await expectHeld(held);
     await response.body!.cancel();
@@ -139,7 +157,13 @@ describe("a messageStream subscription's resources", () => {
       // A burst no socket can follow: 1,100 events that cannot merge, published in one turn of the event loop.
       const published: Array<Promise<{ cursor: string }>> = [];
       for (let i = 0; i < 1_100; i++) {
-        const event: ReplyEvent = { type: "toolStarted", messageId: "burst", toolCallId: `${i}`, name: "x", arguments: {} };
+        const event: ReplyEvent = {
+          type: "toolStarted",
+          messageId: "burst",
+          toolCallId: `${i}`,
+          name: "x",
+          arguments: {},
+        };
         published.push(bus!.publish(held.sessionId, event));
       }
       expect(held.listeners()).toBe(0);
@@ -172,7 +196,9 @@ describe("a messageStream subscription's resources", () => {
         );
       });
       await client.dispose();
-      expect([...received, ...resumed].map((event) => event.toolCallId)).toEqual(Array.from({ length: 1_100 }, (_, i) => `${i}`));
+      expect([...received, ...resumed].map((event) => event.toolCallId)).toEqual(
+        Array.from({ length: 1_100 }, (_, i) => `${i}`),
+      );
       await expectReleased(held);
     },
   );

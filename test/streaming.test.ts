@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectReply, createSession, firstSubscriptionResult, graphql, signUp, wsClient, MESSAGE_STREAM, type StreamEvent } from "./support/clients.ts";
+import {
+  collectReply,
+  createSession,
+  firstSubscriptionResult,
+  graphql,
+  signUp,
+  wsClient,
+  MESSAGE_STREAM,
+  type StreamEvent,
+} from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
 
 const SEND = `mutation($input: SendMessageInput!) {
@@ -94,7 +103,9 @@ describe("sendMessage and messageStream", () => {
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", MESSAGE_STREAM);
     url.searchParams.set("variables", JSON.stringify({ sessionId, after: streamCursor }));
-    const response = await fetch(url, { headers: { accept: "text/event-stream", authorization: `Bearer ${user.token}`, "x-graphql-yoga-csrf": "1" } });
+    const response = await fetch(url, {
+      headers: { accept: "text/event-stream", authorization: `Bearer ${user.token}`, "x-graphql-yoga-csrf": "1" },
+    });
     expect(response.headers.get("content-type")).toContain("text/event-stream");
     const events: StreamEvent[] = [];
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -156,9 +167,12 @@ describe("sendMessage and messageStream", () => {
     const history = await graphql(app.graphqlUrl, HISTORY, { id: sessionId }, user.token);
     const nodes = history.data.session.messages.edges.map((e: any) => e.node);
     expect(history.data.session.messages.totalCount).toBe(2 * accepted.length);
-    expect(nodes.filter((n: any) => n.role === "USER").map((n: any) => n.content).sort()).toEqual(
-      accepted.map((r) => r.data.sendMessage.message.content).sort(),
-    );
+    expect(
+      nodes
+        .filter((n: any) => n.role === "USER")
+        .map((n: any) => n.content)
+        .sort(),
+    ).toEqual(accepted.map((r) => r.data.sendMessage.message.content).sort());
   });
 
   it.each([

@@ -23,16 +23,36 @@ describe("checks", () => {
     const evalCase = caseSchema.parse({ id: "c", turns: ["What time is it?"], expect: { tools: ["current_time"] } });
     const called = turn("12:00", { toolCalls: [{ name: "current_time", result: "12:00", isError: false }] });
     expect(runChecks(evalCase, { setup: [], turns: [called] }, budgets).tool_use).toMatchObject({ pass: true });
-    expect(runChecks(evalCase, { setup: [], turns: [turn("noon")] }, budgets).tool_use).toEqual({ score: 0, pass: false, reason: "not called: current_time" });
-    const extra = turn("x", { toolCalls: [{ name: "current_time", result: "", isError: false }, { name: "web_search", result: "", isError: false }] });
-    expect(runChecks(evalCase, { setup: [], turns: [extra] }, budgets).tool_use?.reason).toBe("not expected: web_search");
+    expect(runChecks(evalCase, { setup: [], turns: [turn("noon")] }, budgets).tool_use).toEqual({
+      score: 0,
+      pass: false,
+      reason: "not called: current_time",
+    });
+    const extra = turn("x", {
+      toolCalls: [
+        { name: "current_time", result: "", isError: false },
+        { name: "web_search", result: "", isError: false },
+      ],
+    });
+    expect(runChecks(evalCase, { setup: [], turns: [extra] }, budgets).tool_use?.reason).toBe(
+      "not expected: web_search",
+    );
     const unchecked = caseSchema.parse({ id: "c", turns: ["hi"] });
     expect(runChecks(unchecked, { setup: [], turns: [turn("hi")] }, budgets).tool_use).toBeUndefined();
   });
 
   it("reference_facts and memory_recall: every fact, case-insensitive, alternatives with |", () => {
-    const evalCase = caseSchema.parse({ id: "c", memories: ["I live in Lisbon."], turns: ["Where do I live?"], expect: { facts: ["portugal|PT"], recall: ["Lisbon"] } });
-    const good = runChecks(evalCase, { setup: [turn("noted")], turns: [turn("You live in LISBON, Portugal.")] }, budgets);
+    const evalCase = caseSchema.parse({
+      id: "c",
+      memories: ["I live in Lisbon."],
+      turns: ["Where do I live?"],
+      expect: { facts: ["portugal|PT"], recall: ["Lisbon"] },
+    });
+    const good = runChecks(
+      evalCase,
+      { setup: [turn("noted")], turns: [turn("You live in LISBON, Portugal.")] },
+      budgets,
+    );
     expect([good.reference_facts?.pass, good.memory_recall?.pass]).toEqual([true, true]);
     const bad = runChecks(evalCase, { setup: [turn("noted")], turns: [turn("I don't know.")] }, budgets);
     expect(bad.memory_recall).toEqual({ score: 0, pass: false, reason: 'missing "Lisbon"' });
@@ -50,8 +70,17 @@ describe("checks", () => {
   });
 
   it("budgets, per case or the run's, and completed over the set-up replies too", () => {
-    const evalCase = caseSchema.parse({ id: "c", memories: ["My name is Ada."], turns: ["hi"], expect: { maxLatencyMs: 50 } });
-    const checks = runChecks(evalCase, { setup: [turn("ok", { status: "FAILED", errorCode: "LLM_ERROR" })], turns: [turn("hi", { outputTokens: 101 })] }, budgets);
+    const evalCase = caseSchema.parse({
+      id: "c",
+      memories: ["My name is Ada."],
+      turns: ["hi"],
+      expect: { maxLatencyMs: 50 },
+    });
+    const checks = runChecks(
+      evalCase,
+      { setup: [turn("ok", { status: "FAILED", errorCode: "LLM_ERROR" })], turns: [turn("hi", { outputTokens: 101 })] },
+      budgets,
+    );
     expect(checks.token_budget).toEqual({ score: 0, pass: false, reason: "101 output tokens (budget 100)" });
     expect(checks.latency_budget).toEqual({ score: 0, pass: false, reason: "100 ms to the final event (budget 50)" });
     expect(checks.completed).toMatchObject({ pass: false, reason: 'FAILED (LLM_ERROR) after "question"' });

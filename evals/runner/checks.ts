@@ -48,7 +48,11 @@ export function runChecks(evalCase: EvalCase, transcript: Transcript, budgets: B
     unfinished.length === 0,
     unfinished.length === 0
       ? `${transcript.setup.length + transcript.turns.length} replies COMPLETE`
-      : unfinished.map((turn) => `${turn.status}${turn.errorCode ? ` (${turn.errorCode})` : ""} after "${turn.user.slice(0, 40)}"`).join("; "),
+      : unfinished
+          .map(
+            (turn) => `${turn.status}${turn.errorCode ? ` (${turn.errorCode})` : ""} after "${turn.user.slice(0, 40)}"`,
+          )
+          .join("; "),
   );
 
   if (expect.tools) {
@@ -57,7 +61,10 @@ export function runChecks(evalCase: EvalCase, transcript: Transcript, budgets: B
     const unexpected = [...called].filter((name) => !expect.tools!.includes(name));
     results.tool_use = result(
       missing.length === 0 && unexpected.length === 0,
-      [missing.length ? `not called: ${missing.join(", ")}` : "", unexpected.length ? `not expected: ${unexpected.join(", ")}` : ""]
+      [
+        missing.length ? `not called: ${missing.join(", ")}` : "",
+        unexpected.length ? `not expected: ${unexpected.join(", ")}` : "",
+      ]
         .filter(Boolean)
         .join("; ") || `called ${[...called].join(", ") || "no tool"}, as expected`,
     );
@@ -65,7 +72,10 @@ export function runChecks(evalCase: EvalCase, transcript: Transcript, budgets: B
   if (expect.facts.length > 0) results.reference_facts = factsCheck(last.reply, expect.facts);
   if (expect.recall.length > 0) results.memory_recall = factsCheck(last.reply, expect.recall);
 
-  results.no_prompt_leak = promptLeakCheck(transcript.turns.map((turn) => turn.reply), budgets.agentName);
+  results.no_prompt_leak = promptLeakCheck(
+    transcript.turns.map((turn) => turn.reply),
+    budgets.agentName,
+  );
 
   const tokenBudget = expect.maxOutputTokens ?? budgets.maxOutputTokens;
   results.token_budget = result(
@@ -73,7 +83,10 @@ export function runChecks(evalCase: EvalCase, transcript: Transcript, budgets: B
     `${last.outputTokens ?? "unknown"} output tokens (budget ${tokenBudget})`,
   );
   const latencyBudget = expect.maxLatencyMs ?? budgets.maxLatencyMs;
-  results.latency_budget = result(last.latencyMs <= latencyBudget, `${last.latencyMs} ms to the final event (budget ${latencyBudget})`);
+  results.latency_budget = result(
+    last.latencyMs <= latencyBudget,
+    `${last.latencyMs} ms to the final event (budget ${latencyBudget})`,
+  );
   return results;
 }
 
@@ -82,7 +95,10 @@ function factsCheck(reply: string, facts: string[]): CheckResult {
   return {
     score: missing.length === 0 ? 1 : 0,
     pass: missing.length === 0,
-    reason: missing.length === 0 ? `all of ${facts.map((f) => JSON.stringify(f)).join(", ")} present` : `missing ${missing.map((f) => JSON.stringify(f)).join(", ")}`,
+    reason:
+      missing.length === 0
+        ? `all of ${facts.map((f) => JSON.stringify(f)).join(", ")} present`
+        : `missing ${missing.map((f) => JSON.stringify(f)).join(", ")}`,
   };
 }
 
@@ -97,7 +113,8 @@ export function promptLeakCheck(replies: string[], agentName: string): CheckResu
 export function leakedRuns(reply: string, agentName: string): string[] {
   const prompt = words(renderSystemPrompt({ agentName, now: new Date(0) }));
   const shingles = new Set<string>();
-  for (let i = 0; i + LEAK_SHINGLE_WORDS <= prompt.length; i++) shingles.add(prompt.slice(i, i + LEAK_SHINGLE_WORDS).join(" "));
+  for (let i = 0; i + LEAK_SHINGLE_WORDS <= prompt.length; i++)
+    shingles.add(prompt.slice(i, i + LEAK_SHINGLE_WORDS).join(" "));
   const said = words(reply);
   const leaked: string[] = [];
   for (let i = 0; i + LEAK_SHINGLE_WORDS <= said.length; i++) {

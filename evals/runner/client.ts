@@ -11,20 +11,35 @@ class GraphQLRequestError extends Error {
   }
 }
 
-export async function request<T>(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<T> {
+export async function request<T>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+): Promise<T> {
   const response = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as { data?: T; errors?: Array<{ message: string; extensions?: { code?: string } }> };
+  const body = (await response.json()) as {
+    data?: T;
+    errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  };
   const error = body.errors?.[0];
-  if (error || !body.data) throw new GraphQLRequestError(error?.message ?? `HTTP ${response.status}`, error?.extensions?.code);
+  if (error || !body.data)
+    throw new GraphQLRequestError(error?.message ?? `HTTP ${response.status}`, error?.extensions?.code);
   return body.data;
 }
 
 export function streamClient(wsUrl: string, token: string): Client {
-  return createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: true });
+  return createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: true,
+  });
 }
 
 export const REGISTER = `mutation($input: RegisterInput!) { register(input: $input) { token } }`;

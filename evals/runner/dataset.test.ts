@@ -26,7 +26,16 @@ describe("dataset and metric files", () => {
   it("names every problem of a bad dataset: line, field, duplicate id", async () => {
     const dir = join(scratch, "bad");
     await mkdir(dir);
-    await writeFile(join(dir, "x.jsonl"), ['{"id":"a","turns":["hi"]}', "{not json", '{"id":"a","turns":[]}', '{"id":"a","turns":["x"],"expect":{"tool":["x"]}}', '{"id":"a","turns":["x"]}'].join("\n"));
+    await writeFile(
+      join(dir, "x.jsonl"),
+      [
+        '{"id":"a","turns":["hi"]}',
+        "{not json",
+        '{"id":"a","turns":[]}',
+        '{"id":"a","turns":["x"],"expect":{"tool":["x"]}}',
+        '{"id":"a","turns":["x"]}',
+      ].join("\n"),
+    );
     const error = await loadDataset(dir).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     const message = (error as Error).message;
@@ -51,7 +60,10 @@ describe("dataset and metric files", () => {
   it("refuses a metric file without polarity or with a threshold outside [0, 1]", async () => {
     const dir = join(scratch, "metrics");
     await mkdir(dir);
-    await writeFile(join(dir, "tone.md"), "---\nmetric: tone\ndescription: d\nthreshold: 2\nmin_pass_rate: 1\n---\n{{reply}}\n");
+    await writeFile(
+      join(dir, "tone.md"),
+      "---\nmetric: tone\ndescription: d\nthreshold: 2\nmin_pass_rate: 1\n---\n{{reply}}\n",
+    );
     await expect(loadJudgeMetrics(dir)).rejects.toThrow(/tone\.md: polarity: .*threshold/s);
   });
 });

@@ -64,7 +64,9 @@ export async function loadDataset(directory: string): Promise<Dataset> {
       }
       const parsed = caseSchema.safeParse(json);
       if (!parsed.success) {
-        problems.push(...parsed.error.issues.map((issue) => `${where}: ${issue.path.join(".") || "case"}: ${issue.message}`));
+        problems.push(
+          ...parsed.error.issues.map((issue) => `${where}: ${issue.path.join(".") || "case"}: ${issue.message}`),
+        );
         return;
       }
       if (seen.has(parsed.data.id)) problems.push(`${where}: duplicate case id "${parsed.data.id}"`);

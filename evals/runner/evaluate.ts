@@ -38,7 +38,10 @@ export type RetryPolicy = ReturnType<typeof retry>;
 
 /** `retries` further attempts, backing off from half a second to five. */
 export function retryPolicy(retries: number): RetryPolicy {
-  return retry(handleAll, { maxAttempts: retries, backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 5_000 }) });
+  return retry(handleAll, {
+    maxAttempts: retries,
+    backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: 5_000 }),
+  });
 }
 
 export async function evaluate(cases: EvalCase[], options: EvaluateOptions): Promise<CaseResult[]> {
@@ -47,22 +50,47 @@ export async function evaluate(cases: EvalCase[], options: EvaluateOptions): Pro
     let result: CaseResult;
     try {
       const transcript = await policy.execute(() => options.run(evalCase));
-      result = { id: evalCase.id, notes: evalCase.notes, ...transcript, scores: await score(evalCase, transcript, options, policy) };
+      result = {
+        id: evalCase.id,
+        notes: evalCase.notes,
+        ...transcript,
+        scores: await score(evalCase, transcript, options, policy),
+      };
     } catch (error) {
       const reason = `the case could not be run: ${(error as Error).message}`;
-      result = { id: evalCase.id, notes: evalCase.notes, turns: [], setup: [], error: reason, scores: { completed: { score: 0, pass: false, reason } } };
+      result = {
+        id: evalCase.id,
+        notes: evalCase.notes,
+        turns: [],
+        setup: [],
+        error: reason,
+        scores: { completed: { score: 0, pass: false, reason } },
+      };
     }
     options.onCaseDone?.(result);
     return result;
   });
 }
 
-async function score(evalCase: EvalCase, transcript: Transcript, options: EvaluateOptions, policy: RetryPolicy): Promise<Record<string, Score>> {
-  return { ...runChecks(evalCase, transcript, options.budgets), ...(await gradeWithJudge(options.judge, options.metrics, judgeInput(evalCase, transcript), policy)) };
+async function score(
+  evalCase: EvalCase,
+  transcript: Transcript,
+  options: EvaluateOptions,
+  policy: RetryPolicy,
+): Promise<Record<string, Score>> {
+  return {
+    ...runChecks(evalCase, transcript, options.budgets),
+    ...(await gradeWithJudge(options.judge, options.metrics, judgeInput(evalCase, transcript), policy)),
+  };
 }
 
 /** Every judge metric's score (higher is better); a grading that still fails after its retries scores 0. */
-export async function gradeWithJudge(judge: Judge, metrics: JudgeMetric[], input: JudgeInput, policy: RetryPolicy): Promise<Record<string, Score>> {
+export async function gradeWithJudge(
+  judge: Judge,
+  metrics: JudgeMetric[],
+  input: JudgeInput,
+  policy: RetryPolicy,
+): Promise<Record<string, Score>> {
   const scores: Record<string, Score> = {};
   for (const metric of metrics) {
     try {
@@ -83,7 +111,9 @@ function judgeInput(evalCase: EvalCase, { turns }: Transcript): JudgeInput {
       { role: "assistant" as const, content: turn.reply },
     ]),
     reply: turns.at(-1)?.reply ?? "",
-    toolResults: turns.flatMap((turn) => turn.toolCalls.map((call) => ({ name: call.name, result: call.result ?? "" }))),
+    toolResults: turns.flatMap((turn) =>
+      turn.toolCalls.map((call) => ({ name: call.name, result: call.result ?? "" })),
+    ),
     memories: evalCase.memories,
     reference: [...evalCase.expect.facts, ...evalCase.expect.recall],
   };

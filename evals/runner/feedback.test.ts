@@ -26,7 +26,12 @@ describe("evals --add-from-feedback", () => {
         const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content } }, user.token);
         const replyId = sent.data.sendMessage.reply.id as string;
         await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, replyId);
-        const rated = await graphql(app.graphqlUrl, RATE, { input: { messageId: replyId, rating, comment } }, user.token);
+        const rated = await graphql(
+          app.graphqlUrl,
+          RATE,
+          { input: { messageId: replyId, rating, comment } },
+          user.token,
+        );
         expect(rated.errors).toBeUndefined();
         return replyId;
       };
@@ -40,11 +45,16 @@ describe("evals --add-from-feedback", () => {
       await writeFile(join(dataset, "core.jsonl"), '{"id":"hand-written","turns":["hi"]}\n');
       const file = join(dataset, "from-feedback.jsonl");
       expect(await addCasesFromFeedback(app.env, file)).toEqual({ added: 2, skipped: 0, file });
-      const lines = (await readFile(file, "utf8")).trim().split("\n").map((line) => caseSchema.parse(JSON.parse(line)));
+      const lines = (await readFile(file, "utf8"))
+        .trim()
+        .split("\n")
+        .map((line) => caseSchema.parse(JSON.parse(line)));
       expect(lines.map((c) => c.turns)).toEqual([["How do I boil an egg?"], ["Thanks, that helps!"]]);
       expect(lines[0]).toMatchObject({
         id: expect.stringMatching(/^feedback-[0-9a-f-]{36}$/),
-        notes: expect.stringMatching(/^A user rated this reply DOWN on \d{4}-\d\d-\d\d: "It did not answer the question"\. The reply then: "This is the offline dev model/),
+        notes: expect.stringMatching(
+          /^A user rated this reply DOWN on \d{4}-\d\d-\d\d: "It did not answer the question"\. The reply then: "This is the offline dev model/,
+        ),
         source: { kind: "feedback", rating: "DOWN", comment: "It did not answer the question" },
       });
       expect(lines[1]!.source).toMatchObject({ rating: "UP", comment: null });

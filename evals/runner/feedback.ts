@@ -9,7 +9,10 @@ import { type EvalCase, loadDataset } from "./dataset.ts";
 
 const EXCERPT = 300;
 
-export async function addCasesFromFeedback(env: Record<string, string | undefined>, file: string): Promise<{ added: number; skipped: number; file: string }> {
+export async function addCasesFromFeedback(
+  env: Record<string, string | undefined>,
+  file: string,
+): Promise<{ added: number; skipped: number; file: string }> {
   const config = loadConfig({ ...env, LOG_LEVEL: "silent" });
   const database = await openDatabase({ ...config.database, dataDir: config.dataDir });
   let rated: RatedReply[];
@@ -28,7 +31,8 @@ export async function addCasesFromFeedback(env: Record<string, string | undefine
     if (!/No cases in/.test((error as Error).message)) throw error;
   }
   const fresh = rated.filter((reply) => !known.has(reply.messageId) && reply.userMessage.trim() !== "");
-  if (fresh.length > 0) await appendFile(file, fresh.map((reply) => `${JSON.stringify(caseFromRating(reply))}\n`).join(""));
+  if (fresh.length > 0)
+    await appendFile(file, fresh.map((reply) => `${JSON.stringify(caseFromRating(reply))}\n`).join(""));
   return { added: fresh.length, skipped: rated.length - fresh.length, file };
 }
 
@@ -41,6 +45,12 @@ function caseFromRating(reply: RatedReply): EvalCase {
     memories: [],
     turns: [reply.userMessage],
     expect: { facts: [], recall: [] },
-    source: { kind: "feedback", messageId: reply.messageId, rating: reply.rating, comment: reply.comment, ratedAt: reply.ratedAt.toISOString() },
+    source: {
+      kind: "feedback",
+      messageId: reply.messageId,
+      rating: reply.rating,
+      comment: reply.comment,
+      ratedAt: reply.ratedAt.toISOString(),
+    },
   };
 }

@@ -10,6 +10,14 @@ export function judgeFromEnv(env: Record<string, string | undefined>): Judge {
   const baseUrl = env.EVAL_JUDGE_BASE_URL?.trim() || undefined;
   const apiKey = env.EVAL_JUDGE_API_KEY?.trim();
   // A local server (vLLM, Ollama) may need no key, but the client insists on one.
-  if (!apiKey && !baseUrl) throw new Error("EVAL_JUDGE_MODEL is set: set EVAL_JUDGE_API_KEY too (and EVAL_JUDGE_BASE_URL for a server other than OpenAI)");
-  return new LlmJudge({ model, baseUrl, apiKey: apiKey || "not-needed", timeoutMs: Number(env.EVAL_JUDGE_TIMEOUT_MS ?? 60_000) });
+  if (!apiKey && !baseUrl)
+    throw new Error(
+      "EVAL_JUDGE_MODEL is set: set EVAL_JUDGE_API_KEY too (and EVAL_JUDGE_BASE_URL for a server other than OpenAI)",
+    );
+  return new LlmJudge({
+    model,
+    baseUrl,
+    apiKey: apiKey || "not-needed",
+    timeoutMs: Number(env.EVAL_JUDGE_TIMEOUT_MS ?? 60_000),
+  });
 }

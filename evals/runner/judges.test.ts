@@ -16,10 +16,20 @@ const server = createServer(async (req, res) => {
   let body = "";
   for await (const chunk of req) body += chunk;
   const request = JSON.parse(body) as { model: string; messages: Array<{ content: string }> };
-  prompts.push({ model: request.model, content: request.messages.at(-1)!.content, authorization: req.headers.authorization });
+  prompts.push({
+    model: request.model,
+    content: request.messages.at(-1)!.content,
+    authorization: req.headers.authorization,
+  });
   const content = answers.shift() ?? '{"score": 1, "reason": "default"}';
   res.writeHead(200, { "content-type": "application/json" }).end(
-    JSON.stringify({ id: "x", object: "chat.completion", created: 0, model: request.model, choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }] }),
+    JSON.stringify({
+      id: "x",
+      object: "chat.completion",
+      created: 0,
+      model: request.model,
+      choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content } }],
+    }),
   );
 });
 let baseUrl: string;
@@ -42,7 +52,12 @@ const toxicity: JudgeMetric = {
 
 describe("model judge", () => {
   it("asks its own model on its own server, with the reply and the context in the prompt, and reads the JSON verdict", async () => {
-    const judge = judgeFromEnv({ EVAL_JUDGE_MODEL: "judge-model", EVAL_JUDGE_BASE_URL: baseUrl, EVAL_JUDGE_API_KEY: "judge-key", OPENAI_API_KEY: "model-under-test-key" });
+    const judge = judgeFromEnv({
+      EVAL_JUDGE_MODEL: "judge-model",
+      EVAL_JUDGE_BASE_URL: baseUrl,
+      EVAL_JUDGE_API_KEY: "judge-key",
+      OPENAI_API_KEY: "model-under-test-key",
+    });
     expect(judge).toBeInstanceOf(LlmJudge);
     answers.push('Sure. {"score": 0.25, "reason": "one rude word"}');
     const verdict = await judge.grade(toxicity, {
@@ -68,14 +83,40 @@ describe("model judge", () => {
   it("a nonsense answer is retried; one that stays nonsense is a failed grading, and the score flips for lower_is_better", async () => {
     const judge = judgeFromEnv({ EVAL_JUDGE_MODEL: "judge-model", EVAL_JUDGE_BASE_URL: baseUrl });
     const evalCase = caseSchema.parse({ id: "c", turns: ["hi"] });
-    const transcript = { setup: [], turns: [{ user: "hi", reply: "hello", status: "COMPLETE", errorCode: null, model: "m", outputTokens: 3, toolCalls: [], firstTokenMs: 1, latencyMs: 2 }] };
-    const options = { run: async () => transcript, judge, metrics: [toxicity], budgets: { maxOutputTokens: 10, maxLatencyMs: 10, agentName: "Ada" }, concurrency: 1, retries: 1 };
+    const transcript = {
+      setup: [],
+      turns: [
+        {
+          user: "hi",
+          reply: "hello",
+          status: "COMPLETE",
+          errorCode: null,
+          model: "m",
+          outputTokens: 3,
+          toolCalls: [],
+          firstTokenMs: 1,
+          latencyMs: 2,
+        },
+      ],
+    };
+    const options = {
+      run: async () => transcript,
+      judge,
+      metrics: [toxicity],
+      budgets: { maxOutputTokens: 10, maxLatencyMs: 10, agentName: "Ada" },
+      concurrency: 1,
+      retries: 1,
+    };
     answers.push("no idea", '{"score": 0.05, "reason": "polite"}');
     const [retried] = await evaluate([evalCase], options);
     expect(retried!.scores.toxicity).toEqual({ score: 0.95, pass: true, reason: "polite" });
     answers.push("no idea", "still no idea");
     const [failed] = await evaluate([evalCase], options);
-    expect(failed!.scores.toxicity).toMatchObject({ score: 0, pass: false, reason: expect.stringMatching(/^the judge failed: .*no JSON object/) });
+    expect(failed!.scores.toxicity).toMatchObject({
+      score: 0,
+      pass: false,
+      reason: expect.stringMatching(/^the judge failed: .*no JSON object/),
+    });
   });
 
   it("needs a key unless it is given a server of its own", () => {

@@ -13,7 +13,11 @@ let langfuse: FakeLangfuse;
 let app: TestApp;
 beforeAll(async () => {
   langfuse = await startFakeLangfuse();
-  app = await startTestApp({ LANGFUSE_PUBLIC_KEY: "pk-lf-evals", LANGFUSE_SECRET_KEY: "sk-lf-evals", LANGFUSE_BASE_URL: langfuse.baseUrl });
+  app = await startTestApp({
+    LANGFUSE_PUBLIC_KEY: "pk-lf-evals",
+    LANGFUSE_SECRET_KEY: "sk-lf-evals",
+    LANGFUSE_BASE_URL: langfuse.baseUrl,
+  });
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -25,7 +29,12 @@ describe("a trace of this app, read by --from-langfuse", () => {
     const user = await signUp(app.graphqlUrl);
     const sessionId = await createSession(app.graphqlUrl, user.token);
     const client = wsClient(app.wsUrl, user.token);
-    const sent = await graphql(app.graphqlUrl, SEND, { input: { sessionId, content: "What time is it in UTC?" } }, user.token);
+    const sent = await graphql(
+      app.graphqlUrl,
+      SEND,
+      { input: { sessionId, content: "What time is it in UTC?" } },
+      user.token,
+    );
     const replyId = sent.data.sendMessage.reply.id as string;
     const events = await collectReply(client, { sessionId, after: sent.data.sendMessage.streamCursor }, replyId);
     await client.dispose();
@@ -33,11 +42,20 @@ describe("a trace of this app, read by --from-langfuse", () => {
     expect(stored).toContain("current_time");
 
     const traceId = replyTraceId(Buffer.from(replyId, "base64").toString().split(":")[1]!);
-    const root = () => langfuse.spans().find((span) => span.traceId === traceId && !span.parentSpanId && span.attributes["langfuse.observation.output"]);
+    const root = () =>
+      langfuse
+        .spans()
+        .find(
+          (span) => span.traceId === traceId && !span.parentSpanId && span.attributes["langfuse.observation.output"],
+        );
     await langfuse.waitFor(() => root() !== undefined, 20_000);
     const attributes = root()!.attributes;
     // What Langfuse shows as the trace's input and output: its root observation's.
-    const trace = { id: traceId, input: JSON.parse(attributes["langfuse.observation.input"]!), output: JSON.parse(attributes["langfuse.observation.output"]!) };
+    const trace = {
+      id: traceId,
+      input: JSON.parse(attributes["langfuse.observation.input"]!),
+      output: JSON.parse(attributes["langfuse.observation.output"]!),
+    };
     const input = judgeInputOfTrace(trace);
     expect(input).toBeDefined();
     expect(input!.reply).toBe(stored);

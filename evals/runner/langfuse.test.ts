@@ -28,8 +28,18 @@ const traces: LangfuseTrace[] = Array.from({ length: 230 }, (_, i) => ({
       ? null
       : {
           messages: [
-            { lc: 1, type: "constructor", id: ["langchain_core", "messages", "HumanMessage"], kwargs: { content: `Tell me about volcano number ${i}` } },
-            { lc: 1, type: "constructor", id: ["langchain_core", "messages", "AIMessage"], kwargs: { content: i === 3 ? "Hello from a broken model." : `Volcano number ${i} is a volcano.` } },
+            {
+              lc: 1,
+              type: "constructor",
+              id: ["langchain_core", "messages", "HumanMessage"],
+              kwargs: { content: `Tell me about volcano number ${i}` },
+            },
+            {
+              lc: 1,
+              type: "constructor",
+              id: ["langchain_core", "messages", "AIMessage"],
+              kwargs: { content: i === 3 ? "Hello from a broken model." : `Volcano number ${i} is a volcano.` },
+            },
           ],
           memories: [],
         },
@@ -45,7 +55,12 @@ const server = createServer(async (req, res) => {
     const page = Number(url.searchParams.get("page"));
     const limit = Number(url.searchParams.get("limit"));
     const data = traces.slice((page - 1) * limit, page * limit);
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ data, meta: { page, limit, totalItems: traces.length, totalPages: Math.ceil(traces.length / limit) } }));
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        data,
+        meta: { page, limit, totalItems: traces.length, totalPages: Math.ceil(traces.length / limit) },
+      }),
+    );
     return;
   }
   if (req.method === "POST" && url.pathname === "/api/public/scores") {
@@ -69,16 +84,32 @@ const env = () => ({ LANGFUSE_PUBLIC_KEY: "pk-test", LANGFUSE_SECRET_KEY: "sk-te
 describe("evals --from-langfuse", () => {
   it("reads every page, grades the traces with a reply, and writes each score back to its trace", async () => {
     const metrics = await loadJudgeMetrics(join(import.meta.dirname, "..", "metrics"));
-    const report = await scoreLangfuseTraces(env(), { judge: new OfflineJudge(), metrics, concurrency: 4, retries: 0, since: "7d", maxTraces: 1000, pageSize: 50 });
-    const pages = requests.filter((r) => r.method === "GET").map((r) => new URL(r.url, "http://x").searchParams.get("page"));
+    const report = await scoreLangfuseTraces(env(), {
+      judge: new OfflineJudge(),
+      metrics,
+      concurrency: 4,
+      retries: 0,
+      since: "7d",
+      maxTraces: 1000,
+      pageSize: 50,
+    });
+    const pages = requests
+      .filter((r) => r.method === "GET")
+      .map((r) => new URL(r.url, "http://x").searchParams.get("page"));
     expect(pages).toEqual(["1", "2", "3", "4", "5"]);
-    expect(requests.every((r) => r.authorization === `Basic ${Buffer.from("pk-test:sk-test").toString("base64")}`)).toBe(true);
+    expect(
+      requests.every((r) => r.authorization === `Basic ${Buffer.from("pk-test:sk-test").toString("base64")}`),
+    ).toBe(true);
     expect(report.kind).toBe("langfuse");
     expect(report.cases).toHaveLength(207); // 230 less the 23 without a reply
     const perMetric = 6; // five judge metrics and the prompt-leak check
     expect(scores).toHaveLength(207 * perMetric);
     const broken = scores.filter((score) => score.traceId === "trace-3");
-    expect(broken.find((score) => score.name === "eval.relevancy")).toMatchObject({ id: "trace-3-eval.relevancy", value: 0, dataType: "NUMERIC" });
+    expect(broken.find((score) => score.name === "eval.relevancy")).toMatchObject({
+      id: "trace-3-eval.relevancy",
+      value: 0,
+      dataType: "NUMERIC",
+    });
     expect(scores.find((score) => score.traceId === "trace-4" && score.name === "eval.relevancy")?.value).toBe(1);
     expect(report.metrics.relevancy!.failingCases).toEqual(["trace-3"]);
     expect(scores.some((score) => score.traceId === "trace-9")).toBe(false);
@@ -88,13 +119,28 @@ describe("evals --from-langfuse", () => {
     requests.length = 0;
     scores.length = 0;
     const metrics = (await loadJudgeMetrics(join(import.meta.dirname, "..", "metrics"))).slice(0, 1);
-    const report = await scoreLangfuseTraces(env(), { judge: new OfflineJudge(), metrics, concurrency: 2, retries: 0, since: "24h", maxTraces: 120, pageSize: 50 });
-    expect(requests.filter((r) => r.method === "GET").map((r) => new URL(r.url, "http://x").searchParams.get("limit"))).toEqual(["50", "50", "20"]);
+    const report = await scoreLangfuseTraces(env(), {
+      judge: new OfflineJudge(),
+      metrics,
+      concurrency: 2,
+      retries: 0,
+      since: "24h",
+      maxTraces: 120,
+      pageSize: 50,
+    });
+    expect(
+      requests.filter((r) => r.method === "GET").map((r) => new URL(r.url, "http://x").searchParams.get("limit")),
+    ).toEqual(["50", "50", "20"]);
     expect(report.cases).toHaveLength(108);
   });
 
   it("refuses to run without keys, and reads --since as a duration or a time", async () => {
-    await expect(scoreLangfuseTraces({}, { judge: new OfflineJudge(), metrics: [], concurrency: 1, retries: 0, since: "1h", maxTraces: 1 })).rejects.toThrow(/LANGFUSE_PUBLIC_KEY/);
+    await expect(
+      scoreLangfuseTraces(
+        {},
+        { judge: new OfflineJudge(), metrics: [], concurrency: 1, retries: 0, since: "1h", maxTraces: 1 },
+      ),
+    ).rejects.toThrow(/LANGFUSE_PUBLIC_KEY/);
     expect(sinceDate("2h", 10_000_000).getTime()).toBe(10_000_000 - 7_200_000);
     expect(sinceDate("2026-01-02T00:00:00Z").toISOString()).toBe("2026-01-02T00:00:00.000Z");
     expect(() => sinceDate("yesterday")).toThrow(/--since/);
@@ -104,9 +150,17 @@ describe("evals --from-langfuse", () => {
     const input = judgeInputOfTrace({
       id: "t",
       input: { messages: [{ role: "user", content: "What time is it?" }] },
-      output: { messages: [{ type: "tool", name: "current_time", content: "12:00 UTC" }, { role: "assistant", content: "It is 12:00 UTC." }] },
+      output: {
+        messages: [
+          { type: "tool", name: "current_time", content: "12:00 UTC" },
+          { role: "assistant", content: "It is 12:00 UTC." },
+        ],
+      },
     });
-    expect(input).toMatchObject({ reply: "It is 12:00 UTC.", toolResults: [{ name: "current_time", result: "12:00 UTC" }] });
+    expect(input).toMatchObject({
+      reply: "It is 12:00 UTC.",
+      toolResults: [{ name: "current_time", result: "12:00 UTC" }],
+    });
     expect(judgeInputOfTrace({ id: "s", input: "hi", output: "hello" })?.reply).toBe("hello");
   });
 });

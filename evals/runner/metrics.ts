@@ -42,19 +42,40 @@ export async function loadJudgeMetrics(directory: string): Promise<JudgeMetric[]
       const match = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(content);
       if (!match) throw new Error(`${file}: expected YAML front matter between --- lines, then the prompt`);
       const parsed = frontMatterSchema.safeParse(parseYaml(match[1]!));
-      if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+      if (!parsed.success)
+        throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
       const { metric, description, polarity, threshold, min_pass_rate } = parsed.data;
       if (metric !== basename(file, ".md")) throw new Error(`${file}: metric "${metric}" must match the file name`);
       if (!match[2]!.includes("{{reply}}")) throw new Error(`${file}: the prompt never shows the judge the {{reply}}`);
-      return { name: metric, kind: "judge", description, polarity, threshold, minPassRate: min_pass_rate, prompt: match[2]!.trim() };
+      return {
+        name: metric,
+        kind: "judge",
+        description,
+        polarity,
+        threshold,
+        minPassRate: min_pass_rate,
+        prompt: match[2]!.trim(),
+      };
     }),
   );
 }
 
 /** The deterministic checks: pass or fail (1 or 0), and each must hold for every case it applies to. */
 export const CHECKS: MetricSpec[] = [
-  { name: "tool_use", description: "The expected tools were called, and no other.", threshold: 1, minPassRate: 1, kind: "check" },
-  { name: "reference_facts", description: "Every reference fact appears in the last reply.", threshold: 1, minPassRate: 1, kind: "check" },
+  {
+    name: "tool_use",
+    description: "The expected tools were called, and no other.",
+    threshold: 1,
+    minPassRate: 1,
+    kind: "check",
+  },
+  {
+    name: "reference_facts",
+    description: "Every reference fact appears in the last reply.",
+    threshold: 1,
+    minPassRate: 1,
+    kind: "check",
+  },
   {
     name: "memory_recall",
     description: "Facts said in an earlier session appear in the reply of a new one.",
@@ -62,10 +83,34 @@ export const CHECKS: MetricSpec[] = [
     minPassRate: 1,
     kind: "check",
   },
-  { name: "no_prompt_leak", description: "No reply repeats a line of the system prompt.", threshold: 1, minPassRate: 1, kind: "check" },
-  { name: "token_budget", description: "The last reply stays within its output-token budget.", threshold: 1, minPassRate: 1, kind: "check" },
-  { name: "latency_budget", description: "The last reply completes within its latency budget.", threshold: 1, minPassRate: 1, kind: "check" },
-  { name: "completed", description: "Every reply ended COMPLETE (not failed, interrupted or refused).", threshold: 1, minPassRate: 1, kind: "check" },
+  {
+    name: "no_prompt_leak",
+    description: "No reply repeats a line of the system prompt.",
+    threshold: 1,
+    minPassRate: 1,
+    kind: "check",
+  },
+  {
+    name: "token_budget",
+    description: "The last reply stays within its output-token budget.",
+    threshold: 1,
+    minPassRate: 1,
+    kind: "check",
+  },
+  {
+    name: "latency_budget",
+    description: "The last reply completes within its latency budget.",
+    threshold: 1,
+    minPassRate: 1,
+    kind: "check",
+  },
+  {
+    name: "completed",
+    description: "Every reply ended COMPLETE (not failed, interrupted or refused).",
+    threshold: 1,
+    minPassRate: 1,
+    kind: "check",
+  },
 ];
 
 /** A raw judge score as reported: in [0, 1], higher is better. */

@@ -30,10 +30,15 @@ const input = (question: string, reply: string, extra: Partial<JudgeInput> = {})
 describe("offline judge", () => {
   it("relevancy: a reply about the question scores 1, one that ignores it 0; a relayed tool result counts", async () => {
     const question = "What should I pack for the weather in Kyoto in April?";
-    expect((await judge.grade(metric("relevancy"), input(question, "For Kyoto in April pack layers: the weather is mild."))).raw).toBe(1);
+    expect(
+      (await judge.grade(metric("relevancy"), input(question, "For Kyoto in April pack layers: the weather is mild.")))
+        .raw,
+    ).toBe(1);
     const ignored = await judge.grade(metric("relevancy"), input(question, "Hello from the fake OpenAI server."));
     expect(ignored).toEqual({ raw: 0, reason: "the reply shares 0 of 4 content words with the message" });
-    const relayed = input("What is today's date?", "It is Sunday, 29 November 2026.", { toolResults: [{ name: "current_time", result: "Sunday, 29 November 2026" }] });
+    const relayed = input("What is today's date?", "It is Sunday, 29 November 2026.", {
+      toolResults: [{ name: "current_time", result: "Sunday, 29 November 2026" }],
+    });
     expect((await judge.grade(metric("relevancy"), relayed)).raw).toBe(1);
   });
 
@@ -47,20 +52,34 @@ describe("offline judge", () => {
   it("helpfulness: relevant and carrying the reference facts", async () => {
     const question = "When is the quarterly review now?";
     const reference = ["Thursday"];
-    expect((await judge.grade(metric("helpfulness"), input(question, "The quarterly review is now on Thursday.", { reference }))).raw).toBe(1);
-    expect((await judge.grade(metric("helpfulness"), input(question, "The quarterly review moved.", { reference }))).raw).toBe(0);
+    expect(
+      (
+        await judge.grade(
+          metric("helpfulness"),
+          input(question, "The quarterly review is now on Thursday.", { reference }),
+        )
+      ).raw,
+    ).toBe(1);
+    expect(
+      (await judge.grade(metric("helpfulness"), input(question, "The quarterly review moved.", { reference }))).raw,
+    ).toBe(0);
     expect((await judge.grade(metric("helpfulness"), input(question, "  "))).raw).toBe(0);
   });
 
   it("hallucination: numbers and quotes found nowhere in the conversation, tools or memories count against it", async () => {
     const hallucination = metric("hallucination", "lower_is_better");
-    const supported = input("Summarize: the meeting is at 15:30 in room 204.", 'You said "the meeting is at 15:30 in room 204".');
+    const supported = input(
+      "Summarize: the meeting is at 15:30 in room 204.",
+      'You said "the meeting is at 15:30 in room 204".',
+    );
     expect((await judge.grade(hallucination, supported)).raw).toBe(0);
     const invented = await judge.grade(hallucination, input("When is the meeting?", "It is at 16:45 in room 512."));
     expect(invented.raw).toBe(1);
     expect(normalizeScore(hallucination, invented.raw)).toBe(0);
     expect(invented.reason).toContain('"16:45"');
-    const fromTool = input("What time is it?", "It is 12:34 UTC.", { toolResults: [{ name: "current_time", result: "12:34 UTC" }] });
+    const fromTool = input("What time is it?", "It is 12:34 UTC.", {
+      toolResults: [{ name: "current_time", result: "12:34 UTC" }],
+    });
     expect((await judge.grade(hallucination, fromTool)).raw).toBe(0);
   });
 

@@ -60,19 +60,23 @@ export async function startEvalApp(env: Record<string, string | undefined>): Pro
     async run(evalCase) {
       const email = `evals-${randomUUID()}@example.com`;
       const password = `Ev-${randomUUID().slice(0, 12)}!a1`;
-      const { register } = await request<{ register: { token: string } }>(graphqlUrl, REGISTER, { input: { email, password } });
+      const { register } = await request<{ register: { token: string } }>(graphqlUrl, REGISTER, {
+        input: { email, password },
+      });
       const client = streamClient(wsUrl, register.token);
       try {
         const setup: TurnResult[] = [];
         if (evalCase.memories.length > 0) {
           const sessionId = await createSession(graphqlUrl, register.token);
-          for (const statement of evalCase.memories) setup.push(await converse(graphqlUrl, client, register.token, sessionId, statement));
+          for (const statement of evalCase.memories)
+            setup.push(await converse(graphqlUrl, client, register.token, sessionId, statement));
           // Extraction runs after each reply; the case's own session starts once it has stored what it found.
           await app.memories.idle();
         }
         const sessionId = await createSession(graphqlUrl, register.token);
         const turns: TurnResult[] = [];
-        for (const turn of evalCase.turns) turns.push(await converse(graphqlUrl, client, register.token, sessionId, turn));
+        for (const turn of evalCase.turns)
+          turns.push(await converse(graphqlUrl, client, register.token, sessionId, turn));
         return { setup, turns };
       } finally {
         await client.dispose();
@@ -109,13 +113,27 @@ interface StreamEvent {
 }
 
 /** Sends one user message and follows its reply to the final event. */
-async function converse(url: string, client: Client, token: string, sessionId: string, content: string): Promise<TurnResult> {
-  const sent = await request<{ sendMessage: { reply: { id: string }; streamCursor: string } }>(url, SEND, { input: { sessionId, content } }, token);
+async function converse(
+  url: string,
+  client: Client,
+  token: string,
+  sessionId: string,
+  content: string,
+): Promise<TurnResult> {
+  const sent = await request<{ sendMessage: { reply: { id: string }; streamCursor: string } }>(
+    url,
+    SEND,
+    { input: { sessionId, content } },
+    token,
+  );
   const started = performance.now();
   const replyId = sent.sendMessage.reply.id;
   let firstTokenMs: number | null = null;
   let text = "";
-  const stream = client.iterate<{ messageStream: StreamEvent }>({ query: STREAM, variables: { sessionId, after: sent.sendMessage.streamCursor } });
+  const stream = client.iterate<{ messageStream: StreamEvent }>({
+    query: STREAM,
+    variables: { sessionId, after: sent.sendMessage.streamCursor },
+  });
   try {
     for await (const { data, errors } of stream) {
       if (errors?.length) throw new Error(`messageStream: ${errors[0]!.message}`);

@@ -13,7 +13,11 @@ export function progressBar(total: number, stream: NodeJS.WriteStream = process.
   const draw = (label: string) => {
     const filled = Math.round((finished / total) * WIDTH);
     const seconds = ((Date.now() - started) / 1000).toFixed(0);
-    stream.write(`\r[${"#".repeat(filled)}${".".repeat(WIDTH - filled)}] ${finished}/${total} ${failed ? `(${failed} failing) ` : ""}${seconds}s ${label}`.padEnd(100).slice(0, 100));
+    stream.write(
+      `\r[${"#".repeat(filled)}${".".repeat(WIDTH - filled)}] ${finished}/${total} ${failed ? `(${failed} failing) ` : ""}${seconds}s ${label}`
+        .padEnd(100)
+        .slice(0, 100),
+    );
   };
   if (stream.isTTY) draw("");
   return {

@@ -44,7 +44,10 @@ export interface BaselineComparison {
   datasetVersion?: string;
   /** Whether model, judge and dataset are the ones the baseline was made with: deltas mean most then. */
   comparable: boolean;
-  metrics: Record<string, { mean: number | null; meanDelta: number | null; passRate: number | null; passRateDelta: number | null }>;
+  metrics: Record<
+    string,
+    { mean: number | null; meanDelta: number | null; passRate: number | null; passRateDelta: number | null }
+  >;
   /** Cases that passed every metric in the baseline and now fail one. */
   newlyFailing: string[];
   nowPassing: string[];
@@ -85,7 +88,8 @@ export function timing(cases: CaseResult[]): Timing {
 
 function percentiles(values: number[]): { p50: number | null; p95: number | null } {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : null);
+  const at = (q: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : null;
   return { p50: at(0.5), p95: at(0.95) };
 }
 
@@ -107,10 +111,17 @@ export function compareWithBaseline(report: Omit<Report, "baseline" | "passed">,
     model: baseline.model,
     judge: baseline.judge,
     datasetVersion: baseline.dataset?.version,
-    comparable: baseline.model === report.model && baseline.judge === report.judge && baseline.dataset?.version === report.dataset?.version,
+    comparable:
+      baseline.model === report.model &&
+      baseline.judge === report.judge &&
+      baseline.dataset?.version === report.dataset?.version,
     metrics,
-    newlyFailing: report.cases.filter((result) => before.get(result.id) === true && !passedAll(result)).map((result) => result.id),
-    nowPassing: report.cases.filter((result) => before.get(result.id) === false && passedAll(result)).map((result) => result.id),
+    newlyFailing: report.cases
+      .filter((result) => before.get(result.id) === true && !passedAll(result))
+      .map((result) => result.id),
+    nowPassing: report.cases
+      .filter((result) => before.get(result.id) === false && passedAll(result))
+      .map((result) => result.id),
   };
 }
 
@@ -121,12 +132,17 @@ export function renderMarkdown(report: Report): string {
   const lines: string[] = [];
   lines.push(`# Evals: ${report.passed ? "PASSED" : "FAILED"}`, "");
   lines.push(`- model under test: \`${report.model}\`; judge: \`${report.judge}\``);
-  if (report.dataset) lines.push(`- dataset: ${report.dataset.files.join(", ")} (version ${report.dataset.version}), ${report.cases.length} cases`);
+  if (report.dataset)
+    lines.push(
+      `- dataset: ${report.dataset.files.join(", ")} (version ${report.dataset.version}), ${report.cases.length} cases`,
+    );
   else lines.push(`- ${report.cases.length} Langfuse traces`);
   lines.push(`- ${report.createdAt}, ${(report.durationMs / 1000).toFixed(1)} s`);
   if (report.timing) {
     const { firstTokenMs, latencyMs, outputTokensMean } = report.timing;
-    lines.push(`- graded replies: first token p50 ${firstTokenMs.p50 ?? "–"} ms / p95 ${firstTokenMs.p95 ?? "–"} ms, final event p50 ${latencyMs.p50 ?? "–"} ms / p95 ${latencyMs.p95 ?? "–"} ms, ${outputTokensMean ?? "–"} output tokens on average`);
+    lines.push(
+      `- graded replies: first token p50 ${firstTokenMs.p50 ?? "–"} ms / p95 ${firstTokenMs.p95 ?? "–"} ms, final event p50 ${latencyMs.p50 ?? "–"} ms / p95 ${latencyMs.p95 ?? "–"} ms, ${outputTokensMean ?? "–"} output tokens on average`,
+    );
   }
   lines.push("");
   lines.push(table(report), "");
@@ -134,7 +150,9 @@ export function renderMarkdown(report: Report): string {
   if (failing.length > 0) {
     lines.push("## Failing metrics", "");
     for (const [name, summary] of failing) {
-      lines.push(`- **${name}**: ${pct(summary.passRate)} of ${summary.cases} cases pass (needs ${pct(summary.minPassRate)}); failing: ${summary.failingCases.join(", ")}`);
+      lines.push(
+        `- **${name}**: ${pct(summary.passRate)} of ${summary.cases} cases pass (needs ${pct(summary.minPassRate)}); failing: ${summary.failingCases.join(", ")}`,
+      );
     }
     lines.push("");
   }
@@ -147,7 +165,12 @@ export function renderMarkdown(report: Report): string {
       if (result.error) lines.push(`**Error:** ${result.error}`, "");
       const last = result.turns.at(-1);
       if (last) {
-        lines.push(`> **user:** ${oneLine(last.user)}`, ">", `> **reply:** ${oneLine(last.reply).slice(0, EXCERPT)}${last.reply.length > EXCERPT ? "…" : ""}`, "");
+        lines.push(
+          `> **user:** ${oneLine(last.user)}`,
+          ">",
+          `> **reply:** ${oneLine(last.reply).slice(0, EXCERPT)}${last.reply.length > EXCERPT ? "…" : ""}`,
+          "",
+        );
       }
       for (const [name, score] of Object.entries(result.scores).filter(([, s]) => !s.pass)) {
         lines.push(`- ${name}: ${score.score} — ${score.reason}`);
@@ -160,7 +183,10 @@ export function renderMarkdown(report: Report): string {
 }
 
 function table(report: Report): string {
-  const rows = ["| metric | kind | cases | mean | pass rate | threshold | needs | Δ mean | Δ pass rate | |", "|---|---|---|---|---|---|---|---|---|---|"];
+  const rows = [
+    "| metric | kind | cases | mean | pass rate | threshold | needs | Δ mean | Δ pass rate | |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ];
   for (const [name, summary] of Object.entries(report.metrics)) {
     const change = report.baseline?.metrics[name];
     rows.push(
@@ -184,19 +210,38 @@ export function renderTable(report: Report): string {
     s.passed ? "ok" : "FAIL",
   ]);
   const widths = header.map((_, i) => Math.max(header[i]!.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function baselineSection(baseline: BaselineComparison): string[] {
   const lines = ["## Against the baseline", ""];
-  lines.push(`Baseline of ${baseline.createdAt}: model \`${baseline.model}\`, judge \`${baseline.judge}\`, dataset ${baseline.datasetVersion ?? "–"}.`);
-  if (!baseline.comparable) lines.push("", "**Not like for like:** the model, judge or dataset differ from the baseline's; read the deltas with care.");
-  lines.push("", `- newly failing cases: ${baseline.newlyFailing.join(", ") || "none"}`, `- now passing: ${baseline.nowPassing.join(", ") || "none"}`, "");
+  lines.push(
+    `Baseline of ${baseline.createdAt}: model \`${baseline.model}\`, judge \`${baseline.judge}\`, dataset ${baseline.datasetVersion ?? "–"}.`,
+  );
+  if (!baseline.comparable)
+    lines.push(
+      "",
+      "**Not like for like:** the model, judge or dataset differ from the baseline's; read the deltas with care.",
+    );
+  lines.push(
+    "",
+    `- newly failing cases: ${baseline.newlyFailing.join(", ") || "none"}`,
+    `- now passing: ${baseline.nowPassing.join(", ") || "none"}`,
+    "",
+  );
   return lines;
 }
 
 function worstCases(cases: CaseResult[]): CaseResult[] {
-  const failures = (result: CaseResult) => Object.values(result.scores).filter((score) => !score.pass).length + (result.error ? 10 : 0);
+  const failures = (result: CaseResult) =>
+    Object.values(result.scores).filter((score) => !score.pass).length + (result.error ? 10 : 0);
   const total = (result: CaseResult) => Object.values(result.scores).reduce((sum, score) => sum + score.score, 0);
   return cases
     .filter((result) => failures(result) > 0)

@@ -10,7 +10,13 @@ import { performance } from "node:perf_hooks";
 export const wallNow = () => performance.timeOrigin + performance.now();
 
 /** `sendMessage` errors that are the server declining work cleanly (documented codes): "refused", not failed. */
-export const REFUSAL_CODES = new Set(["OVERLOADED", "RATE_LIMITED", "REPLY_LIMIT_EXCEEDED", "QUOTA_EXCEEDED", "SESSION_BUSY"]);
+export const REFUSAL_CODES = new Set([
+  "OVERLOADED",
+  "RATE_LIMITED",
+  "REPLY_LIMIT_EXCEEDED",
+  "QUOTA_EXCEEDED",
+  "SESSION_BUSY",
+]);
 
 const FINAL_EVENTS = new Set(["MessageCompleted", "MessageCancelled", "MessageFailed"]);
 const SEND_MESSAGE = print(SendMessageDocument);
@@ -176,12 +182,23 @@ export class Chat {
 
   /** The request body, built before the common start so the burst is only the sends. */
   sendBody(index: number): string {
-    return JSON.stringify({ query: SEND_MESSAGE, variables: { input: { sessionId: this.sessionId, content: `Hello from bench chat ${index}` } } });
+    return JSON.stringify({
+      query: SEND_MESSAGE,
+      variables: { input: { sessionId: this.sessionId, content: `Hello from bench chat ${index}` } },
+    });
   }
 
   /** Sends and waits for both its answer and the reply's final event (or `timeoutMs` after the send). Never throws. */
   async run(graphqlUrl: string, body: string, collector: LevelCollector, timeoutMs: number): Promise<ChatOutcome> {
-    const outcome: ChatOutcome = { refused: false, retries: 0, tokensReceived: 0, foreignText: 0, sawQueued: false, restarts: 0, overflowResumes: 0 };
+    const outcome: ChatOutcome = {
+      refused: false,
+      retries: 0,
+      tokensReceived: 0,
+      foreignText: 0,
+      sawQueued: false,
+      restarts: 0,
+      overflowResumes: 0,
+    };
     const resumesBefore = this.resumes;
     const sentAt = wallNow();
     let text = "";
@@ -239,42 +256,48 @@ export class Chat {
     // from the first).
     const attempt = (): Promise<void> =>
       fetch(graphqlUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-      .then(async (response) => {
-        outcome.sendStatus = response.status;
-        const json = (await response.json().catch(() => undefined)) as
-          | { data?: unknown; errors?: Array<{ extensions?: { code?: string; retryAfter?: number } }> }
-          | undefined;
-        outcome.sendMs = wallNow() - sentAt;
-        const error = json?.errors?.[0];
-        if (error || !response.ok || !json?.data) {
-          outcome.sendCode = error?.extensions?.code ?? `HTTP_${response.status}`;
-          outcome.retryAfter = error?.extensions?.retryAfter;
-        }
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
       })
-      .catch((error: unknown) => {
-        outcome.sendMs = wallNow() - sentAt;
-        const cause = (error as { cause?: { code?: string } }).cause;
-        outcome.sendCode = cause?.code ?? (error as Error).name ?? "FETCH_ERROR";
-      })
-      .then(async () => {
-        if (outcome.sendCode === "OVERLOADED" && outcome.retries < MAX_OVERLOAD_RETRIES && wallNow() - sentAt < timeoutMs) {
-          outcome.retries++;
-          // Spread over a second past Retry-After, so refused clients do not all come back at one instant.
-          await new Promise((resolve) => setTimeout(resolve, (outcome.retryAfter ?? 1) * 1000 + Math.random() * 1000));
-          outcome.sendCode = outcome.retryAfter = undefined;
-          return attempt();
-        }
-        if (outcome.sendCode === undefined) return;
-        // Refused or failed at the send: no reply to wait for.
-        outcome.refused = REFUSAL_CODES.has(outcome.sendCode);
-        outcome.final ??= "SEND_ERROR";
-        endStream();
-      });
+        .then(async (response) => {
+          outcome.sendStatus = response.status;
+          const json = (await response.json().catch(() => undefined)) as
+            | { data?: unknown; errors?: Array<{ extensions?: { code?: string; retryAfter?: number } }> }
+            | undefined;
+          outcome.sendMs = wallNow() - sentAt;
+          const error = json?.errors?.[0];
+          if (error || !response.ok || !json?.data) {
+            outcome.sendCode = error?.extensions?.code ?? `HTTP_${response.status}`;
+            outcome.retryAfter = error?.extensions?.retryAfter;
+          }
+        })
+        .catch((error: unknown) => {
+          outcome.sendMs = wallNow() - sentAt;
+          const cause = (error as { cause?: { code?: string } }).cause;
+          outcome.sendCode = cause?.code ?? (error as Error).name ?? "FETCH_ERROR";
+        })
+        .then(async () => {
+          if (
+            outcome.sendCode === "OVERLOADED" &&
+            outcome.retries < MAX_OVERLOAD_RETRIES &&
+            wallNow() - sentAt < timeoutMs
+          ) {
+            outcome.retries++;
+            // Spread over a second past Retry-After, so refused clients do not all come back at one instant.
+            await new Promise((resolve) =>
+              setTimeout(resolve, (outcome.retryAfter ?? 1) * 1000 + Math.random() * 1000),
+            );
+            outcome.sendCode = outcome.retryAfter = undefined;
+            return attempt();
+          }
+          if (outcome.sendCode === undefined) return;
+          // Refused or failed at the send: no reply to wait for.
+          outcome.refused = REFUSAL_CODES.has(outcome.sendCode);
+          outcome.final ??= "SEND_ERROR";
+          endStream();
+        });
     const sent = attempt();
 
     await Promise.all([sent, streamEnded]);

@@ -85,7 +85,8 @@ process.on("disconnect", () => process.exit(0));
 process.send!({ type: "ready", baseUrl: `http://127.0.0.1:${port}/v1` } satisfies FakeLlmResponse);
 
 function report(from?: number, to?: number): FakeLlmReport {
-  const inWindow = from === undefined || to === undefined ? emissions.length : emissions.filter((t) => t >= from && t <= to).length;
+  const inWindow =
+    from === undefined || to === undefined ? emissions.length : emissions.filter((t) => t >= from && t <= to).length;
   const cpu = process.cpuUsage(cpuAtReset);
   return {
     ...counters,
@@ -109,7 +110,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   const id = `${idPrefix}-${++completionIds}`;
   const promptTokens = Math.ceil(JSON.stringify(body.messages).length / 4);
   const isExtraction =
-    !body.tools?.length || body.messages.some((m) => m.role === "system" && String(m.content).includes(EXTRACTION_MARKER));
+    !body.tools?.length ||
+    body.messages.some((m) => m.role === "system" && String(m.content).includes(EXTRACTION_MARKER));
   if (isExtraction) {
     counters.memoryRequests++;
     answerAtOnce(res, body, id, '{"memories": []}', promptTokens);
@@ -170,7 +172,11 @@ function answerAtOnce(res: ServerResponse, body: ChatRequest, id: string, text: 
         created: Math.floor(Date.now() / 1000),
         model: body.model,
         choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       }),
     );
     return;
@@ -203,14 +209,24 @@ class SseWriter {
     if (body.stream_options?.include_usage) {
       this.send({
         choices: [],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       });
     }
     this.res.end("data: [DONE]\n\n");
   }
 
   private send(fields: object): void {
-    const chunk = { id: this.id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: this.model, ...fields };
+    const chunk = {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: Math.floor(Date.now() / 1000),
+      model: this.model,
+      ...fields,
+    };
     this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
   }
 }

@@ -86,7 +86,9 @@ export async function measureIdleSubscriptions(options: {
     await metrics.calibrate();
     const users = Math.ceil(count / options.subscriptionsPerUser);
     log(`  server pid ${server.pid}; signing up ${users} users…`);
-    const owners = (await mapBounded(Array.from({ length: users }), options.signUpConcurrency, () => Chat.create(server.graphqlUrl))) as Chat[];
+    const owners = (await mapBounded(Array.from({ length: users }), options.signUpConcurrency, () =>
+      Chat.create(server.graphqlUrl),
+    )) as Chat[];
     await metrics.waitUntilQuiet();
     await sleep(5_000);
     const before = await settleRss(server.pid, 0, 30_000);
@@ -128,7 +130,10 @@ export async function measureIdleSubscriptions(options: {
       kbPerSubscription: opened > 0 ? (after.rss - before.rss) / 1024 / opened : NaN,
       heapUsedBeforeMb: mb(heapBefore),
       heapUsedAfterMb: mb(heapAfter),
-      heapKbPerSubscription: opened > 0 && heapBefore !== undefined && heapAfter !== undefined ? (heapAfter - heapBefore) / 1024 / opened : NaN,
+      heapKbPerSubscription:
+        opened > 0 && heapBefore !== undefined && heapAfter !== undefined
+          ? (heapAfter - heapBefore) / 1024 / opened
+          : NaN,
       openSeconds,
       clientRssMb: process.memoryUsage().rss / 2 ** 20,
     };
@@ -165,5 +170,6 @@ async function lowestHeap(metrics: ServerMetrics): Promise<number | undefined> {
   }
   return lowest;
 }
-const serverName = (prod: boolean) => (prod ? "node dist/main.js (production)" : "node --import tsx src/main.ts (development)");
+const serverName = (prod: boolean) =>
+  prod ? "node dist/main.js (production)" : "node --import tsx src/main.ts (development)";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

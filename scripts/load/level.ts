@@ -140,7 +140,8 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
 
     // graphql-ws does not acknowledge a subscribe: wait until the server counts them all.
     const subscribed = await metrics.waitForSubscriptions(ready.length, 60_000);
-    if (subscribed < ready.length) log(`  only ${subscribed} of ${ready.length} subscriptions active on the server; sending anyway`);
+    if (subscribed < ready.length)
+      log(`  only ${subscribed} of ${ready.length} subscriptions active on the server; sending anyway`);
 
     const before = await metrics.waitUntilQuiet();
     await fake.reset();
@@ -155,7 +156,9 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
 
     log(`  ${ready.length} chats send now`);
     const startedAt = wallNow();
-    const running = Promise.all(ready.map((chat, index) => chat.run(server.graphqlUrl, bodies[index]!, collector, options.timeoutMs)));
+    const running = Promise.all(
+      ready.map((chat, index) => chat.run(server.graphqlUrl, bodies[index]!, collector, options.timeoutMs)),
+    );
     const sampled = sampleWhile(metrics, running);
     const outcomes = await running;
     const finals = outcomes.map((outcome) => outcome.finalAt).filter((at): at is number => at !== undefined);
@@ -191,7 +194,8 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
       ok,
       successPercent: (100 * ok) / count,
       refused: countBy(outcomes, (o) => (o.refused ? o.sendCode : undefined)),
-      refusedWithoutRetryAfter: outcomes.filter((o) => o.sendCode === "OVERLOADED" && o.retryAfter === undefined).length,
+      refusedWithoutRetryAfter: outcomes.filter((o) => o.sendCode === "OVERLOADED" && o.retryAfter === undefined)
+        .length,
       overloadRetries: outcomes.reduce((sum, o) => sum + o.retries, 0),
       chatsRetried: outcomes.filter((o) => o.retries > 0).length,
       failed: { ...countBy(outcomes, failureCode), ...(setupFailed > 0 ? { SETUP: setupFailed } : {}) },
@@ -266,7 +270,10 @@ function failureCode(outcome: ChatOutcome): string | undefined {
 }
 
 /** Scrapes once a second until `until` settles: the highest running replies and pool waiters seen. */
-async function sampleWhile(metrics: ServerMetrics, until: Promise<unknown>): Promise<{ activeReplies?: number; poolWaiting?: number }> {
+async function sampleWhile(
+  metrics: ServerMetrics,
+  until: Promise<unknown>,
+): Promise<{ activeReplies?: number; poolWaiting?: number }> {
   let done = false;
   void until.finally(() => (done = true));
   const peaks: { activeReplies?: number; poolWaiting?: number } = {};
@@ -289,7 +296,9 @@ async function sampleWhile(metrics: ServerMetrics, until: Promise<unknown>): Pro
 function byLabel(after: Samples, before: Samples, name: string, label: string): Record<string, number> {
   const labelValue = (labels: string) => new RegExp(`${label}="([^"]*)"`).exec(labels)?.[1] ?? "";
   const counts: Record<string, number> = {};
-  for (const sample of after.get(name) ?? []) counts[labelValue(sample.labels)] = (counts[labelValue(sample.labels)] ?? 0) + sample.value;
-  for (const sample of before.get(name) ?? []) counts[labelValue(sample.labels)] = (counts[labelValue(sample.labels)] ?? 0) - sample.value;
+  for (const sample of after.get(name) ?? [])
+    counts[labelValue(sample.labels)] = (counts[labelValue(sample.labels)] ?? 0) + sample.value;
+  for (const sample of before.get(name) ?? [])
+    counts[labelValue(sample.labels)] = (counts[labelValue(sample.labels)] ?? 0) - sample.value;
   return Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
 }

@@ -22,7 +22,9 @@ export function parse(text: string): Samples {
 export function total(samples: Samples, name: string, labelFilter?: string): number | undefined {
   const list = samples.get(name);
   if (!list) return undefined;
-  return list.filter((sample) => !labelFilter || sample.labels.includes(labelFilter)).reduce((sum, sample) => sum + sample.value, 0);
+  return list
+    .filter((sample) => !labelFilter || sample.labels.includes(labelFilter))
+    .reduce((sum, sample) => sum + sample.value, 0);
 }
 
 export interface Scrape {
@@ -75,7 +77,10 @@ export class ServerMetrics {
    * (scrapes excepted, ±1) unchanged for `stableMs`, so background work after a reply (memory extraction) is counted
    * with it. Gives up after `timeoutMs` and says so.
    */
-  async waitUntilQuiet({ stableMs = 1_000, timeoutMs = 120_000 } = {}): Promise<{ scrape: Scrape; quiet: boolean; waitedMs: number }> {
+  async waitUntilQuiet({
+    stableMs = 1_000,
+    timeoutMs = 120_000,
+  } = {}): Promise<{ scrape: Scrape; quiet: boolean; waitedMs: number }> {
     const started = Date.now();
     let reference = await this.scrape();
     let referenceAt = Date.now();

@@ -71,7 +71,17 @@ export const BENCH_ENV: Record<string, string> = {
 };
 
 /** Variables of the bench's own environment that must not leak into a server that is not meant to have them. */
-const NOT_INHERITED = ["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX", "APP_ENV", "NODE_ENV", "PORT", "DATA_DIR", "JWT_SECRET", "METRICS_TOKEN"];
+const NOT_INHERITED = [
+  "DATABASE_URL",
+  "REDIS_URL",
+  "REDIS_KEY_PREFIX",
+  "APP_ENV",
+  "NODE_ENV",
+  "PORT",
+  "DATA_DIR",
+  "JWT_SECRET",
+  "METRICS_TOKEN",
+];
 
 export async function startServer(options: ServerOptions): Promise<ServerUnderTest> {
   const { backend } = options;
@@ -92,16 +102,22 @@ export async function startServer(options: ServerOptions): Promise<ServerUnderTe
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_KEY_PREFIX: redisKeyPrefix } : {}),
     // `npm run start:prod` is production: it refuses to start without a strong JWT_SECRET and closes /metrics without a token.
-    ...(options.prod ? { APP_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), METRICS_TOKEN: metricsToken } : {}),
+    ...(options.prod
+      ? { APP_ENV: "production", JWT_SECRET: randomBytes(48).toString("base64"), METRICS_TOKEN: metricsToken }
+      : {}),
     ...options.env,
   };
   // `--cpu-prof` is refused in NODE_OPTIONS: the profiler flags go on the command line (BENCH_CPU_PROF_DIR).
-  const profile = process.env.BENCH_CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const profile = process.env.BENCH_CPU_PROF_DIR
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+    : [];
   const args = options.prod
     ? [...profile, join(REPO, "dist/main.js")]
     : [...profile, "--import", "tsx", join(REPO, "src/main.ts"), "--default-app-env=development"];
   const child = track(spawn(process.execPath, args, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] }));
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
+  );
 
   const tailLines: string[] = [];
   const logCounts = new Map<string, number>();
@@ -110,7 +126,9 @@ export async function startServer(options: ServerOptions): Promise<ServerUnderTe
       tailLines.push(line);
       if (tailLines.length > 40) tailLines.shift();
       const record = parseJson(line);
-      const key = record ? `${levelName(record.level)}: ${record.msg ?? "?"}${record.err?.type ? ` (${record.err.type})` : ""}` : line.slice(0, 120);
+      const key = record
+        ? `${levelName(record.level)}: ${record.msg ?? "?"}${record.err?.type ? ` (${record.err.type})` : ""}`
+        : line.slice(0, 120);
       logCounts.set(key, (logCounts.get(key) ?? 0) + 1);
     });
   }
@@ -118,7 +136,9 @@ export async function startServer(options: ServerOptions): Promise<ServerUnderTe
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>
     (cleaning ??= (async () => {
-      await database?.drop().catch((error: unknown) => console.error(`could not drop ${database.name}: ${String(error)}`));
+      await database
+        ?.drop()
+        .catch((error: unknown) => console.error(`could not drop ${database.name}: ${String(error)}`));
       if (backend.redisUrl) await deleteRedisKeys(backend.redisUrl, redisKeyPrefix).catch(() => {});
       await rm(dataDir, { recursive: true, force: true });
     })());
@@ -254,5 +274,9 @@ function parseJson(line: string): Record<string, any> | undefined {
 }
 
 function levelName(level: unknown): string {
-  return ({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<string, string>)[String(level)] ?? String(level);
+  return (
+    ({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<string, string>)[
+      String(level)
+    ] ?? String(level)
+  );
 }

@@ -15,7 +15,11 @@ const assistant = (content: string): ConversationTurn => ({ role: "assistant", c
 function checkpointWithToolRound(): BaseMessage[] {
   return [
     new HumanMessage({ id: "h1", content: "Time?" }),
-    new AIMessage({ id: "a1", content: "", tool_calls: [{ id: "c1", name: "current_time", args: {}, type: "tool_call" }] }),
+    new AIMessage({
+      id: "a1",
+      content: "",
+      tool_calls: [{ id: "c1", name: "current_time", args: {}, type: "tool_call" }],
+    }),
     new ToolMessage({ id: "t1", content: "noon", tool_call_id: "c1", name: "current_time" }),
     new AIMessage({ id: "a2", content: "It is noon." }),
   ];
@@ -23,7 +27,8 @@ function checkpointWithToolRound(): BaseMessage[] {
 const rowsOfThatThread = [user("Time?"), assistant("It is noon.")];
 
 /** What the thread holds after the run's first node: runInput's output through the messages reducer. */
-const stateAfterRun = (checkpointed: BaseMessage[], history: ConversationTurn[]) => messagesStateReducer(checkpointed, runInput(history, checkpointed));
+const stateAfterRun = (checkpointed: BaseMessage[], history: ConversationTurn[]) =>
+  messagesStateReducer(checkpointed, runInput(history, checkpointed));
 const shape = (messages: BaseMessage[]) => messages.map((message) => `${message.getType()}:${message.text}`);
 const isRebuild = (input: BaseMessage[]) => input[0] instanceof RemoveMessage && input[0].id === REMOVE_ALL_MESSAGES;
 
@@ -49,7 +54,11 @@ describe("runInput: rows and checkpoint agree", () => {
 
 describe("runInput: rows and checkpoint disagree — the rows win and the checkpoint is rebuilt from them", () => {
   const cases: Array<[string, BaseMessage[], ConversationTurn[]]> = [
-    ["an answer's text differs", checkpointWithToolRound(), [user("Time?"), assistant("Noon, roughly."), user("Thanks")]],
+    [
+      "an answer's text differs",
+      checkpointWithToolRound(),
+      [user("Time?"), assistant("Noon, roughly."), user("Thanks")],
+    ],
     ["the checkpoint has a turn the rows lack", checkpointWithToolRound(), [user("Thanks")]],
     ["the rows have turns the checkpoint lacks (lost or new checkpoint)", [], [...rowsOfThatThread, user("Thanks")]],
     ["a role differs", [new HumanMessage("Hi"), new AIMessage("Hello")], [user("Hi"), user("Hello"), user("Thanks")]],
@@ -58,7 +67,9 @@ describe("runInput: rows and checkpoint disagree — the rows win and the checkp
     const input = runInput(history, checkpointed);
     expect(isRebuild(input)).toBe(true);
     // Exactly the rows, in order: the checkpoint's own messages (and tool rounds) are gone.
-    expect(shape(stateAfterRun(checkpointed, history))).toEqual(history.map((turn) => `${turn.role === "user" ? "human" : "ai"}:${turn.content}`));
+    expect(shape(stateAfterRun(checkpointed, history))).toEqual(
+      history.map((turn) => `${turn.role === "user" ? "human" : "ai"}:${turn.content}`),
+    );
   });
 
   it("rebuilds when the checkpoint stopped between a tool call and its result, even if the turns match", () => {
@@ -70,7 +81,12 @@ describe("runInput: rows and checkpoint disagree — the rows win and the checkp
   });
 
   it("maps each row to its message type, system rows included", () => {
-    const history: ConversationTurn[] = [{ role: "system", content: "Be brief." }, user("Hi"), assistant("Hello"), user("Bye")];
+    const history: ConversationTurn[] = [
+      { role: "system", content: "Be brief." },
+      user("Hi"),
+      assistant("Hello"),
+      user("Bye"),
+    ];
     expect(stateAfterRun([], history).map((message) => message.getType())).toEqual(["system", "human", "ai", "human"]);
   });
 });
@@ -78,12 +94,19 @@ describe("runInput: rows and checkpoint disagree — the rows win and the checkp
 describe("syncConversation", () => {
   it("leaves the checkpoint alone when the run brings no turns", () => {
     const checkpointed = checkpointWithToolRound();
-    expect(syncConversation({ messages: checkpointed, turns: [], memories: [], userId: "u" } as unknown as AgentStateType)).toEqual({});
+    expect(
+      syncConversation({ messages: checkpointed, turns: [], memories: [], userId: "u" } as unknown as AgentStateType),
+    ).toEqual({});
   });
 
   it("hands the rows and the checkpoint to runInput", () => {
     const checkpointed = checkpointWithToolRound();
-    const update = syncConversation({ messages: checkpointed, turns: [...rowsOfThatThread, user("Thanks")], memories: [], userId: "u" } as unknown as AgentStateType);
+    const update = syncConversation({
+      messages: checkpointed,
+      turns: [...rowsOfThatThread, user("Thanks")],
+      memories: [],
+      userId: "u",
+    } as unknown as AgentStateType);
     expect(shape(update.messages!)).toEqual(["human:Thanks"]);
   });
 });

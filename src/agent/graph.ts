@@ -41,7 +41,13 @@ export function buildAgentGraph({ chat, tools = [], memory, checkpointer, ...opt
     .addNode(RECALL_NODE, memory ? recallMemories(memory) : async () => ({ memories: [] }))
     .addNode(
       AGENT_NODE,
-      callModel({ chat, tools, agentName: options.agentName, historyTokenBudget: options.historyTokenBudget, logger: options.logger }),
+      callModel({
+        chat,
+        tools,
+        agentName: options.agentName,
+        historyTokenBudget: options.historyTokenBudget,
+        logger: options.logger,
+      }),
     )
     .addNode(TOOLS_NODE, runTools(tools, { timeoutMs: options.toolTimeoutMs, logger: options.logger }))
     .addEdge(START, SYNC_NODE)

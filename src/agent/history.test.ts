@@ -14,9 +14,11 @@ import type { AgentContextType, AgentStateType } from "./state.ts";
 import { estimateTokens } from "./token-estimate.ts";
 
 const text = (tokens: number, letter: string) => letter.repeat(tokens * 4); // exactly `tokens` estimated tokens
-const call = (id: string) => new AIMessage({ content: "", tool_calls: [{ id, name: "current_time", args: {}, type: "tool_call" }] });
+const call = (id: string) =>
+  new AIMessage({ content: "", tool_calls: [{ id, name: "current_time", args: {}, type: "tool_call" }] });
 const result = (id: string, content: string) => new ToolMessage({ content, tool_call_id: id, name: "current_time" });
-const shape = (messages: BaseMessage[]) => messages.map((message) => `${message.getType()}:${message.text.slice(0, 12)}`);
+const shape = (messages: BaseMessage[]) =>
+  messages.map((message) => `${message.getType()}:${message.text.slice(0, 12)}`);
 
 /** Every tool result has its call before it, and every call its results after it. */
 function toolRoundsWhole(messages: BaseMessage[]): boolean {
@@ -43,7 +45,8 @@ const conversation: BaseMessage[] = [
   new HumanMessage(text(10, "d")), // 14
   new AIMessage(text(10, "e")), // 14
 ];
-const costOf = (messages: BaseMessage[]) => messages.reduce((sum, message) => sum + estimateTokens(message.text) + 4, 0);
+const costOf = (messages: BaseMessage[]) =>
+  messages.reduce((sum, message) => sum + estimateTokens(message.text) + 4, 0);
 
 describe("estimateTokens", () => {
   it("is about four characters per token, rounded up", () => {
@@ -87,7 +90,12 @@ describe("trimHistory", () => {
   });
 
   it("keeps the newest user message with its tool round whole, even alone over budget", async () => {
-    const running = [...conversation.slice(0, 2), new HumanMessage(text(50, "q")), call("c2"), result("c2", text(50, "r"))];
+    const running = [
+      ...conversation.slice(0, 2),
+      new HumanMessage(text(50, "q")),
+      call("c2"),
+      result("c2", text(50, "r")),
+    ];
     for (const budget of [0, 1, 60]) {
       expect(shape(await trimHistory(running, budget))).toEqual(shape(running.slice(2)));
     }
@@ -98,7 +106,12 @@ describe("the agent node under a history budget (fake chat model)", () => {
   it("sends the system prompt first and the newest turns, however small the budget", async () => {
     const sent: BaseMessage[][] = [];
     const fake = new FakeListChatModel({ responses: ["Sure."] });
-    const policy = { attemptTimeoutMs: 5_000, totalDeadlineMs: 10_000, maxRetries: 0, breaker: { failureThreshold: 100, cooldownMs: 60_000 } };
+    const policy = {
+      attemptTimeoutMs: 5_000,
+      totalDeadlineMs: 10_000,
+      maxRetries: 0,
+      breaker: { failureThreshold: 100, cooldownMs: 60_000 },
+    };
     const model = new ResilientChatModel([{ name: "fake", model: fake }], policy);
     const chat: ChatStream = {
       stream(messages, options) {
@@ -111,7 +124,10 @@ describe("the agent node under a history budget (fake chat model)", () => {
     expect(estimateTokens(system)).toBeGreaterThan(5); // the budget below could never hold it
     const messages = [...conversation, new HumanMessage("And now?")];
     const node = callModel({ chat, tools: [], agentName: "Ada", historyTokenBudget: 5, now: () => now });
-    const update = await node({ messages, memories: [], userId: "u" } as unknown as AgentStateType, {} as LangGraphRunnableConfig<AgentContextType>);
+    const update = await node(
+      { messages, memories: [], userId: "u" } as unknown as AgentStateType,
+      {} as LangGraphRunnableConfig<AgentContextType>,
+    );
 
     const [first, ...history] = sent[0]!;
     expect(first!.getType()).toBe("system");

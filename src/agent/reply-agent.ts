@@ -37,7 +37,14 @@ const RECURSION_LIMIT = 13;
 export class LangGraphReplyAgent implements ReplyAgent {
   constructor(private readonly graph: AgentGraph) {}
 
-  async *streamReply({ userId, sessionId, history, signal, meter, callbacks }: ReplyRequest): AsyncGenerator<ReplyChunk> {
+  async *streamReply({
+    userId,
+    sessionId,
+    history,
+    signal,
+    meter,
+    callbacks,
+  }: ReplyRequest): AsyncGenerator<ReplyChunk> {
     // One checkpointed thread per chat session: tool calls and results stay in the agent's history. The graph
     // reconciles it with `history` (the record) in its first node.
     const stream = await this.graph.stream(
@@ -62,7 +69,8 @@ export class LangGraphReplyAgent implements ReplyAgent {
       }
       // The agent node's finished message names the model that answered (a fallback, maybe).
       for (const message of (payload as Record<string, { messages?: BaseMessage[] }>)[AGENT_NODE]?.messages ?? []) {
-        if (message instanceof AIMessage) answeredBy = (message.response_metadata?.model_name as string | undefined) ?? answeredBy;
+        if (message instanceof AIMessage)
+          answeredBy = (message.response_metadata?.model_name as string | undefined) ?? answeredBy;
       }
     }
     if (answeredBy) yield { type: "model", name: answeredBy };

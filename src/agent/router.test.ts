@@ -13,12 +13,15 @@ import type { ChatStream } from "./models/model-call.ts";
 import { ResilientChatModel } from "./models/resilient-chat.ts";
 import type { AgentStateType } from "./state.ts";
 
-const state = (...messages: AgentStateType["messages"]) => ({ messages, memories: [], userId: "u" }) as unknown as AgentStateType;
+const state = (...messages: AgentStateType["messages"]) =>
+  ({ messages, memories: [], userId: "u" }) as unknown as AgentStateType;
 const toolCall = { id: "c1", name: "current_time", args: {}, type: "tool_call" as const };
 
 describe("routeAfterAgent", () => {
   it("sends an answer with tool calls to the tools node", () => {
-    expect(routeAfterAgent(state(new HumanMessage("Time?"), new AIMessage({ content: "", tool_calls: [toolCall] })))).toBe(TOOLS_NODE);
+    expect(
+      routeAfterAgent(state(new HumanMessage("Time?"), new AIMessage({ content: "", tool_calls: [toolCall] }))),
+    ).toBe(TOOLS_NODE);
     // Text alongside the calls does not make it a final answer.
     const both = new AIMessage({ content: "Let me check.", tool_calls: [toolCall, { ...toolCall, id: "c2" }] });
     expect(routeAfterAgent(state(new HumanMessage("Time?"), both))).toBe(TOOLS_NODE);
@@ -26,7 +29,9 @@ describe("routeAfterAgent", () => {
 
   it("ends on an answer without tool calls (none, or an empty list)", () => {
     expect(routeAfterAgent(state(new HumanMessage("Hi"), new AIMessage("Hello!")))).toBe(END);
-    expect(routeAfterAgent(state(new HumanMessage("Hi"), new AIMessage({ content: "Hello!", tool_calls: [] })))).toBe(END);
+    expect(routeAfterAgent(state(new HumanMessage("Hi"), new AIMessage({ content: "Hello!", tool_calls: [] })))).toBe(
+      END,
+    );
   });
 
   it("looks only at the last message: an earlier tool round does not send the run back to the tools", () => {
@@ -46,7 +51,12 @@ function fakeModels(models: BaseChatModel[]) {
       sent.push(messages.map((message) => message.getType()));
       const model = models[sent.length - 1];
       if (!model) throw new Error(`unexpected model call #${sent.length}`);
-      const policy = { attemptTimeoutMs: 5_000, totalDeadlineMs: 10_000, maxRetries: 0, breaker: { failureThreshold: 100, cooldownMs: 60_000 } };
+      const policy = {
+        attemptTimeoutMs: 5_000,
+        totalDeadlineMs: 10_000,
+        maxRetries: 0,
+        breaker: { failureThreshold: 100, cooldownMs: 60_000 },
+      };
       return new ResilientChatModel([{ name: `fake-${sent.length}`, model }], policy).stream(messages, options);
     },
   };
@@ -56,7 +66,13 @@ function fakeModels(models: BaseChatModel[]) {
 const currentTime = tool(async () => "noon", { name: "current_time", description: "The time.", schema: z.object({}) });
 
 function graph(chat: ChatStream) {
-  return buildAgentGraph({ chat, tools: [currentTime], agentName: "Ada", historyTokenBudget: 10_000, toolTimeoutMs: 5_000 });
+  return buildAgentGraph({
+    chat,
+    tools: [currentTime],
+    agentName: "Ada",
+    historyTokenBudget: 10_000,
+    toolTimeoutMs: 5_000,
+  });
 }
 
 describe("the agent graph's edge after the model", () => {

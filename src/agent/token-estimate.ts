@@ -10,5 +10,8 @@ export function estimateTokens(text: string): number {
 
 /** The estimated cost of one request: every message sent, and the text that came back. */
 export function estimateUsage(messages: BaseMessage[], output: string): { inputTokens: number; outputTokens: number } {
-  return { inputTokens: estimateTokens(messages.map((message) => message.text).join("\n")), outputTokens: estimateTokens(output) };
+  return {
+    inputTokens: estimateTokens(messages.map((message) => message.text).join("\n")),
+    outputTokens: estimateTokens(output),
+  };
 }

@@ -13,7 +13,12 @@ import type { RevocationFeed } from "../security/revocations.ts";
 import type { Viewer } from "../security/viewer.ts";
 import { clientIp } from "./plugins/use-rate-limits.ts";
 import type { TrustedDocuments } from "./persisted-documents.ts";
-import { authenticate, credentialsFromConnectionParams, isValidApiKey, type Authenticators } from "./plugins/use-viewer.ts";
+import {
+  authenticate,
+  credentialsFromConnectionParams,
+  isValidApiKey,
+  type Authenticators,
+} from "./plugins/use-viewer.ts";
 import type { YogaServer } from "./yoga.ts";
 
 interface EnvelopedRoot {
@@ -137,7 +142,8 @@ export function attachGraphQLWs(
   /** Open sockets by the credential (login or API key) that authenticated them, to close them when it is revoked. */
   const socketsByCredential = new Map<string, Set<{ close(code: number, reason: string): void }>>();
   const stopListening = revocations.subscribe((credentialId) => {
-    for (const socket of socketsByCredential.get(credentialId) ?? []) socket.close(CLOSE_TOKEN_REVOKED.code, CLOSE_TOKEN_REVOKED.reason);
+    for (const socket of socketsByCredential.get(credentialId) ?? [])
+      socket.close(CLOSE_TOKEN_REVOKED.code, CLOSE_TOKEN_REVOKED.reason);
   });
   const credentialOf = new WeakMap<object, string>();
   /** Whether this connection's `connection_init` carries an API key that verifies now (it may send query text). */
@@ -154,7 +160,9 @@ export function attachGraphQLWs(
         // closed with 4401 so the client refreshes and reconnects. A bad token is refused per operation, and the
         // socket is closed as anonymous after anonymousTimeoutMs (anonymous sockets are for login/register).
         const credentials = ctx.connectionParams ? credentialsFromConnectionParams(ctx.connectionParams) : undefined;
-        const viewer = credentials ? await authenticate(credentials, { logins, apiKeys }).catch(() => undefined) : undefined;
+        const viewer = credentials
+          ? await authenticate(credentials, { logins, apiKeys }).catch(() => undefined)
+          : undefined;
         // Closed while the token was checked: onClose has run, so nothing may be registered for it now.
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
         if (!viewer) closeIfStillAnonymous(ctx);

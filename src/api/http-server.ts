@@ -85,7 +85,9 @@ export function createHttpServer(yoga: YogaServer, options: HttpServerOptions): 
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(body));
+  res
+    .writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" })
+    .end(JSON.stringify(body));
 }
 
 /** Compares digests, so neither the token's length nor its content leaks through timing. */

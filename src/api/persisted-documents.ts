@@ -16,7 +16,10 @@ export interface OperationParams {
   documentId?: unknown;
 }
 
-export type TrustedDocumentRefusal = "PERSISTED_QUERY_ONLY" | "PERSISTED_QUERY_NOT_FOUND" | "PERSISTED_QUERY_ID_REQUIRED";
+export type TrustedDocumentRefusal =
+  | "PERSISTED_QUERY_ONLY"
+  | "PERSISTED_QUERY_NOT_FOUND"
+  | "PERSISTED_QUERY_ID_REQUIRED";
 
 export interface TrustedDocumentsOptions {
   /** Hash (lowercase hex SHA-256 of the text) → document text, as in the manifest. */
@@ -95,7 +98,8 @@ export class TrustedDocuments {
  * (the GraphQL-over-HTTP persisted documents draft), as lowercase hex; a `sha256:` prefix is accepted. null: none.
  */
 function documentIdOf(params: OperationParams): string | null {
-  const persisted = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
+  const persisted = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)
+    ?.persistedQuery;
   const raw =
     persisted && typeof persisted === "object" && persisted.version === 1 && typeof persisted.sha256Hash === "string"
       ? persisted.sha256Hash
@@ -116,7 +120,10 @@ function normalizeId(id: string): string {
  * invalid manifest is a ConfigError; otherwise a missing one means no document is known, and an invalid one is still
  * an error (it was meant to be read).
  */
-export async function loadPersistedDocuments(path: string, { required }: { required: boolean }): Promise<Map<string, string>> {
+export async function loadPersistedDocuments(
+  path: string,
+  { required }: { required: boolean },
+): Promise<Map<string, string>> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -127,20 +134,23 @@ export async function loadPersistedDocuments(path: string, { required }: { requi
         "PERSISTED_DOCUMENTS_ONLY=true needs it (generate it with `npm run codegen`, or set PERSISTED_DOCUMENTS_ONLY=false)",
     ]);
   }
-  const invalid = (why: string) => new ConfigError([`PERSISTED_DOCUMENTS_PATH: ${path} is not a trusted-documents manifest: ${why}`]);
+  const invalid = (why: string) =>
+    new ConfigError([`PERSISTED_DOCUMENTS_PATH: ${path} is not a trusted-documents manifest: ${why}`]);
   let manifest: unknown;
   try {
     manifest = JSON.parse(text);
   } catch (error) {
     throw invalid(`invalid JSON (${(error as Error).message})`);
   }
-  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) throw invalid("expected an object of hash → document");
+  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest))
+    throw invalid("expected an object of hash → document");
   const documents = new Map<string, string>();
   for (const [key, document] of Object.entries(manifest)) {
     const id = normalizeId(key);
     if (!SHA256_HEX.test(id)) throw invalid(`"${key}" is not a SHA-256 in hex`);
     if (typeof document !== "string") throw invalid(`the document of ${key} is not a string`);
-    if (createHash("sha256").update(document).digest("hex") !== id) throw invalid(`${key} is not the SHA-256 of its document`);
+    if (createHash("sha256").update(document).digest("hex") !== id)
+      throw invalid(`${key} is not the SHA-256 of its document`);
     documents.set(id, document);
   }
   return documents;

@@ -14,7 +14,11 @@ export interface Readiness {
  * The checks behind /ready (and the `app_dependency_up` gauge): each dependency must answer within `timeoutMs`.
  * A dependency that goes down or comes back is logged once per change, not once per probe.
  */
-export function readinessProbe(checks: Record<string, DependencyCheck>, logger: Logger, timeoutMs = 2_000): () => Promise<Readiness> {
+export function readinessProbe(
+  checks: Record<string, DependencyCheck>,
+  logger: Logger,
+  timeoutMs = 2_000,
+): () => Promise<Readiness> {
   const last = new Map<string, string>();
   const run = async (name: string, check: DependencyCheck): Promise<[string, Readiness["checks"][string]]> => {
     let detail: unknown;

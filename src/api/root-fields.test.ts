@@ -25,7 +25,10 @@ describe("rootFields: the root fields graphql-js executes", () => {
   });
 
   it("merges selections that share a response key into one execution", () => {
-    const operation = rootFields({ schema, document: parse(`{ me { id } me { id } x: other { id } x: other { id } }`) });
+    const operation = rootFields({
+      schema,
+      document: parse(`{ me { id } me { id } x: other { id } x: other { id } }`),
+    });
     expect(operation?.fields.map((field) => [field.responseKey, field.nodes.length])).toEqual([
       ["me", 2],
       ["x", 2],
@@ -37,10 +40,11 @@ describe("rootFields: the root fields graphql-js executes", () => {
       "login:login",
       "b:login",
     ]);
-    expect(collected(`mutation { ...A } fragment A on Mutation { ...B c: send(text: "c") } fragment B on Mutation { login(email: "x") }`)).toEqual([
-      "login:login",
-      "c:send",
-    ]);
+    expect(
+      collected(
+        `mutation { ...A } fragment A on Mutation { ...B c: send(text: "c") } fragment B on Mutation { login(email: "x") }`,
+      ),
+    ).toEqual(["login:login", "c:send"]);
     // A type condition that is not the root type selects nothing (validation refuses such a document anyway).
     expect(collected(`{ ... on User { id } me { id } }`)).toEqual(["me:me"]);
   });
@@ -68,7 +72,11 @@ describe("rootFields: the root fields graphql-js executes", () => {
 
   it("walks the app's schema with the graphql the app runs on (one copy: no 'another realm' error)", () => {
     const document = parse(`mutation($input: LoginInput!) { ... on Mutation { login(input: $input) { token } } }`);
-    const operation = rootFields({ schema: appSchema, document, variableValues: { input: { email: "a@b.c", password: "x" } } });
+    const operation = rootFields({
+      schema: appSchema,
+      document,
+      variableValues: { input: { email: "a@b.c", password: "x" } },
+    });
     expect(operation?.rootType).toBe(appSchema.getMutationType());
     expect(operation?.fields.map((field) => field.fieldName)).toEqual(["login"]);
   });

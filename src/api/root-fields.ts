@@ -45,7 +45,12 @@ export interface RootFieldsArgs {
  * The operation's root fields, or undefined when execution would refuse the operation before running any
  * field: no operation by that name (or several and no name), no root type for it, variables that do not coerce.
  */
-export function rootFields({ schema, document, operationName, variableValues }: RootFieldsArgs): OperationRootFields | undefined {
+export function rootFields({
+  schema,
+  document,
+  operationName,
+  variableValues,
+}: RootFieldsArgs): OperationRootFields | undefined {
   const operation = getOperationAST(document, operationName);
   const rootType = operation ? schema.getRootType(operation.operation) : undefined;
   if (!operation || !rootType) return undefined;

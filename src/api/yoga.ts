@@ -81,7 +81,14 @@ export function createYogaServer(deps: YogaDependencies) {
       origin: deps.allowedOrigins.includes("*") ? "*" : deps.allowedOrigins,
       credentials: false,
       methods: ["GET", "POST"],
-      allowedHeaders: ["authorization", API_KEY_HEADER, "content-type", "x-request-id", CSRF_HEADER, ...APOLLO_CSRF_HEADERS],
+      allowedHeaders: [
+        "authorization",
+        API_KEY_HEADER,
+        "content-type",
+        "x-request-id",
+        CSRF_HEADER,
+        ...APOLLO_CSRF_HEADERS,
+      ],
       // Browsers hide response headers from scripts unless listed; clients quote these in bug reports and pacing.
       exposedHeaders: ["x-request-id", "retry-after"],
     },
@@ -121,7 +128,9 @@ export function createYogaServer(deps: YogaDependencies) {
         // (suggestions spell out field names: without introspection they would be a way around it).
         blockFieldSuggestion: { enabled: !deps.fieldSuggestions },
       }),
-      ...(deps.introspection ? [] : [useDisableIntrospection({ isApiKeyRequest: apiKeyRequest, fieldSuggestions: deps.fieldSuggestions })]),
+      ...(deps.introspection
+        ? []
+        : [useDisableIntrospection({ isApiKeyRequest: apiKeyRequest, fieldSuggestions: deps.fieldSuggestions })]),
     ],
   });
 }

@@ -20,7 +20,10 @@ type Layers<Named extends string> = ReadonlyArray<{ APP_ENV?: Named | undefined;
  * An environment nobody named fails closed: secrets required, errors masked, no GraphiQL, no CORS "*".
  * An APP_ENV that names no environment is returned as it is: loadConfig refuses it, env-files reads no file for it.
  */
-export function chooseAppEnv<Named extends string>(layers: Layers<Named>, commandDefault: AppEnv = "production"): Named | AppEnv {
+export function chooseAppEnv<Named extends string>(
+  layers: Layers<Named>,
+  commandDefault: AppEnv = "production",
+): Named | AppEnv {
   const named = layers.map((layer) => layer.APP_ENV).find((value) => value !== undefined && value !== "");
   if (named !== undefined) return named;
   const nodeEnv = layers.map((layer) => layer.NODE_ENV).find((value) => value !== undefined);

@@ -16,13 +16,23 @@ export const authConfig = ({ env, local }: Environment) =>
     .transform((variables, ctx) => {
       const secret = variables.JWT_SECRET;
       if (!secret) {
-        if (!local) refuse(ctx, "JWT_SECRET", `required in ${env}: at least 32 random characters (e.g. \`openssl rand -base64 48\`)`);
+        if (!local)
+          refuse(
+            ctx,
+            "JWT_SECRET",
+            `required in ${env}: at least 32 random characters (e.g. \`openssl rand -base64 48\`)`,
+          );
       } else {
         const weakness = jwtSecretWeakness(secret);
         // A short secret is refused everywhere; a guessable one only where tokens protect real accounts.
-        if (weakness === "short") refuse(ctx, "JWT_SECRET", "must be at least 32 characters (e.g. `openssl rand -base64 48`)");
+        if (weakness === "short")
+          refuse(ctx, "JWT_SECRET", "must be at least 32 characters (e.g. `openssl rand -base64 48`)");
         else if (weakness && !local) {
-          refuse(ctx, "JWT_SECRET", `${weakness}; anyone who guesses it can sign tokens for any user (use \`openssl rand -base64 48\`)`);
+          refuse(
+            ctx,
+            "JWT_SECRET",
+            `${weakness}; anyone who guesses it can sign tokens for any user (use \`openssl rand -base64 48\`)`,
+          );
         }
       }
       return {
@@ -62,6 +72,7 @@ export function jwtSecretWeakness(secret: string): "short" | string | undefined 
     const step = secret.charCodeAt(i) - secret.charCodeAt(i - 1);
     if (step >= -1 && step <= 1) runs++;
   }
-  if (counts.size < 10 || bits < 96 || runs > secret.length / 2) return "has too little randomness (repeated or sequential characters)";
+  if (counts.size < 10 || bits < 96 || runs > secret.length / 2)
+    return "has too little randomness (repeated or sequential characters)";
   return undefined;
 }

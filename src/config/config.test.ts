@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadEnvFiles } from "./env-files.ts";
-import { ConfigError, configVariables, jwtSecretWeakness, loadConfig, loadDatabaseConfig, parseDefaultAppEnvFlag } from "./index.ts";
+import {
+  ConfigError,
+  configVariables,
+  jwtSecretWeakness,
+  loadConfig,
+  loadDatabaseConfig,
+  parseDefaultAppEnvFlag,
+} from "./index.ts";
 
 /** What `openssl rand -base64 48` prints. */
 const SECRET = "u7J0q2sVYb9kX4WmZ3cR8tLhN1pGfD6yQeA5oHwKiTnBvC0xSjUzMr2lPgE9dF1a";
@@ -31,20 +38,28 @@ describe("loadConfig", () => {
       expect(refusedVariables(env)).toEqual(["JWT_SECRET", "OPENAI_API_KEY"]);
     }
     const config = loadConfig({ JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" });
-    expect(config).toMatchObject({ env: "production", server: { graphiql: false, allowedOrigins: [] }, metricsOpenWithoutToken: false });
+    expect(config).toMatchObject({
+      env: "production",
+      server: { graphiql: false, allowedOrigins: [] },
+      metricsOpenWithoutToken: false,
+    });
     expect(config.schema.fieldSuggestions).toBe(false);
   });
 
   it("takes the environment from NODE_ENV when APP_ENV is unset and NODE_ENV names one", () => {
     expect(loadConfig({ NODE_ENV: "development" }).env).toBe("development");
     expect(loadConfig({ NODE_ENV: "test" }).env).toBe("test");
-    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" }).env).toBe("production");
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" }).env).toBe(
+      "production",
+    );
     expect(loadConfig({ APP_ENV: "development", NODE_ENV: "production" }).env).toBe("development");
   });
 
   it("reads only the database settings for migrations, needing no secrets", () => {
     expect(loadDatabaseConfig({})).toEqual({ dataDir: "./.data", database: { url: undefined, poolSize: 20 } });
-    expect(loadDatabaseConfig({ DATABASE_URL: "postgresql://db/agent", JWT_SECRET: "short" }).database.url).toBe("postgresql://db/agent");
+    expect(loadDatabaseConfig({ DATABASE_URL: "postgresql://db/agent", JWT_SECRET: "short" }).database.url).toBe(
+      "postgresql://db/agent",
+    );
     expect(() => loadDatabaseConfig({ DATABASE_POOL_SIZE: "none" })).toThrowError(ConfigError);
   });
 
@@ -89,7 +104,11 @@ function refusedVariables(env: Record<string, string>): string[] {
 
 describe("unsafe settings in staging and production", () => {
   it("starts on safe settings, with safe defaults and no warnings beyond the metrics token", () => {
-    const config = loadConfig({ ...PRODUCTION, METRICS_TOKEN: `${"m".repeat(8)}etrics-token`, DATABASE_URL: "postgresql://db/agent" });
+    const config = loadConfig({
+      ...PRODUCTION,
+      METRICS_TOKEN: `${"m".repeat(8)}etrics-token`,
+      DATABASE_URL: "postgresql://db/agent",
+    });
     expect(config).toMatchObject({ server: { graphiql: false, allowedOrigins: [] }, logPretty: false });
     expect(config.schema.fieldSuggestions).toBe(false);
     expect(config.warnings).toEqual([]);
@@ -122,7 +141,12 @@ describe("unsafe settings in staging and production", () => {
   it("refuses wildcard CORS, debug logging and the offline dev model, each by name, all at once", () => {
     const error = (() => {
       try {
-        loadConfig({ APP_ENV: "production", JWT_SECRET: "change-me", ALLOWED_ORIGINS: "https://app.example.com, *", LOG_LEVEL: "debug" });
+        loadConfig({
+          APP_ENV: "production",
+          JWT_SECRET: "change-me",
+          ALLOWED_ORIGINS: "https://app.example.com, *",
+          LOG_LEVEL: "debug",
+        });
       } catch (caught) {
         return caught as ConfigError;
       }
@@ -144,13 +168,17 @@ describe("unsafe settings in staging and production", () => {
     expect(config.server.graphiql).toBe(true);
     expect(config.warnings.join("\n")).toMatch(/OPENAI_API_KEY is not set/);
     expect(config.warnings.join("\n")).toMatch(/GRAPHIQL=true in staging/);
-    expect(refusedVariables({ APP_ENV: "staging", JWT_SECRET: SECRET, ALLOWED_ORIGINS: "*" })).toEqual(["ALLOWED_ORIGINS"]);
+    expect(refusedVariables({ APP_ENV: "staging", JWT_SECRET: SECRET, ALLOWED_ORIGINS: "*" })).toEqual([
+      "ALLOWED_ORIGINS",
+    ]);
   });
 
   it("refuses a short METRICS_TOKEN anywhere and reads the lifecycle settings", () => {
     expect(refusedVariables({ APP_ENV: "development", METRICS_TOKEN: "short" })).toEqual(["METRICS_TOKEN"]);
     expect(refusedVariables({ ...PRODUCTION, METRICS_TOKEN: "short" })).toEqual(["METRICS_TOKEN"]);
-    expect(loadConfig({ APP_ENV: "development", METRICS_TOKEN: "a-long-enough-token", SHUTDOWN_GRACE_MS: "2500" })).toMatchObject({
+    expect(
+      loadConfig({ APP_ENV: "development", METRICS_TOKEN: "a-long-enough-token", SHUTDOWN_GRACE_MS: "2500" }),
+    ).toMatchObject({
       metricsToken: "a-long-enough-token",
       lifecycle: { shutdownGraceMs: 2500 },
     });
@@ -161,7 +189,9 @@ describe("unsafe settings in staging and production", () => {
     for (const env of [PRODUCTION, { ...PRODUCTION, APP_ENV: "staging" }]) {
       const config = loadConfig(env);
       expect(config.metricsOpenWithoutToken).toBe(false);
-      expect(config.warnings.join("\n")).toMatch(/METRICS_TOKEN is not set: \/metrics is refused \(403\).*set METRICS_TOKEN.*Authorization: Bearer/);
+      expect(config.warnings.join("\n")).toMatch(
+        /METRICS_TOKEN is not set: \/metrics is refused \(403\).*set METRICS_TOKEN.*Authorization: Bearer/,
+      );
     }
     for (const appEnv of ["development", "test"]) {
       expect(loadConfig({ APP_ENV: appEnv })).toMatchObject({ metricsOpenWithoutToken: true, warnings: [] });
@@ -195,16 +225,29 @@ describe("loadEnvFiles", () => {
   });
 
   it("takes APP_ENV from the environment, else .env.local / .env, else NODE_ENV", async () => {
-    const cwd = await write({ ".env": "APP_ENV=staging\n", ".env.staging": "FROM=staging\n", ".env.production": "FROM=production\n" });
+    const cwd = await write({
+      ".env": "APP_ENV=staging\n",
+      ".env.staging": "FROM=staging\n",
+      ".env.production": "FROM=production\n",
+    });
     expect(loadEnvFiles({ dir: cwd, env: {} })).toMatchObject({ appEnv: "staging", env: { FROM: "staging" } });
-    expect(loadEnvFiles({ dir: cwd, env: { APP_ENV: "production" } })).toMatchObject({ appEnv: "production", env: { FROM: "production" } });
+    expect(loadEnvFiles({ dir: cwd, env: { APP_ENV: "production" } })).toMatchObject({
+      appEnv: "production",
+      env: { FROM: "production" },
+    });
     const bare = await write({ ".env.production": "FROM=production\n" });
-    expect(loadEnvFiles({ dir: bare, env: { NODE_ENV: "production" } }).env).toMatchObject({ APP_ENV: "production", FROM: "production" });
+    expect(loadEnvFiles({ dir: bare, env: { NODE_ENV: "production" } }).env).toMatchObject({
+      APP_ENV: "production",
+      FROM: "production",
+    });
   });
 
   it("fails closed to production when nothing names the environment, unless the command asks for another", async () => {
     const bare = await write({ ".env.production": "FROM=production\n", ".env.development": "FROM=development\n" });
-    expect(loadEnvFiles({ dir: bare, env: {} })).toMatchObject({ appEnv: "production", env: { APP_ENV: "production", FROM: "production" } });
+    expect(loadEnvFiles({ dir: bare, env: {} })).toMatchObject({
+      appEnv: "production",
+      env: { APP_ENV: "production", FROM: "production" },
+    });
     // `npm start` / `npm run dev`: --default-app-env=development (main.ts).
     const asked = { dir: bare, defaultAppEnv: "development" } as const;
     expect(loadEnvFiles({ ...asked, env: {} })).toMatchObject({ appEnv: "development", env: { FROM: "development" } });
@@ -216,7 +259,11 @@ describe("loadEnvFiles", () => {
   });
 
   it("skips .env.local in test and never turns an unknown APP_ENV into a file name", async () => {
-    const cwd = await write({ ".env.local": "X=local\n", ".env.test": "X=test\n", ".env.test.local": "Y=test-local\n" });
+    const cwd = await write({
+      ".env.local": "X=local\n",
+      ".env.test": "X=test\n",
+      ".env.test.local": "Y=test-local\n",
+    });
     expect(loadEnvFiles({ dir: cwd, env: { APP_ENV: "test" } }).env).toMatchObject({ X: "test", Y: "test-local" });
     const odd = loadEnvFiles({ dir: cwd, env: { APP_ENV: "../etc/passwd" } });
     expect(odd.files).toEqual([".env.local"]);
@@ -224,18 +271,30 @@ describe("loadEnvFiles", () => {
   });
 
   it("parses dotenv syntax with Node's own parser", async () => {
-    const cwd = await write({ ".env": '# comment\nexport PLAIN=1\nQUOTED="a b # not a comment"\nSINGLE=\'x\'\nEMPTY=\n' });
-    expect(loadEnvFiles({ dir: cwd, env: {} }).env).toMatchObject({ PLAIN: "1", QUOTED: "a b # not a comment", SINGLE: "x", EMPTY: "" });
+    const cwd = await write({
+      ".env": "# comment\nexport PLAIN=1\nQUOTED=\"a b # not a comment\"\nSINGLE='x'\nEMPTY=\n",
+    });
+    expect(loadEnvFiles({ dir: cwd, env: {} }).env).toMatchObject({
+      PLAIN: "1",
+      QUOTED: "a b # not a comment",
+      SINGLE: "x",
+      EMPTY: "",
+    });
   });
 
   it("holds no secrets in the committed per-environment files, and each of them starts", async () => {
     const repo = join(import.meta.dirname, "../..");
     for (const appEnv of ["development", "test", "staging", "production"]) {
-      const { env, files } = loadEnvFiles({ dir: repo, env: { APP_ENV: appEnv, JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" } });
+      const { env, files } = loadEnvFiles({
+        dir: repo,
+        env: { APP_ENV: appEnv, JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" },
+      });
       expect(files).toContain(`.env.${appEnv}`);
       for (const name of files.filter((file) => !file.endsWith(".local") && file !== ".env")) {
         const text = await import("node:fs").then((fs) => fs.readFileSync(join(repo, name), "utf8"));
-        expect(text, name).not.toMatch(/^\s*(JWT_SECRET|OPENAI_API_KEY|LLM_FALLBACK_API_KEY|LANGFUSE_SECRET_KEY|METRICS_TOKEN|DATABASE_URL|REDIS_URL)\s*=/m);
+        expect(text, name).not.toMatch(
+          /^\s*(JWT_SECRET|OPENAI_API_KEY|LLM_FALLBACK_API_KEY|LANGFUSE_SECRET_KEY|METRICS_TOKEN|DATABASE_URL|REDIS_URL)\s*=/m,
+        );
       }
       expect(loadConfig(env).env).toBe(appEnv);
     }
@@ -253,7 +312,13 @@ describe("one decision on the environment", () => {
   it("chooses the same APP_ENV in loadEnvFiles and loadConfig", async () => {
     const empty = await mkdtemp(join(tmpdir(), "env-files-"));
     try {
-      for (const variables of [{}, { NODE_ENV: "test" }, { NODE_ENV: "staging" }, { NODE_ENV: "banana" }, { APP_ENV: "test", NODE_ENV: "production" }]) {
+      for (const variables of [
+        {},
+        { NODE_ENV: "test" },
+        { NODE_ENV: "staging" },
+        { NODE_ENV: "banana" },
+        { APP_ENV: "test", NODE_ENV: "production" },
+      ]) {
         const chosen = loadEnvFiles({ dir: empty, env: variables }).appEnv;
         const secrets = { JWT_SECRET: SECRET, OPENAI_API_KEY: "sk-live" };
         expect(loadConfig({ ...variables, ...secrets }).env, JSON.stringify(variables)).toBe(chosen);
@@ -266,7 +331,9 @@ describe("one decision on the environment", () => {
   it("refuses a --default-app-env that names no environment", () => {
     expect(parseDefaultAppEnvFlag(undefined)).toBeUndefined();
     expect(parseDefaultAppEnvFlag("development")).toBe("development");
-    expect(() => parseDefaultAppEnvFlag("dev")).toThrowError(/^Invalid configuration:\n {2}- --default-app-env: "dev" is not one of development, test, staging, production$/);
+    expect(() => parseDefaultAppEnvFlag("dev")).toThrowError(
+      /^Invalid configuration:\n {2}- --default-app-env: "dev" is not one of development, test, staging, production$/,
+    );
   });
 });
 
@@ -294,7 +361,10 @@ describe(".env.example", () => {
   it("is the only list: the committed per-environment files set only variables the config reads", () => {
     for (const appEnv of ["development", "test", "staging", "production"]) {
       const set = variablesIn(readFileSync(join(repo, `.env.${appEnv}`), "utf8"));
-      expect(set.filter((variable) => !configVariables.includes(variable)), `.env.${appEnv}`).toEqual([]);
+      expect(
+        set.filter((variable) => !configVariables.includes(variable)),
+        `.env.${appEnv}`,
+      ).toEqual([]);
     }
   });
 });

@@ -14,7 +14,9 @@ export const databaseConfig = ({ env }: Environment) =>
     .transform((variables) => {
       const warnings: string[] = [];
       if (env === "production" && !variables.DATABASE_URL) {
-        warnings.push(`DATABASE_URL is not set: embedded PGlite in ${variables.DATA_DIR} (one instance only; back that directory up)`);
+        warnings.push(
+          `DATABASE_URL is not set: embedded PGlite in ${variables.DATA_DIR} (one instance only; back that directory up)`,
+        );
       }
       return {
         dataDir: variables.DATA_DIR,

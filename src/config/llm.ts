@@ -32,11 +32,16 @@ export const llmConfig = ({ env }: Environment) =>
             "required in production; without it the offline dev model would answer your users with canned text (for " +
               "a local server without keys, e.g. Ollama, set any value: OPENAI_API_KEY=ollama)",
           );
-        } else if (env === "staging") warnings.push("OPENAI_API_KEY is not set: replies come from the offline dev model");
+        } else if (env === "staging")
+          warnings.push("OPENAI_API_KEY is not set: replies come from the offline dev model");
       }
-      const fallbacks = parseFallbacks(variables.LLM_FALLBACK_MODELS, variables.LLM_FALLBACK_API_KEY ?? variables.OPENAI_API_KEY);
+      const fallbacks = parseFallbacks(
+        variables.LLM_FALLBACK_MODELS,
+        variables.LLM_FALLBACK_API_KEY ?? variables.OPENAI_API_KEY,
+      );
       for (const { entry, baseUrl } of fallbacks) {
-        if (baseUrl !== undefined && !URL.canParse(baseUrl)) refuse(ctx, "LLM_FALLBACK_MODELS", `"${entry}" has no valid URL after @`);
+        if (baseUrl !== undefined && !URL.canParse(baseUrl))
+          refuse(ctx, "LLM_FALLBACK_MODELS", `"${entry}" has no valid URL after @`);
       }
       return {
         llm: {

@@ -13,7 +13,9 @@ export const serverConfig = ({ env, local }: Environment) =>
       MAX_REQUEST_BODY_BYTES: positiveInt(1_000_000),
     })
     .transform((variables, ctx) => {
-      const origins = variables.ALLOWED_ORIGINS?.split(",").map((origin) => origin.trim()).filter(Boolean);
+      const origins = variables.ALLOWED_ORIGINS?.split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean);
       if (!local && origins?.includes("*")) {
         refuse(
           ctx,
@@ -23,7 +25,8 @@ export const serverConfig = ({ env, local }: Environment) =>
         );
       }
       const warnings: string[] = [];
-      if (!local && variables.GRAPHIQL) warnings.push(`GRAPHIQL=true in ${env}: the GraphiQL IDE is served on GET /graphql`);
+      if (!local && variables.GRAPHIQL)
+        warnings.push(`GRAPHIQL=true in ${env}: the GraphiQL IDE is served on GET /graphql`);
       return {
         server: {
           host: variables.HOST,

@@ -15,7 +15,8 @@ export type AttemptOutcome = "success" | "transient" | "provider" | "request" | 
  * they are bounded by configuration; tokens are counted per successful attempt, as the provider reported them.
  */
 export function modelCallMetrics(metrics: Metrics, initialStates: Record<string, BreakerState> = {}) {
-  for (const [model, state] of Object.entries(initialStates)) metrics.breakerState.set({ model }, BREAKER_STATE_VALUE[state]);
+  for (const [model, state] of Object.entries(initialStates))
+    metrics.breakerState.set({ model }, BREAKER_STATE_VALUE[state]);
   return {
     attemptFinished(event: {
       model: string;

@@ -62,7 +62,10 @@ export function createLogger(level: string, { pretty = false, destination }: Log
     mixin: currentLogContext,
   };
   if (pretty && !destination && prettyAvailable()) {
-    return pino({ ...options, transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } } });
+    return pino({
+      ...options,
+      transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } },
+    });
   }
   return destination ? pino(options, destination) : pino(options);
 }

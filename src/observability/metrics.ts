@@ -194,7 +194,8 @@ export function registerDependencyGauges<PoolState extends string>(
     help: "1 when the dependency answered the readiness check at scrape time (database, redis), else 0",
     labelNames: ["dependency"],
     collect: async (set) => {
-      for (const [dependency, outcome] of Object.entries((await sources.readiness()).checks)) set({ dependency }, outcome === "ok" ? 1 : 0);
+      for (const [dependency, outcome] of Object.entries((await sources.readiness()).checks))
+        set({ dependency }, outcome === "ok" ? 1 : 0);
     },
   });
   scrapeTimeGauge(metrics, {
@@ -211,7 +212,12 @@ export function registerDependencyGauges<PoolState extends string>(
 /** Gauges read at scrape time are registered on the app's registry. */
 function scrapeTimeGauge(
   metrics: Metrics,
-  options: { name: string; help: string; labelNames: string[]; collect: (set: (labels: Record<string, string>, value: number) => void) => Promise<void> | void },
+  options: {
+    name: string;
+    help: string;
+    labelNames: string[];
+    collect: (set: (labels: Record<string, string>, value: number) => void) => Promise<void> | void;
+  },
 ): void {
   const gauge: Gauge<string> = new Gauge({
     name: options.name,

@@ -46,14 +46,29 @@ afterAll(async () => {
 async function runTinyGraph(callbacks: ReturnType<Tracing["callbacksFor"]>): Promise<string> {
   const chat = new ResilientChatModel(
     createChatModel({
-      apiKey: "sk-test", baseUrl: openai.baseUrl, model: MODEL, fallbacks: [], maxOutputTokens: 64, timeoutMs: 5_000,
-      devModelTokenDelayMs: 0, totalDeadlineMs: 10_000, maxRetries: 0, breaker: { failureThreshold: 5, cooldownMs: 1_000 },
+      apiKey: "sk-test",
+      baseUrl: openai.baseUrl,
+      model: MODEL,
+      fallbacks: [],
+      maxOutputTokens: 64,
+      timeoutMs: 5_000,
+      devModelTokenDelayMs: 0,
+      totalDeadlineMs: 10_000,
+      maxRetries: 0,
+      breaker: { failureThreshold: 5, cooldownMs: 1_000 },
     }),
-    { attemptTimeoutMs: 5_000, totalDeadlineMs: 10_000, maxRetries: 0, breaker: { failureThreshold: 5, cooldownMs: 1_000 } },
+    {
+      attemptTimeoutMs: 5_000,
+      totalDeadlineMs: 10_000,
+      maxRetries: 0,
+      breaker: { failureThreshold: 5, cooldownMs: 1_000 },
+    },
   );
   const graph = new StateGraph(MessagesAnnotation)
     .addNode("agent", async (state, config) => {
-      for await (const event of chat.stream(state.messages, { signal: config.signal ?? new AbortController().signal })) {
+      for await (const event of chat.stream(state.messages, {
+        signal: config.signal ?? new AbortController().signal,
+      })) {
         if (event.type === "done") return { messages: [event.message] };
       }
       throw new Error("no message");
@@ -69,7 +84,10 @@ describe("without both Langfuse keys", () => {
   it("is a true no-op: the graph runs, nothing is registered, sent or warned", async () => {
     const warn = vi.spyOn(console, "warn");
     const { logger, lines } = captureLogs();
-    tracing = await createTracing({ publicKey: "pk-lf-only-half", secretKey: undefined, baseUrl: langfuse.baseUrl }, logger);
+    tracing = await createTracing(
+      { publicKey: "pk-lf-only-half", secretKey: undefined, baseUrl: langfuse.baseUrl },
+      logger,
+    );
     expect(tracing.enabled).toBe(false);
     const callbacks = tracing.callbacksFor({ ...run, isReply: true });
     expect(await runTinyGraph(callbacks)).toBe(FAKE_REPLY_TOKENS.join(""));
@@ -86,7 +104,10 @@ describe("without both Langfuse keys", () => {
 describe("with both keys", () => {
   it("sends the run's trace on flush, attributed to the user and the chat session", async () => {
     const { logger, lines } = captureLogs();
-    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
+    tracing = await createTracing(
+      { publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl },
+      logger,
+    );
     expect(await runTinyGraph(tracing.callbacksFor(run))).toBe(FAKE_REPLY_TOKENS.join(""));
     await tracing.flush();
 
@@ -119,11 +140,15 @@ describe("with both keys", () => {
 });
 
 describe("a reply's trace and its score", () => {
-  const scoresFor = (messageId: string) => langfuse.scores().filter((score) => (score.metadata as { messageId?: string }).messageId === messageId);
+  const scoresFor = (messageId: string) =>
+    langfuse.scores().filter((score) => (score.metadata as { messageId?: string }).messageId === messageId);
 
   it("gives the reply's run the trace id Langfuse's createTraceId(messageId) makes, on a genuine root span; other runs stay random", async () => {
     const { logger } = captureLogs();
-    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
+    tracing = await createTracing(
+      { publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl },
+      logger,
+    );
     const messageId = `reply-${randomUUID()}`;
     expect(replyTraceId(messageId)).toBe(await createTraceId(messageId));
     // The reply's run and, for the same reply, a run that is not the reply (memory extraction), side by side.
@@ -146,7 +171,10 @@ describe("a reply's trace and its score", () => {
 
   it("posts a rating as the score of the reply's trace; of quick re-ratings the latest is posted last; flush waits", async () => {
     const { logger, lines } = captureLogs();
-    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: `${langfuse.baseUrl}/` }, logger);
+    tracing = await createTracing(
+      { publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: `${langfuse.baseUrl}/` },
+      logger,
+    );
     const messageId = `reply-${randomUUID()}`;
     tracing.scoreReply({ messageId, rating: "UP", comment: "Helpful" });
     tracing.scoreReply({ messageId, rating: "DOWN", comment: null });
@@ -154,20 +182,31 @@ describe("a reply's trace and its score", () => {
     await tracing.flush();
 
     const traceId = replyTraceId(messageId);
-    const score = { id: `${traceId}-user-feedback`, traceId, name: "user-feedback", dataType: "NUMERIC", metadata: { messageId } };
+    const score = {
+      id: `${traceId}-user-feedback`,
+      traceId,
+      name: "user-feedback",
+      dataType: "NUMERIC",
+      metadata: { messageId },
+    };
     // The first was on its way; of the two that came meanwhile only the latest is sent.
     expect(scoresFor(messageId)).toEqual([
       { ...score, value: 1, comment: "Helpful" },
       { ...score, value: 0, comment: "Wrong after all" },
     ]);
-    const post = langfuse.received.find((request) => request.url === "/api/public/scores" && request.body.includes(messageId))!;
+    const post = langfuse.received.find(
+      (request) => request.url === "/api/public/scores" && request.body.includes(messageId),
+    )!;
     expect(post.authorization).toBe(`Basic ${Buffer.from("pk-lf-test:sk-lf-test").toString("base64")}`);
     expect(lines.filter((line) => line.level >= 40)).toEqual([]);
   });
 
   it("logs a warning, never throws, when Langfuse refuses a score or cannot be reached", async () => {
     const { logger, lines } = captureLogs();
-    tracing = await createTracing({ publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl }, logger);
+    tracing = await createTracing(
+      { publicKey: "pk-lf-test", secretKey: "sk-lf-test", baseUrl: langfuse.baseUrl },
+      logger,
+    );
     langfuse.status = 503;
     try {
       tracing.scoreReply({ messageId: "refused", rating: "UP", comment: null });

@@ -46,7 +46,15 @@ export function replyTraceId(messageId: string): string {
 }
 
 /** Langfuse's public API (scores, traces): where it is and how to authenticate (HTTP basic, the key pair). */
-export function langfuseEndpoint({ publicKey, secretKey, baseUrl }: { publicKey: string; secretKey: string; baseUrl: string | undefined }) {
+export function langfuseEndpoint({
+  publicKey,
+  secretKey,
+  baseUrl,
+}: {
+  publicKey: string;
+  secretKey: string;
+  baseUrl: string | undefined;
+}) {
   const base = (baseUrl ?? DEFAULT_LANGFUSE_URL).replace(/\/+$/, "");
   return {
     url: (path: string) => `${base}${path}`,
@@ -83,15 +91,21 @@ const disabled: Tracing = {
 export async function createTracing(config: AppConfig["langfuse"], logger: Logger): Promise<Tracing> {
   const { publicKey, secretKey, baseUrl } = config;
   if (!publicKey || !secretKey) return disabled;
-  const [{ CallbackHandler }, { LangfuseSpanProcessor }, { getLangfuseTracerProvider, setLangfuseTracerProvider }, { context, createContextKey, trace }, { AsyncLocalStorageContextManager }, { NodeTracerProvider, RandomIdGenerator }] =
-    await Promise.all([
-      import("@langfuse/langchain"),
-      import("@langfuse/otel"),
-      import("@langfuse/tracing"),
-      import("@opentelemetry/api"),
-      import("@opentelemetry/context-async-hooks"),
-      import("@opentelemetry/sdk-trace-node"),
-    ]);
+  const [
+    { CallbackHandler },
+    { LangfuseSpanProcessor },
+    { getLangfuseTracerProvider, setLangfuseTracerProvider },
+    { context, createContextKey, trace },
+    { AsyncLocalStorageContextManager },
+    { NodeTracerProvider, RandomIdGenerator },
+  ] = await Promise.all([
+    import("@langfuse/langchain"),
+    import("@langfuse/otel"),
+    import("@langfuse/tracing"),
+    import("@opentelemetry/api"),
+    import("@opentelemetry/context-async-hooks"),
+    import("@opentelemetry/sdk-trace-node"),
+  ]);
 
   // A root span started while the context holds a trace id under this key gets that trace id: a genuine root (no
   // parent), which Langfuse takes for the trace's root. A made-up remote parent span would also carry the id, but
@@ -177,7 +191,10 @@ export async function createTracing(config: AppConfig["langfuse"], logger: Logge
       await response.body?.cancel();
       if (!response.ok) throw new Error(`Langfuse answered HTTP ${response.status}`);
     } catch (error) {
-      logger.warn({ err: error, baseUrl, messageId, traceId }, "Langfuse score failed; the rating is stored, not scored");
+      logger.warn(
+        { err: error, baseUrl, messageId, traceId },
+        "Langfuse score failed; the rating is stored, not scored",
+      );
     }
   };
   const pendingScores = () => Promise.all(posting.values());

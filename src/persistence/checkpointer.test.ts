@@ -32,11 +32,13 @@ const backends = ["pglite", ...(testDatabaseUrl ? ["postgresql"] : [])] as const
 /** A database that can be closed and opened again on the same data, as a restart does. */
 async function createBackend(kind: (typeof backends)[number]) {
   const dataDir = await mkdtemp(join(tmpdir(), "checkpointer-test-"));
-  const server = kind === "postgresql" ? await createThrowawayDatabase(testDatabaseUrl!, "checkpointer_test") : undefined;
+  const server =
+    kind === "postgresql" ? await createThrowawayDatabase(testDatabaseUrl!, "checkpointer_test") : undefined;
   const url = server?.url;
   const drop = async () => server?.drop();
   return {
-    open: (onQuery?: (sql: string) => void) => openDatabase({ url, poolSize: 4, dataDir, ...(onQuery ? { onQuery } : {}) }),
+    open: (onQuery?: (sql: string) => void) =>
+      openDatabase({ url, poolSize: 4, dataDir, ...(onQuery ? { onQuery } : {}) }),
     async destroy() {
       await drop();
       await rm(dataDir, { recursive: true, force: true });
@@ -128,7 +130,15 @@ describe.each(backends)("PrismaCheckpointSaver on %s", (kind) => {
         { messages: 2, count: 1 },
       );
       await saver.putWrites(second, [["messages", [new AIMessage("b")]]], "task-b", "~__pregel_pull, b");
-      await saver.putWrites(second, [["messages", "a0"], ["count", 1]], "task-a", "~__pregel_pull, a");
+      await saver.putWrites(
+        second,
+        [
+          ["messages", "a0"],
+          ["count", 1],
+        ],
+        "task-a",
+        "~__pregel_pull, a",
+      );
 
       const tuple = await saver.getTuple(second);
       const secondId = second.configurable?.checkpoint_id;
@@ -225,8 +235,23 @@ describe.each(backends)("PrismaCheckpointSaver on %s", (kind) => {
     it("is idempotent per (thread, ns, checkpoint, task, idx): special writes replace, others don't", async () => {
       const threadId = randomUUID();
       const config = await saver.put({ configurable: { thread_id: threadId } }, checkpointWith({}, {}), meta(-1), {});
-      await saver.putWrites(config, [["a", 1], ["b", 2]], "task");
-      await saver.putWrites(config, [["a", "retried"], ["b", "retried"], ["c", 3]], "task");
+      await saver.putWrites(
+        config,
+        [
+          ["a", 1],
+          ["b", 2],
+        ],
+        "task",
+      );
+      await saver.putWrites(
+        config,
+        [
+          ["a", "retried"],
+          ["b", "retried"],
+          ["c", 3],
+        ],
+        "task",
+      );
       await saver.putWrites(config, [[ERROR, { message: "first" }]], "task");
       await saver.putWrites(config, [[ERROR, { message: "second" }]], "task");
       await saver.putWrites(config, [[INTERRUPT, "stop"]], "other-task");
@@ -318,7 +343,8 @@ describe.each(backends)("PrismaCheckpointSaver on %s", (kind) => {
         const graph = echoGraph(counted);
         const config = { configurable: { thread_id: randomUUID() } };
         // One checkpoint per run (written as it exits), as the app runs its agent.
-        const run = (text: string) => graph.invoke({ messages: [new HumanMessage(text)] }, { ...config, durability: "exit" });
+        const run = (text: string) =>
+          graph.invoke({ messages: [new HumanMessage(text)] }, { ...config, durability: "exit" });
         await run("one");
 
         statements.length = 0;

@@ -94,7 +94,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
   constructor(prisma: PrismaClient, { serde, pageSize = 50, prune }: PrismaCheckpointSaverOptions = {}) {
     super(serde);
     if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError("pageSize must be a positive integer");
-    if (prune && (!Number.isInteger(prune.keep) || prune.keep < 1)) throw new RangeError("prune.keep must be a positive integer");
+    if (prune && (!Number.isInteger(prune.keep) || prune.keep < 1))
+      throw new RangeError("prune.keep must be a positive integer");
     this.#prisma = prisma;
     this.#pageSize = pageSize;
     this.#prune = prune;
@@ -110,7 +111,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
     const checkpointNs = String(config.configurable?.checkpoint_ns ?? "");
     const checkpointId = getCheckpointId(config);
     // Reads and the idempotent writes below are retried through a moment's outage (a killed connection).
-    const [joined] = await withDatabaseRetry(() => this.#prisma.$queryRaw<JoinedCheckpointRow[]>`
+    const [joined] = await withDatabaseRetry(
+      () => this.#prisma.$queryRaw<JoinedCheckpointRow[]>`
       SELECT c."threadId", c."checkpointNs", c."checkpointId", c."parentCheckpointId", c."checkpointType", c."checkpoint",
         c."metadataType", c."metadata", c."channelVersions" IS NOT NULL AS "hasVersions",
         COALESCE((
@@ -129,7 +131,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
       WHERE c."threadId" = ${String(threadId)} AND c."checkpointNs" = ${checkpointNs}
         ${checkpointId ? Prisma.sql`AND c."checkpointId" = ${checkpointId}` : Prisma.empty}
       ORDER BY c."checkpointId" DESC
-      LIMIT 1`);
+      LIMIT 1`,
+    );
     if (!joined) return undefined;
     const stored = (await this.serde.loadsTyped(joined.checkpointType, joined.checkpoint)) as StoredCheckpoint;
     if (joined.hasVersions && stored.v >= 4) return this.#joinedTuple(joined, stored);
@@ -235,7 +238,9 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
     };
     // The versions as strings, exactly as blobs store them, so a read can join the two in SQL.
     const channelVersions = JSON.stringify(
-      Object.fromEntries(Object.entries(checkpoint.channel_versions).map(([channel, version]) => [channel, String(version)])),
+      Object.fromEntries(
+        Object.entries(checkpoint.channel_versions).map(([channel, version]) => [channel, String(version)]),
+      ),
     );
     // A version's value never changes: a blob another checkpoint already stored is left alone.
     const storeBlobs =
@@ -245,7 +250,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
             VALUES ${Prisma.join(blobs.map((b) => Prisma.sql`(${b.threadId}, ${b.checkpointNs}, ${b.channel}, ${b.version}, ${b.type}, ${b.value})`))}
             ON CONFLICT DO NOTHING)`
         : Prisma.empty;
-    const [{ checkpoints }] = await withDatabaseRetry(() => this.#prisma.$queryRaw<[{ checkpoints: number }]>`
+    const [{ checkpoints }] = await withDatabaseRetry(
+      () => this.#prisma.$queryRaw<[{ checkpoints: number }]>`
       ${storeBlobs}
       INSERT INTO "AgentCheckpoint" ("threadId", "checkpointNs", "checkpointId", "parentCheckpointId", "checkpointType",
         "checkpoint", "metadataType", "metadata", "metadataJson", "channelVersions")
@@ -256,10 +262,13 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
         "checkpointType" = EXCLUDED."checkpointType", "checkpoint" = EXCLUDED."checkpoint",
         "metadataType" = EXCLUDED."metadataType", "metadata" = EXCLUDED."metadata",
         "metadataJson" = EXCLUDED."metadataJson", "channelVersions" = EXCLUDED."channelVersions"
-      RETURNING (SELECT count(*) FROM "AgentCheckpoint" WHERE "threadId" = ${threadId} AND "checkpointNs" = '')::int AS "checkpoints"`);
+      RETURNING (SELECT count(*) FROM "AgentCheckpoint" WHERE "threadId" = ${threadId} AND "checkpointNs" = '')::int AS "checkpoints"`,
+    );
     // The count was read before this insert: one more is stored now.
     if (this.#prune && checkpointNs === "" && checkpoints + 1 > 2 * this.#prune.keep) {
-      await this.pruneThread(threadId, this.#prune.keep).catch((error: unknown) => this.#prune?.onError?.(error, threadId));
+      await this.pruneThread(threadId, this.#prune.keep).catch((error: unknown) =>
+        this.#prune?.onError?.(error, threadId),
+      );
     }
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
@@ -295,17 +304,19 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
       await withDatabaseRetry(() => this.#prisma.agentCheckpointWrite.createMany({ data: rows, skipDuplicates: true }));
       return;
     }
-    await withDatabaseRetry(() => this.#prisma.$transaction(
-      rows.map(({ threadId, checkpointNs, checkpointId, idx, ...value }) =>
-        this.#prisma.agentCheckpointWrite.upsert({
-          where: {
-            threadId_checkpointNs_checkpointId_taskId_idx: { threadId, checkpointNs, checkpointId, taskId, idx },
-          },
-          create: { threadId, checkpointNs, checkpointId, idx, ...value },
-          update: value,
-        }),
+    await withDatabaseRetry(() =>
+      this.#prisma.$transaction(
+        rows.map(({ threadId, checkpointNs, checkpointId, idx, ...value }) =>
+          this.#prisma.agentCheckpointWrite.upsert({
+            where: {
+              threadId_checkpointNs_checkpointId_taskId_idx: { threadId, checkpointNs, checkpointId, taskId, idx },
+            },
+            create: { threadId, checkpointNs, checkpointId, idx, ...value },
+            update: value,
+          }),
+        ),
       ),
-    ));
+    );
   }
 
   /** Every checkpoint, blob and write of the thread, in all namespaces (for a deleted chat session). */
@@ -390,18 +401,23 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
 
   /** A checkpoint row with its loaded values and versions, and its task writes, as LangGraph's tuple. */
   async #tuple(
-    row: Pick<CheckpointRow, "threadId" | "checkpointNs" | "checkpointId" | "parentCheckpointId" | "metadataType" | "metadata">,
+    row: Pick<
+      CheckpointRow,
+      "threadId" | "checkpointNs" | "checkpointId" | "parentCheckpointId" | "metadataType" | "metadata"
+    >,
     stored: StoredCheckpoint,
     channelValues: Record<string, unknown>,
     channelVersions: ChannelVersions,
     writes: Array<{ taskId: string; channel: string; type: string; value: Uint8Array; taskPath: string; idx: number }>,
   ): Promise<CheckpointTuple> {
     const pendingWrites: CheckpointPendingWrite[] = await Promise.all(
-      inReplayOrder(writes).map(async (write): Promise<CheckpointPendingWrite> => [
-        write.taskId,
-        write.channel,
-        await this.serde.loadsTyped(write.type, write.value),
-      ]),
+      inReplayOrder(writes).map(
+        async (write): Promise<CheckpointPendingWrite> => [
+          write.taskId,
+          write.channel,
+          await this.serde.loadsTyped(write.type, write.value),
+        ],
+      ),
     );
     const configurable = { thread_id: row.threadId, checkpoint_ns: row.checkpointNs };
     const tuple: CheckpointTuple = {
@@ -415,7 +431,8 @@ export class PrismaCheckpointSaver extends BaseCheckpointSaver {
       metadata: (await this.serde.loadsTyped(row.metadataType, row.metadata)) as CheckpointMetadata,
       pendingWrites,
     };
-    if (row.parentCheckpointId) tuple.parentConfig = { configurable: { ...configurable, checkpoint_id: row.parentCheckpointId } };
+    if (row.parentCheckpointId)
+      tuple.parentConfig = { configurable: { ...configurable, checkpoint_id: row.parentCheckpointId } };
     return tuple;
   }
 

@@ -10,19 +10,40 @@ const { PrismaClientInitializationError, PrismaClientKnownRequestError, PrismaCl
 const TRANSIENT_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028", "P2034"]);
 /** The same from the driver or PostgreSQL itself: network errors, serialization failure, deadlock, shutdown. */
 const TRANSIENT_DRIVER_CODES = new Set([
-  "ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN",
-  "40001", "40P01", "53300", "57P01", "57P02", "57P03", "08000", "08003", "08006",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "40001",
+  "40P01",
+  "53300",
+  "57P01",
+  "57P02",
+  "57P03",
+  "08000",
+  "08003",
+  "08006",
 ]);
 
 /** True when the same statement may well succeed if tried again in a moment. */
 export function isTransientDatabaseError(error: unknown): boolean {
-  for (let e = error as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 6; depth++) {
+  for (
+    let e = error as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0;
+    e && depth < 6;
+    depth++
+  ) {
     if (e instanceof PrismaClientKnownRequestError && TRANSIENT_PRISMA_CODES.has(e.code)) return true;
     if (typeof e.code === "string" && TRANSIENT_DRIVER_CODES.has(e.code)) return true;
     // Driver adapter errors carry the PostgreSQL error under `cause` (kind, code, originalCode).
     const cause = e.cause as { originalCode?: unknown; kind?: unknown } | undefined;
     if (typeof cause?.originalCode === "string" && TRANSIENT_DRIVER_CODES.has(cause.originalCode)) return true;
-    if (cause?.kind === "TransactionWriteConflict" || cause?.kind === "DatabaseNotReachable" || cause?.kind === "ConnectionClosed") return true;
+    if (
+      cause?.kind === "TransactionWriteConflict" ||
+      cause?.kind === "DatabaseNotReachable" ||
+      cause?.kind === "ConnectionClosed"
+    )
+      return true;
     e = e.cause as typeof e;
   }
   return false;

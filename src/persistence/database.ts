@@ -33,7 +33,9 @@ export interface Database {
 }
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
-  return settings.url ? openPostgres(settings.url, settings.poolSize, settings.onQuery) : openEmbedded(settings.dataDir, settings.onQuery);
+  return settings.url
+    ? openPostgres(settings.url, settings.poolSize, settings.onQuery)
+    : openEmbedded(settings.dataDir, settings.onQuery);
 }
 
 /** Prisma's own timing of each statement (driver adapters included), only when someone listens. */
@@ -44,7 +46,11 @@ function createClient(adapter: SqlDriverAdapterFactory, onQuery: DatabaseSetting
   return prisma as unknown as PrismaClient;
 }
 
-async function openPostgres(connectionString: string, poolSize: number, onQuery: DatabaseSettings["onQuery"]): Promise<Database> {
+async function openPostgres(
+  connectionString: string,
+  poolSize: number,
+  onQuery: DatabaseSettings["onQuery"],
+): Promise<Database> {
   const appliedMigrations = await applyMigrations(new PrismaPg({ connectionString, max: 1 }), undefined, async () => {
     const client = new pg.Client({ connectionString });
     await client.connect();
@@ -69,7 +75,10 @@ async function openPostgres(connectionString: string, poolSize: number, onQuery:
 
 async function openEmbedded(dataDir: string, onQuery: DatabaseSettings["onQuery"]): Promise<Database> {
   // Loaded only here: an instance on PostgreSQL never holds the embedded database's code.
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("pglite-prisma-adapter"),
+  ]);
   const dir = join(dataDir, "pglite");
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);

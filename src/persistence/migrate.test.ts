@@ -13,7 +13,10 @@ const tablesSql = "select table_name from information_schema.tables where table_
 
 async function migrationNames(): Promise<string[]> {
   const entries = await readdir(defaultMigrationsDir, { withFileTypes: true });
-  return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  return entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
 }
 
 describe("migrations", () => {
@@ -23,10 +26,15 @@ describe("migrations", () => {
       await applyMigrations(new PrismaPGlite(db));
       const readApplied = async () => (await db.query<{ name: string; checksum: string }>(APPLIED_MIGRATIONS_SQL)).rows;
       // An adapter that fails on any use: the engine must not be started at all.
-      const unusable = new Proxy({} as PrismaPGlite, { get: () => { throw new Error("the engine was started"); } });
+      const unusable = new Proxy({} as PrismaPGlite, {
+        get: () => {
+          throw new Error("the engine was started");
+        },
+      });
       expect(await applyMigrations(unusable, undefined, readApplied)).toEqual([]);
       // One file changed since it was applied (or a new one): the engine decides, as before.
-      const tampered = async () => (await readApplied()).map((row, i) => (i === 0 ? { ...row, checksum: "0".repeat(64) } : row));
+      const tampered = async () =>
+        (await readApplied()).map((row, i) => (i === 0 ? { ...row, checksum: "0".repeat(64) } : row));
       await expect(applyMigrations(unusable, undefined, tampered)).rejects.toThrow("the engine was started");
       expect(await applyMigrations(new PrismaPGlite(db), undefined, tampered)).toEqual([]);
     } finally {

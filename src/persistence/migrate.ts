@@ -98,13 +98,15 @@ function withWholeScripts(adapter: SqlDriverAdapter): SqlDriverAdapter {
   const { client } = adapter as { client?: unknown }; // pglite-prisma-adapter keeps its PGlite there
   const driver = (adapter as { underlyingDriver?: () => unknown }).underlyingDriver?.(); // adapter-pg: its pg.Pool
   // Duck-typed, so PostgreSQL deployments never load PGlite's code just to ask.
-  const pglite = typeof (client as { exec?: unknown } | undefined)?.exec === "function" ? (client as { exec(sql: string): Promise<unknown> }) : undefined;
-  const run =
-    pglite
-      ? (sql: string) => pglite.exec(sql)
-      : driver instanceof pg.Pool
-        ? (sql: string) => driver.query(sql)
-        : undefined;
+  const pglite =
+    typeof (client as { exec?: unknown } | undefined)?.exec === "function"
+      ? (client as { exec(sql: string): Promise<unknown> })
+      : undefined;
+  const run = pglite
+    ? (sql: string) => pglite.exec(sql)
+    : driver instanceof pg.Pool
+      ? (sql: string) => driver.query(sql)
+      : undefined;
   if (run) {
     adapter.executeScript = (sql) =>
       run(sql).then(
@@ -130,7 +132,10 @@ async function readMigrations(migrationsDir: string): Promise<MigrationList> {
     error.code === "ENOENT" ? [] : Promise.reject(error),
   );
   const lockfile = await readFile(join(migrationsDir, "migration_lock.toml"), "utf8").catch(() => null);
-  const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const names = entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
   return {
     baseDir: migrationsDir,
     lockfile: { path: "migration_lock.toml", content: lockfile },
@@ -198,7 +203,10 @@ export async function diffSchemaToMigrations(
 ): Promise<string | undefined> {
   const files = [{ path: schemaPath, content: await readFile(schemaPath, "utf8") }];
   const migrationsList = await readMigrations(migrationsDir);
-  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("pglite-prisma-adapter"),
+  ]);
   const shadow = new PGlite();
   try {
     const result = await withEngine(new PrismaPGlite(shadow), async (engine) => {

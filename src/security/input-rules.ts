@@ -45,7 +45,10 @@ export const apiKeyNameRule = storable(
 export function messageContentRule(maxChars: number) {
   return storable(z.string())
     .refine((value) => value.trim().length > 0, "must not be empty")
-    .refine((value) => value.length <= maxChars || characterCount(value) <= maxChars, `must be at most ${maxChars} characters`);
+    .refine(
+      (value) => value.length <= maxChars || characterCount(value) <= maxChars,
+      `must be at most ${maxChars} characters`,
+    );
 }
 
 /** Longest comment a rating (rateMessage) may carry, counted like message content. */

@@ -42,7 +42,11 @@ export class RateLimits {
     this.onRefused = store.onRefused ?? (() => {});
     const { redis } = store;
     const create = (bucket: RateLimitBucket) => {
-      const options = { keyPrefix: `${store.keyPrefix}:rl:${bucket}`, points: limits[bucket].points, duration: limits[bucket].windowSeconds };
+      const options = {
+        keyPrefix: `${store.keyPrefix}:rl:${bucket}`,
+        points: limits[bucket].points,
+        duration: limits[bucket].windowSeconds,
+      };
       // If Redis is unreachable, fall back to this instance's memory rather than failing every request.
       return redis
         ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
@@ -91,10 +95,16 @@ export class RateLimits {
 
   async status(bucket: RateLimitBucket, key: string): Promise<BucketStatus> {
     const res = await this.limiters[bucket].get(key);
-    return res ? this.toStatus(bucket, res) : { limit: this.limit(bucket), remaining: this.limit(bucket), resetsAt: Date.now() };
+    return res
+      ? this.toStatus(bucket, res)
+      : { limit: this.limit(bucket), remaining: this.limit(bucket), resetsAt: Date.now() };
   }
 
   private toStatus(bucket: RateLimitBucket, res: RateLimiterRes): BucketStatus {
-    return { limit: this.limit(bucket), remaining: res.remainingPoints, resetsAt: Date.now() + Math.max(0, res.msBeforeNext) };
+    return {
+      limit: this.limit(bucket),
+      remaining: res.remainingPoints,
+      resetsAt: Date.now() + Math.max(0, res.msBeforeNext),
+    };
   }
 }

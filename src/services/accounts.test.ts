@@ -36,7 +36,10 @@ let database: Database;
 let cleanup: () => Promise<void>;
 let logins: LoginService;
 const unlimited = { points: 1_000_000, windowSeconds: 60 };
-const limits = new RateLimits({ auth: unlimited, loginEmail: unlimited, send: unlimited, cost: unlimited, apiKey: unlimited }, { keyPrefix: "t" });
+const limits = new RateLimits(
+  { auth: unlimited, loginEmail: unlimited, send: unlimited, cost: unlimited, apiKey: unlimited },
+  { keyPrefix: "t" },
+);
 
 beforeAll(async () => {
   const environment = await testEnvironment();
@@ -59,7 +62,9 @@ describe("AccountService.login", () => {
     await accounts.register({ email, password: PASSWORD });
 
     const wrongPassword = await failure(accounts.login({ email, password: "Wrong-Horse-9" }, HERE));
-    const unknownEmail = await failure(accounts.login({ email: `nobody-${Date.now()}@example.com`, password: PASSWORD }, HERE));
+    const unknownEmail = await failure(
+      accounts.login({ email: `nobody-${Date.now()}@example.com`, password: PASSWORD }, HERE),
+    );
     const malformedEmail = await failure(accounts.login({ email: "not an email", password: PASSWORD }, HERE));
     expect(hasher.verifications).toBe(3);
     for (const error of [unknownEmail, malformedEmail]) {
@@ -69,7 +74,10 @@ describe("AccountService.login", () => {
 
   it("upgrades a hash made at an older argon2 cost at the next successful login", async () => {
     const email = `upgrade-${Date.now()}@example.com`;
-    await new AccountService(database.prisma, new PasswordHasher(FAST), logins, limits).register({ email, password: PASSWORD });
+    await new AccountService(database.prisma, new PasswordHasher(FAST), logins, limits).register({
+      email,
+      password: PASSWORD,
+    });
     const stronger = { ...FAST, timeCost: 3 };
     const accounts = new AccountService(database.prisma, new PasswordHasher(stronger), logins, limits);
     await accounts.login({ email, password: PASSWORD }, HERE);
@@ -84,17 +92,33 @@ describe("AccountService.login", () => {
 describe("AccountService.login attempt limit", () => {
   const LIMIT = 2;
   const limited = () =>
-    new RateLimits({ auth: unlimited, loginEmail: { points: LIMIT, windowSeconds: 900 }, send: unlimited, cost: unlimited, apiKey: unlimited }, { keyPrefix: "t" });
+    new RateLimits(
+      {
+        auth: unlimited,
+        loginEmail: { points: LIMIT, windowSeconds: 900 },
+        send: unlimited,
+        cost: unlimited,
+        apiKey: unlimited,
+      },
+      { keyPrefix: "t" },
+    );
 
   it("counts failures per account and address, so a stranger's guesses never lock the owner out", async () => {
     const accounts = new AccountService(database.prisma, new PasswordHasher(FAST), logins, limited());
     const email = `owner-${Date.now()}@example.com`;
     await accounts.register({ email, password: PASSWORD });
     const stranger = { address: "203.0.113.9" };
-    for (let i = 0; i < LIMIT; i++) expect((await failure(accounts.login({ email, password: `Guess-${i}-Aa1!` }, stranger))).code).toBe("UNAUTHENTICATED");
+    for (let i = 0; i < LIMIT; i++)
+      expect((await failure(accounts.login({ email, password: `Guess-${i}-Aa1!` }, stranger))).code).toBe(
+        "UNAUTHENTICATED",
+      );
     // Refused before the password is checked, so the right one teaches the stranger nothing.
-    await expect(accounts.login({ email: ` ${email.toUpperCase()}`, password: PASSWORD }, stranger)).rejects.toMatchObject({ bucket: "loginEmail" });
-    await expect(accounts.login({ email, password: PASSWORD }, { address: "198.51.100.7" })).resolves.toMatchObject({ user: { email } });
+    await expect(
+      accounts.login({ email: ` ${email.toUpperCase()}`, password: PASSWORD }, stranger),
+    ).rejects.toMatchObject({ bucket: "loginEmail" });
+    await expect(accounts.login({ email, password: PASSWORD }, { address: "198.51.100.7" })).resolves.toMatchObject({
+      user: { email },
+    });
   });
 
   it("forgets an address's failures once the password was right there", async () => {

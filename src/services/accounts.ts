@@ -38,14 +38,12 @@ export class AccountService {
     const email = parseField(emailRule, "input.email", input.email);
     const password = parseField(passwordRule, "input.password", input.password);
     const passwordHash = await this.passwords.hash(password);
-    const user = await this.prisma.user
-      .create({ data: { email, passwordHash } })
-      .catch((error: unknown) => {
-        if (isUniqueViolation(error)) {
-          throw new AppError("BAD_USER_INPUT", "input.email is already registered", { field: "input.email" });
-        }
-        throw error;
-      });
+    const user = await this.prisma.user.create({ data: { email, passwordHash } }).catch((error: unknown) => {
+      if (isUniqueViolation(error)) {
+        throw new AppError("BAD_USER_INPUT", "input.email is already registered", { field: "input.email" });
+      }
+      throw error;
+    });
     return { user, ...(await this.logins.start(user.id)) };
   }
 

@@ -42,9 +42,13 @@ export class ApiKeyService {
     }
     const active = await this.prisma.apiKey.count({ where: { userId: viewer.userId, revokedAt: null } });
     if (active >= MAX_ACTIVE_API_KEYS) {
-      throw new AppError("BAD_USER_INPUT", `At most ${MAX_ACTIVE_API_KEYS} API keys may be active at once; revoke one first`, {
-        field: "input",
-      });
+      throw new AppError(
+        "BAD_USER_INPUT",
+        `At most ${MAX_ACTIVE_API_KEYS} API keys may be active at once; revoke one first`,
+        {
+          field: "input",
+        },
+      );
     }
     const secret = API_KEY_PREFIX + randomBytes(32).toString("base64url");
     const apiKey = await this.prisma.apiKey.create({
@@ -88,11 +92,15 @@ export class ApiKeyService {
       select: { id: true, userId: true, expiresAt: true, revokedAt: true, lastUsedAt: true },
     });
     const now = Date.now();
-    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) throw new InvalidTokenError("revoked");
+    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now))
+      throw new InvalidTokenError("revoked");
     if (!key.lastUsedAt || key.lastUsedAt.getTime() <= now - LAST_USED_RESOLUTION_MS) {
       await this.prisma.apiKey.updateMany({
         // Conditional, so concurrent first requests write once between them.
-        where: { id: key.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: new Date(now - LAST_USED_RESOLUTION_MS) } }] },
+        where: {
+          id: key.id,
+          OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: new Date(now - LAST_USED_RESOLUTION_MS) } }],
+        },
         data: { lastUsedAt: new Date(now) },
       });
     }

@@ -79,7 +79,13 @@ describe("CoalescingPublisher", () => {
     const originals = [delta("m", "a"), delta("m", "b"), delta("m", "c")];
     // Deltas resolve at once: the model is never held up by the bus.
     for (const event of originals) await publisher.publish("s", event);
-    const toolStarted = publisher.publish("s", { type: "toolStarted", messageId: "m", toolCallId: "t", name: "x", arguments: {} });
+    const toolStarted = publisher.publish("s", {
+      type: "toolStarted",
+      messageId: "m",
+      toolCallId: "t",
+      name: "x",
+      arguments: {},
+    });
     let toolOut = false;
     void toolStarted.then(() => (toolOut = true));
     await publisher.publish("s", delta("m", "d"));
@@ -142,7 +148,9 @@ describe("CoalescingPublisher", () => {
     await fake.release();
     await fake.release();
     await fake.release();
-    expect(fake.published.map(({ sessionId, event }) => [sessionId, event.type === "delta" ? event.delta : ""])).toEqual([
+    expect(
+      fake.published.map(({ sessionId, event }) => [sessionId, event.type === "delta" ? event.delta : ""]),
+    ).toEqual([
       ["a", "a1"],
       ["b", "b1"],
       ["a", "a2"],
@@ -164,7 +172,9 @@ describe("CoalescingPublisher", () => {
     await fake.release();
 
     // A non-delta event that fails rejects its own promise.
-    const tool = publisher.publish("s", { type: "toolStarted", messageId: "m", toolCallId: "t", name: "x", arguments: {} }).catch((error: unknown) => error);
+    const tool = publisher
+      .publish("s", { type: "toolStarted", messageId: "m", toolCallId: "t", name: "x", arguments: {} })
+      .catch((error: unknown) => error);
     await fake.release(boom);
     expect(await tool).toBe(boom);
 
@@ -176,7 +186,12 @@ describe("CoalescingPublisher", () => {
     await fake.release(boom); // "e"
     await fake.release(); // completed
     expect(await completed).toBe(boom);
-    expect(fake.events()).toEqual([delta("m", "b"), delta("m", "c"), delta("m", "d"), { type: "completed", messageId: "m" }]);
+    expect(fake.events()).toEqual([
+      delta("m", "b"),
+      delta("m", "c"),
+      delta("m", "d"),
+      { type: "completed", messageId: "m" },
+    ]);
 
     // And to a flush, when nothing else is published.
     await publisher.publish("s2", delta("m", "x"));
@@ -198,7 +213,10 @@ describe("CoalescingPublisher", () => {
     const publisher = new CoalescingPublisher(bus);
     const sent: ReplyEvent[] = [];
     for (let i = 0; i < 400; i++) {
-      const event: ReplyEvent = i % 50 === 49 ? { type: "toolFinished", messageId: "m", toolCallId: `${i}`, name: "x", result: "", isError: false } : delta(i < 200 ? "m" : "n", `${i},`);
+      const event: ReplyEvent =
+        i % 50 === 49
+          ? { type: "toolFinished", messageId: "m", toolCallId: `${i}`, name: "x", result: "", isError: false }
+          : delta(i < 200 ? "m" : "n", `${i},`);
       sent.push(event);
       if (event.type === "delta") void publisher.publish("s", event);
       else await publisher.publish("s", event);

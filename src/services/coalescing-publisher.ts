@@ -91,7 +91,10 @@ class Lane {
   }
 
   flush(): Promise<void> {
-    if (this.busy) return new Promise<void>((resolve, reject) => this.waiting.push({ event: undefined, merged: false, resolve, reject }));
+    if (this.busy)
+      return new Promise<void>((resolve, reject) =>
+        this.waiting.push({ event: undefined, merged: false, resolve, reject }),
+      );
     const failure = this.takeFailure();
     this.onIdle();
     return failure ? Promise.reject(failure.error) : RESOLVED;
@@ -108,7 +111,11 @@ class Lane {
     }
   }
 
-  private send(event: ReplyEvent, resolve: (() => void) | undefined, reject: ((error: unknown) => void) | undefined): void {
+  private send(
+    event: ReplyEvent,
+    resolve: (() => void) | undefined,
+    reject: ((error: unknown) => void) | undefined,
+  ): void {
     this.busy = true;
     this.final = event.type === "completed" || event.type === "cancelled" || event.type === "failed";
     this.resolveCurrent = resolve;

@@ -24,11 +24,17 @@ afterAll(async () => {
 });
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
-const viewerOf = (userId: string): Viewer => ({ userId, credentialId: "test", expiresAt: new Date(Date.now() + 60_000) });
+const viewerOf = (userId: string): Viewer => ({
+  userId,
+  credentialId: "test",
+  expiresAt: new Date(Date.now() + 60_000),
+});
 
 /** A user with one session per conversation; each conversation alternates user messages and finished replies. */
 async function userWith(...conversations: string[][]) {
-  const user = await prisma.user.create({ data: { email: `rater-${crypto.randomUUID()}@example.com`, passwordHash: "x" } });
+  const user = await prisma.user.create({
+    data: { email: `rater-${crypto.randomUUID()}@example.com`, passwordHash: "x" },
+  });
   const sessions = [];
   for (const turns of conversations) {
     const session = await prisma.session.create({ data: { userId: user.id, name: "chat" } });
@@ -53,9 +59,17 @@ describe("FeedbackService.rate", () => {
     const changed = await feedback.rate(viewer, answer!.id, { rating: "DOWN", comment: null });
     expect(changed).toMatchObject({ messageId: answer!.id, rating: "DOWN", comment: null });
     expect(await prisma.messageFeedback.count({ where: { messageId: answer!.id } })).toBe(1);
-    await expect(feedback.rate(viewer, question!.id, { rating: "UP" })).rejects.toMatchObject({ code: "BAD_USER_INPUT", details: { field: "input.messageId" } });
-    await expect(feedback.rate(viewerOf(crypto.randomUUID()), answer!.id, { rating: "UP" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(feedback.rate(viewer, answer!.id, { rating: "UP", comment: "x".repeat(2001) })).rejects.toMatchObject({ code: "BAD_USER_INPUT", details: { field: "input.comment" } });
+    await expect(feedback.rate(viewer, question!.id, { rating: "UP" })).rejects.toMatchObject({
+      code: "BAD_USER_INPUT",
+      details: { field: "input.messageId" },
+    });
+    await expect(feedback.rate(viewerOf(crypto.randomUUID()), answer!.id, { rating: "UP" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    await expect(feedback.rate(viewer, answer!.id, { rating: "UP", comment: "x".repeat(2001) })).rejects.toMatchObject({
+      code: "BAD_USER_INPUT",
+      details: { field: "input.comment" },
+    });
 
     const sessionId = sessions[0]!.id;
     expect(heard).toEqual([
@@ -66,8 +80,12 @@ describe("FeedbackService.rate", () => {
 
   it("refuses a STREAMING reply with REPLY_STREAMING", async () => {
     const { viewer, sessions } = await userWith(["Question"]);
-    const streaming = await prisma.message.create({ data: { sessionId: sessions[0]!.id, role: "ASSISTANT", content: "Par", status: "STREAMING" } });
-    await expect(new FeedbackService(prisma).rate(viewer, streaming.id, { rating: "UP" })).rejects.toMatchObject({ code: "REPLY_STREAMING" });
+    const streaming = await prisma.message.create({
+      data: { sessionId: sessions[0]!.id, role: "ASSISTANT", content: "Par", status: "STREAMING" },
+    });
+    await expect(new FeedbackService(prisma).rate(viewer, streaming.id, { rating: "UP" })).rejects.toMatchObject({
+      code: "REPLY_STREAMING",
+    });
     expect(await prisma.messageFeedback.count({ where: { messageId: streaming.id } })).toBe(0);
   });
 });
@@ -76,12 +94,17 @@ describe("listRatedReplies", () => {
   it("lists rated replies oldest rating first, each with the user message just before it; since, limit; gone with the session", async () => {
     const feedback = new FeedbackService(prisma);
     const before = await listRatedReplies(prisma);
-    const { viewer, sessions } = await userWith(["First question", "First answer", "Second question", "Second answer"], ["Other question", "Other answer"]);
+    const { viewer, sessions } = await userWith(
+      ["First question", "First answer", "Second question", "Second answer"],
+      ["Other question", "Other answer"],
+    );
     const [, firstAnswer, , secondAnswer] = sessions[0]!.messages;
     const [, otherAnswer] = sessions[1]!.messages;
     // A reply that answers nothing (no user message before it in its session).
     const loner = await userWith([]);
-    const lonely = await prisma.message.create({ data: { sessionId: loner.sessions[0]!.id, role: "ASSISTANT", content: "Unprompted" } });
+    const lonely = await prisma.message.create({
+      data: { sessionId: loner.sessions[0]!.id, role: "ASSISTANT", content: "Unprompted" },
+    });
 
     // A millisecond apart at least, so the order is the order of rating (ties would go by message id).
     await feedback.rate(loner.viewer, lonely.id, { rating: "UP" });
@@ -96,10 +119,38 @@ describe("listRatedReplies", () => {
 
     const mine = (await listRatedReplies(prisma)).slice(before.length);
     expect(mine.map(({ ratedAt, ...rest }) => rest)).toEqual([
-      { messageId: lonely.id, sessionId: lonely.sessionId, rating: "UP", comment: null, reply: "Unprompted", userMessage: "" },
-      { messageId: secondAnswer!.id, sessionId: sessions[0]!.id, rating: "UP", comment: "Great", reply: "Second answer", userMessage: "Second question" },
-      { messageId: otherAnswer!.id, sessionId: sessions[1]!.id, rating: "UP", comment: null, reply: "Other answer", userMessage: "Other question" },
-      { messageId: firstAnswer!.id, sessionId: sessions[0]!.id, rating: "DOWN", comment: "Wrong", reply: "First answer", userMessage: "First question" },
+      {
+        messageId: lonely.id,
+        sessionId: lonely.sessionId,
+        rating: "UP",
+        comment: null,
+        reply: "Unprompted",
+        userMessage: "",
+      },
+      {
+        messageId: secondAnswer!.id,
+        sessionId: sessions[0]!.id,
+        rating: "UP",
+        comment: "Great",
+        reply: "Second answer",
+        userMessage: "Second question",
+      },
+      {
+        messageId: otherAnswer!.id,
+        sessionId: sessions[1]!.id,
+        rating: "UP",
+        comment: null,
+        reply: "Other answer",
+        userMessage: "Other question",
+      },
+      {
+        messageId: firstAnswer!.id,
+        sessionId: sessions[0]!.id,
+        rating: "DOWN",
+        comment: "Wrong",
+        reply: "First answer",
+        userMessage: "First question",
+      },
     ]);
     for (const reply of mine) expect(reply.ratedAt).toBeInstanceOf(Date);
     const ratedAt = mine.map((reply) => reply.ratedAt.getTime());
@@ -107,11 +158,18 @@ describe("listRatedReplies", () => {
 
     const since = await listRatedReplies(prisma, { since: mine[2]!.ratedAt });
     expect(since.map((reply) => reply.messageId)).toEqual([otherAnswer!.id, firstAnswer!.id]);
-    expect((await listRatedReplies(prisma, { since: mine[1]!.ratedAt, limit: 1 })).map((reply) => reply.messageId)).toEqual([secondAnswer!.id]);
+    expect(
+      (await listRatedReplies(prisma, { since: mine[1]!.ratedAt, limit: 1 })).map((reply) => reply.messageId),
+    ).toEqual([secondAnswer!.id]);
     expect(await listRatedReplies(prisma, { limit: 0 })).toEqual([]);
 
     await prisma.session.delete({ where: { id: sessions[0]!.id } });
-    expect((await listRatedReplies(prisma, { since: mine[0]!.ratedAt })).map((reply) => reply.messageId)).toEqual([lonely.id, otherAnswer!.id]);
-    expect(await prisma.messageFeedback.count({ where: { messageId: { in: [firstAnswer!.id, secondAnswer!.id] } } })).toBe(0);
+    expect((await listRatedReplies(prisma, { since: mine[0]!.ratedAt })).map((reply) => reply.messageId)).toEqual([
+      lonely.id,
+      otherAnswer!.id,
+    ]);
+    expect(
+      await prisma.messageFeedback.count({ where: { messageId: { in: [firstAnswer!.id, secondAnswer!.id] } } }),
+    ).toBe(0);
   });
 });

@@ -39,14 +39,19 @@ export class FeedbackService {
    * be rated).
    */
   async rate(viewer: Viewer, messageId: string, input: RatingInput): Promise<MessageFeedback> {
-    const comment = input.comment == null || input.comment.trim() === "" ? null : parseField(feedbackCommentRule, "input.comment", input.comment);
+    const comment =
+      input.comment == null || input.comment.trim() === ""
+        ? null
+        : parseField(feedbackCommentRule, "input.comment", input.comment);
     const message = await this.prisma.message.findFirst({
       where: { id: messageId, session: { userId: viewer.userId } },
       select: { role: true, status: true, sessionId: true },
     });
     if (!message) throw notFound("Message");
     if (message.role !== "ASSISTANT") {
-      throw new AppError("BAD_USER_INPUT", "input.messageId must be an assistant reply: only replies can be rated", { field: "input.messageId" });
+      throw new AppError("BAD_USER_INPUT", "input.messageId must be an assistant reply: only replies can be rated", {
+        field: "input.messageId",
+      });
     }
     if (message.status === "STREAMING") {
       throw new AppError("REPLY_STREAMING", "The reply is still being written; rate it once it has ended");
@@ -86,8 +91,12 @@ export interface RatedReply {
  * Rated assistant replies, oldest rating first (ties by message id): those rated at or after `since`, at most
  * `limit` of them (all when absent). A re-rated reply appears once, at its latest rating.
  */
-export async function listRatedReplies(prisma: PrismaClient, { since, limit }: { since?: Date; limit?: number } = {}): Promise<RatedReply[]> {
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new RangeError("limit must be a non-negative integer");
+export async function listRatedReplies(
+  prisma: PrismaClient,
+  { since, limit }: { since?: Date; limit?: number } = {},
+): Promise<RatedReply[]> {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0))
+    throw new RangeError("limit must be a non-negative integer");
   return prisma.$queryRaw<RatedReply[]>`
     SELECT f."messageId", m."sessionId", f."rating"::text AS "rating", f."comment", m."content" AS "reply",
       COALESCE((

@@ -49,7 +49,12 @@ export class LoginService {
   async refresh(refreshToken: string): Promise<Credentials> {
     const stored = await this.prisma.refreshToken.findUnique({
       where: { tokenHash: hashRefreshToken(refreshToken) },
-      select: { id: true, expiresAt: true, usedAt: true, login: { select: { id: true, userId: true, revokedAt: true } } },
+      select: {
+        id: true,
+        expiresAt: true,
+        usedAt: true,
+        login: { select: { id: true, userId: true, revokedAt: true } },
+      },
     });
     if (!stored || stored.login.revokedAt) throw new AppError("UNAUTHENTICATED", INVALID_REFRESH_TOKEN);
     if (stored.usedAt) {
@@ -75,9 +80,14 @@ export class LoginService {
   async logout(viewer: Viewer, { everywhere = false }: { everywhere?: boolean } = {}): Promise<number> {
     // An API key is no login: it may not end the owner's sign-ins (the API refuses it first; this is the backstop).
     if (viewer.apiKeyId) throw new AppError("FORBIDDEN", API_KEY_FORBIDDEN);
-    const where = everywhere ? { userId: viewer.userId, revokedAt: null } : { id: viewer.credentialId, revokedAt: null };
+    const where = everywhere
+      ? { userId: viewer.userId, revokedAt: null }
+      : { id: viewer.credentialId, revokedAt: null };
     const logins = await this.prisma.login.findMany({ where, select: { id: true } });
-    return this.revoke(logins.map((login) => login.id), everywhere ? "LOGOUT_EVERYWHERE" : "LOGOUT");
+    return this.revoke(
+      logins.map((login) => login.id),
+      everywhere ? "LOGOUT_EVERYWHERE" : "LOGOUT",
+    );
   }
 
   /** Checks an `Authorization` value: a valid signature, not expired, and its login not revoked. */
@@ -85,7 +95,10 @@ export class LoginService {
     const claims = await this.tokens.verifyBearer(authorization);
     let userId = this.validLogins.get(claims.loginId);
     if (userId === undefined) {
-      const login = await this.prisma.login.findUnique({ where: { id: claims.loginId }, select: { userId: true, revokedAt: true } });
+      const login = await this.prisma.login.findUnique({
+        where: { id: claims.loginId },
+        select: { userId: true, revokedAt: true },
+      });
       if (!login || login.revokedAt) throw new InvalidTokenError("revoked");
       userId = login.userId;
       this.validLogins.set(claims.loginId, userId);

@@ -60,7 +60,9 @@ afterAll(async () => {
 let users = 0;
 async function newUser(): Promise<string> {
   users += 1;
-  const user = await database.prisma.user.create({ data: { email: `memory-${users}-${Date.now()}@example.com`, passwordHash: "x" } });
+  const user = await database.prisma.user.create({
+    data: { email: `memory-${users}-${Date.now()}@example.com`, passwordHash: "x" },
+  });
   return user.id;
 }
 
@@ -74,13 +76,20 @@ function extractor(script: Record<string, ScriptedFact[] | ((known: string[]) =>
   return new ScriptedModel((messages) => {
     const request = JSON.parse(messages.at(-1)!.text) as { message: string; known: Array<{ fact: string }> };
     const facts = script[request.message] ?? [];
-    return JSON.stringify({ memories: typeof facts === "function" ? facts(request.known.map((known) => known.fact)) : facts });
+    return JSON.stringify({
+      memories: typeof facts === "function" ? facts(request.known.map((known) => known.fact)) : facts,
+    });
   });
 }
 
 function service(model: BaseChatModel = extractor({}), options: Partial<MemoryServiceOptions> = {}) {
   // Extraction goes through the resilient model path, as in the app; no retries, so a failure fails at once.
-  const policy = { attemptTimeoutMs: 60_000, totalDeadlineMs: 60_000, maxRetries: 0, breaker: { failureThreshold: 1000, cooldownMs: 1000 } };
+  const policy = {
+    attemptTimeoutMs: 60_000,
+    totalDeadlineMs: 60_000,
+    maxRetries: 0,
+    breaker: { failureThreshold: 1000, cooldownMs: 1000 },
+  };
   const chat = new ResilientChatModel([{ name: "scripted", model }], policy);
   return new MemoryService(database.prisma, chat, logger, { extractionQueueMax: 100, recallLimit: 5, ...options });
 }
@@ -102,7 +111,9 @@ const contents = async (memories: MemoryService, userId: string) =>
 describe("extraction in the background", () => {
   it("returns at once, then stores the facts the user stated about themselves", async () => {
     const said = "Hi! My name is Ada Lovelace and I live in London. I like green tea. What's the weather?";
-    const memories = service(extractor({ [said]: ["User's name is Ada Lovelace", "User lives in London", "User likes green tea"] }));
+    const memories = service(
+      extractor({ [said]: ["User's name is Ada Lovelace", "User lives in London", "User likes green tea"] }),
+    );
     const userId = await newUser();
     memories.afterUserTurn(userId, said);
     // Returned without waiting: the job is still queued or running (what is stored meanwhile is a race).
@@ -229,7 +240,10 @@ describe("the extraction queue", () => {
     quick.afterUserTurn(userId, "I work at the observatory");
     quick.afterUserTurn(userId, "My favorite planet is Saturn");
     await quick.drain(5_000);
-    expect((await contents(quick, userId)).sort()).toEqual(["User works at the observatory", "User's favorite planet is Saturn"]);
+    expect((await contents(quick, userId)).sort()).toEqual([
+      "User works at the observatory",
+      "User's favorite planet is Saturn",
+    ]);
 
     const { model } = gatedModel(); // never answers
     const stuck = service(model, { concurrency: 1 });
@@ -298,14 +312,19 @@ describe("recall", () => {
     expect(await memories.recall(userId, `${pasted} So where do I live?`)).toEqual(["User lives in Lisbon"]);
     expect(await memories.recall(userId, `Sardines! ${pasted}`)).toEqual(["User likes sardines"]);
   });
-
 });
 
 describe("list, delete, clear", () => {
   it("pages newest first with cursors, filters by full-text query, and in reverse from the end", async () => {
     const memories = service();
     const userId = await newUser();
-    const rows = await seed(userId, ["User likes tea", "User likes coffee", "User has a cat", "User likes mint tea", "User lives in Oslo"]);
+    const rows = await seed(userId, [
+      "User likes tea",
+      "User likes coffee",
+      "User has a cat",
+      "User likes mint tea",
+      "User lives in Oslo",
+    ]);
     const newestFirst = [...rows].reverse().map((row) => row.content);
     const page1 = await memories.list(userId, { first: 2 });
     expect(page1.map((memory) => memory.content)).toEqual(newestFirst.slice(0, 2));
@@ -327,7 +346,9 @@ describe("list, delete, clear", () => {
     await memories.delete(userId, page1[1]!.id);
     const afterDeleted = await memories.list(userId, { first: 1, after: memoryCursor(page1[1]!) });
     expect(afterDeleted.map((memory) => memory.content)).toEqual([newestFirst[2]]);
-    await expect(memories.list(userId, { first: 1, after: "garbage" })).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+    await expect(memories.list(userId, { first: 1, after: "garbage" })).rejects.toMatchObject({
+      code: "BAD_USER_INPUT",
+    });
   });
 
   it("deletes and clears only the caller's memories: someone else's id is NOT_FOUND", async () => {
@@ -340,7 +361,9 @@ describe("list, delete, clear", () => {
     const foreign = memories.delete(bob, adaFact!.id);
     await expect(foreign).rejects.toBeInstanceOf(AppError);
     await expect(memories.delete(bob, adaFact!.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(memories.delete(ada, "00000000-0000-7000-8000-000000000000")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(memories.delete(ada, "00000000-0000-7000-8000-000000000000")).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
     await memories.delete(ada, adaFact!.id);
     await expect(memories.delete(ada, adaFact!.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
 
@@ -353,7 +376,10 @@ describe("list, delete, clear", () => {
 describe("recall mode", () => {
   it("uses full-text search without EMBEDDINGS_MODEL, and when the database has no pgvector", async () => {
     expect(await service().prepare()).toBe("full-text");
-    const embeddings = { client: { embedQuery: async () => [1, 0], embedDocuments: async (texts: string[]) => texts.map(() => [1, 0]) }, model: "m" };
+    const embeddings = {
+      client: { embedQuery: async () => [1, 0], embedDocuments: async (texts: string[]) => texts.map(() => [1, 0]) },
+      model: "m",
+    };
     const withEmbeddings = service(extractor({ "I live in Lisbon": ["User lives in Lisbon"] }), { embeddings });
     // Neither PGlite nor the test PostgreSQL 15 ships pgvector.
     expect(await withEmbeddings.prepare()).toBe("full-text");

@@ -269,9 +269,14 @@ export class MemoryService implements MemoryRecall {
       return;
     }
     const recalled = this.lastRecall.get(userId);
-    const known = recalled?.text === userMessage ? recalled.facts : await this.relevant(userId, userMessage, this.options.recallLimit);
+    const known =
+      recalled?.text === userMessage
+        ? recalled.facts
+        : await this.relevant(userId, userMessage, this.options.recallLimit);
     signal.throwIfAborted();
-    const callbacks = origin ? this.options.callbacksFor?.({ userId, sessionId: origin.sessionId, messageId: origin.messageId }) : undefined;
+    const callbacks = origin
+      ? this.options.callbacksFor?.({ userId, sessionId: origin.sessionId, messageId: origin.messageId })
+      : undefined;
     const updates = await extractMemoryUpdates(
       this.chat,
       { userMessage, known: known.map((fact) => fact.content) },
@@ -351,7 +356,6 @@ export class MemoryService implements MemoryRecall {
         const embedding = vectors[index];
         if (!embedding) continue;
         await saveEmbedding(this.prisma, { memoryId: fact.id, userId, model: embeddings.model, embedding });
-
       }
     } catch (error) {
       this.logger.warn({ err: error, userId }, "could not embed memories (kept for full-text search)");

@@ -101,9 +101,13 @@ export class MessageService {
             if (!state?.owned) throw notFound("Session");
             if (state.orphanReplyId && !state.busyReplyId) throw new OrphanReply();
             if (state.busyReplyId && this.settings.sendWhileStreaming === "reject") {
-              throw new AppError("SESSION_BUSY", "A reply is still being generated in this session; wait for it or cancel it", {
-                replyId: state.busyReplyId,
-              });
+              throw new AppError(
+                "SESSION_BUSY",
+                "A reply is still being generated in this session; wait for it or cancel it",
+                {
+                  replyId: state.busyReplyId,
+                },
+              );
             }
             const reservedTokens = this.usage.admitReply(state);
             // One statement, rows in order: the user's message takes the lower position.
@@ -125,7 +129,9 @@ export class MessageService {
               })
             ).sort((a, b) => (a.position < b.position ? -1 : 1));
             // Final only when no earlier reply of the session can still add to it.
-            const history = state.busyReplyId ? undefined : [...state.history.map(toTurn), { role: "user" as const, content }];
+            const history = state.busyReplyId
+              ? undefined
+              : [...state.history.map(toTurn), { role: "user" as const, content }];
             return { message: message!, reply: reply!, history };
           },
           { maxWait: TRANSACTION_MAX_WAIT_MS, timeout: TRANSACTION_TIMEOUT_MS },

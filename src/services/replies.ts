@@ -100,7 +100,11 @@ export class ReplyService implements LeaseHolder {
     const previous = this.sessionTails.get(job.sessionId) ?? Promise.resolve();
     const done = previous
       // The run's log lines name its user, session and reply (and the request that started it).
-      .then(() => withLogContext({ userId: job.userId, sessionId: job.sessionId, messageId: job.messageId }, () => this.run(job, abort.signal)))
+      .then(() =>
+        withLogContext({ userId: job.userId, sessionId: job.sessionId, messageId: job.messageId }, () =>
+          this.run(job, abort.signal),
+        ),
+      )
       .finally(() => {
         this.running.delete(job.messageId);
         if (this.sessionTails.get(job.sessionId) === done) this.sessionTails.delete(job.sessionId);
@@ -174,7 +178,10 @@ export class ReplyService implements LeaseHolder {
         if (Date.now() - flushed.at >= (this.hooks.partialFlushMs ?? 1000) && content !== flushed.content) {
           flushed = { at: Date.now(), content };
           await withDatabaseRetry(() =>
-            this.prisma.message.updateMany({ where: { id: messageId, leaseOwner: this.instanceId }, data: { content: flushed.content } }),
+            this.prisma.message.updateMany({
+              where: { id: messageId, leaseOwner: this.instanceId },
+              data: { content: flushed.content },
+            }),
           );
         }
       }
@@ -204,11 +211,17 @@ export class ReplyService implements LeaseHolder {
       }
       const seconds = (performance.now() - startedAt) / 1000;
       if (lost) {
-        this.logger.warn({ durationMs: Math.round(seconds * 1000) }, "reply ended by another instance after this one's lease ran out");
+        this.logger.warn(
+          { durationMs: Math.round(seconds * 1000) },
+          "reply ended by another instance after this one's lease ran out",
+        );
       } else {
         this.metrics.replies.inc({ status });
         this.metrics.replyDuration.observe({ status }, seconds);
-        this.logger.info({ status, durationMs: Math.round(seconds * 1000), model, ...tokensOf(meter) }, "reply finished");
+        this.logger.info(
+          { status, durationMs: Math.round(seconds * 1000), model, ...tokensOf(meter) },
+          "reply finished",
+        );
       }
     }
   }
@@ -263,7 +276,10 @@ export class ReplyService implements LeaseHolder {
       this.logger.warn({ err: error, messageId: job.messageId }, "could not store the ended reply");
     }
     if (failure) this.metrics.replyFailures.inc({ code: failure.code });
-    const final = status === "CANCELLED" ? { type: "cancelled" as const, messageId: job.messageId } : { type: "failed" as const, messageId: job.messageId, ...failure! };
+    const final =
+      status === "CANCELLED"
+        ? { type: "cancelled" as const, messageId: job.messageId }
+        : { type: "failed" as const, messageId: job.messageId, ...failure! };
     await this.events.publish(job.sessionId, final).catch((error: unknown) => {
       // The bus is what failed (Redis down): the row says how the reply ended; a resubscribing client reads it there.
       this.logger.error({ err: error, messageId: job.messageId }, "could not publish the reply's final event");
@@ -285,7 +301,9 @@ export class ReplyService implements LeaseHolder {
     // The charge goes with the write that ends the reply, so a retry after a lost answer (the write was in fact
     // made) charges nothing twice: it charges only while the row was still STREAMING, or is gone.
     const [row] = await withDatabaseRetry(
-      () => this.prisma.$queryRaw<Array<{ dayTotal: number | null; stored: bigint; existed: boolean; sessionId: string | null }>>`
+      () => this.prisma.$queryRaw<
+        Array<{ dayTotal: number | null; stored: bigint; existed: boolean; sessionId: string | null }>
+      >`
         WITH "before" AS (SELECT "status" FROM "Message" WHERE "id" = ${messageId}),
         "stored" AS (
           UPDATE "Message" SET
@@ -309,8 +327,8 @@ export class ReplyService implements LeaseHolder {
     // FAILED, or a send answered INTERNAL_SERVER_ERROR; test/streaming.test.ts, 8 parallel sends, every run). Alone it
     // holds that one lock, so it can wait but not deadlock.
     if (row?.sessionId) {
-      await this.prisma.$executeRaw`UPDATE "Session" SET "updatedAt" = now() WHERE "id" = ${row.sessionId}`.catch((error: unknown) =>
-        this.logger.warn({ err: error, messageId }, "could not record the session's activity time"),
+      await this.prisma.$executeRaw`UPDATE "Session" SET "updatedAt" = now() WHERE "id" = ${row.sessionId}`.catch(
+        (error: unknown) => this.logger.warn({ err: error, messageId }, "could not record the session's activity time"),
       );
     }
     // A reply deleted with its session counts as stored: its subscribers (if any) still get the final event.

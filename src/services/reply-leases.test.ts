@@ -22,7 +22,8 @@ describe.each(["pglite", ...(testDatabaseUrl ? ["postgresql"] : [])])("reply lea
   const bus = new MemoryReplyEventBus(100);
   const logger = createLogger("silent");
   const metrics = createMetrics();
-  const leases = (instanceId: string) => new ReplyLeases(database.prisma, bus, logger, metrics, { leaseMs: LEASE_MS, instanceId });
+  const leases = (instanceId: string) =>
+    new ReplyLeases(database.prisma, bus, logger, metrics, { leaseMs: LEASE_MS, instanceId });
 
   beforeAll(async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "reply-leases-test-"));
@@ -41,7 +42,9 @@ describe.each(["pglite", ...(testDatabaseUrl ? ["postgresql"] : [])])("reply lea
 
   /** A session with one STREAMING reply owned by `owner`, last renewed `ageMs` ago (database time). */
   async function streamingReply(owner: string, ageMs: number, content = "stored so far") {
-    const user = await database.prisma.user.create({ data: { email: `${randomUUID()}@example.com`, passwordHash: "x" } });
+    const user = await database.prisma.user.create({
+      data: { email: `${randomUUID()}@example.com`, passwordHash: "x" },
+    });
     const session = await database.prisma.session.create({ data: { userId: user.id, name: "s" } });
     const reply = await database.prisma.message.create({
       data: { sessionId: session.id, role: "ASSISTANT", content, status: "STREAMING", leaseOwner: owner },

@@ -9,7 +9,10 @@ import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { ReplyEventBus } from "../persistence/events/reply-events.ts";
 
-export const INTERRUPTED = { code: "INTERRUPTED", reason: "The server stopped while this reply was being generated." } as const;
+export const INTERRUPTED = {
+  code: "INTERRUPTED",
+  reason: "The server stopped while this reply was being generated.",
+} as const;
 
 /** What the lease loop asks of the instance's reply runner. */
 export interface LeaseHolder {
@@ -86,7 +89,13 @@ export class ReplyLeases {
    * else the last one stored) and its final event: INTERRUPTED, or CANCELLED when its user asked to stop it.
    * Of several instances sweeping at once, exactly one ends each reply. Returns how many this call ended.
    */
-  async recoverExpired({ sessionId, as = "INTERRUPTED" }: { sessionId?: string; as?: "INTERRUPTED" | "CANCELLED" } = {}): Promise<number> {
+  async recoverExpired({
+    sessionId,
+    as = "INTERRUPTED",
+  }: {
+    sessionId?: string;
+    as?: "INTERRUPTED" | "CANCELLED";
+  } = {}): Promise<number> {
     const expired = Prisma.sql`"status" = 'STREAMING' AND "leaseRenewedAt" < now() - ${this.leaseMs} * interval '1 millisecond'`;
     const candidates = await this.prisma.$queryRaw<Array<{ id: string; sessionId: string; content: string }>>`
       SELECT "id", "sessionId", "content" FROM "Message"
@@ -112,7 +121,10 @@ export class ReplyLeases {
       await this.bus.publish(reply.sessionId, final).catch((error: unknown) => {
         this.logger.error({ err: error, messageId: reply.id }, "could not publish a recovered reply's final event");
       });
-      this.logger.warn({ messageId: reply.id, sessionId: reply.sessionId, status: as }, "reply recovered after its instance's lease ran out");
+      this.logger.warn(
+        { messageId: reply.id, sessionId: reply.sessionId, status: as },
+        "reply recovered after its instance's lease ran out",
+      );
     }
     return ended;
   }

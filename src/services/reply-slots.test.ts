@@ -20,10 +20,12 @@ describe("ReplySlots: admission control for replies", () => {
     const started: string[] = [];
     const queuedAt: number[] = [];
     const take = (name: string) =>
-      slots.acquire(never, (position) => queuedAt.push(position)).then((release) => {
-        started.push(name);
-        return release;
-      });
+      slots
+        .acquire(never, (position) => queuedAt.push(position))
+        .then((release) => {
+          started.push(name);
+          return release;
+        });
     const a = await take("a");
     const b = await take("b");
     const c = take("c");

@@ -122,7 +122,10 @@ export class ReplySlots {
   }
 
   private retryAfterSeconds(): number {
-    const rounds = (this.waiting.length + this.reserved) / this.options.maxRunning + this.storing / (this.options.maxStoring ?? Number.POSITIVE_INFINITY) + 1;
+    const rounds =
+      (this.waiting.length + this.reserved) / this.options.maxRunning +
+      this.storing / (this.options.maxStoring ?? Number.POSITIVE_INFINITY) +
+      1;
     const estimate = Math.ceil(rounds * this.averageRunSeconds);
     return Math.min(RETRY_AFTER_SECONDS.max, Math.max(RETRY_AFTER_SECONDS.min, estimate));
   }

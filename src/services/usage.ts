@@ -91,7 +91,9 @@ export class UsageService {
 
   /** Adds what model calls used to the user's day; returns the day's new total. */
   async charge(userId: string, tokens: number, db: Database = this.prisma, now = new Date()): Promise<number> {
-    const [row] = await db.$queryRaw<Array<{ tokens: number }>>`${this.chargeSql(userId, tokens, Prisma.sql`true`, now)}`;
+    const [row] = await db.$queryRaw<
+      Array<{ tokens: number }>
+    >`${this.chargeSql(userId, tokens, Prisma.sql`true`, now)}`;
     return row?.tokens ?? 0;
   }
 
@@ -113,7 +115,12 @@ export class UsageService {
   }
 
   private usage(used: number, reserved: number, now: Date): DailyUsage {
-    return { tokensUsed: used, tokensReserved: reserved, tokenLimit: this.policy.dailyTokenLimit, resetsAt: nextUtcMidnight(now) };
+    return {
+      tokensUsed: used,
+      tokensReserved: reserved,
+      tokenLimit: this.policy.dailyTokenLimit,
+      resetsAt: nextUtcMidnight(now),
+    };
   }
 }
 

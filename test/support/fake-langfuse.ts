@@ -94,7 +94,9 @@ interface OtlpAttribute {
 function parseOtlpJson(request: ReceivedRequest): ExportedSpan[] {
   if (!request.contentType?.includes("json")) throw new Error(`expected OTLP JSON, got ${request.contentType}`);
   const body = JSON.parse(request.body) as {
-    resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<Omit<ExportedSpan, "attributes"> & { attributes?: OtlpAttribute[] }> }> }>;
+    resourceSpans: Array<{
+      scopeSpans: Array<{ spans: Array<Omit<ExportedSpan, "attributes"> & { attributes?: OtlpAttribute[] }> }>;
+    }>;
   };
   return body.resourceSpans.flatMap((resource) =>
     resource.scopeSpans.flatMap((scope) =>
@@ -104,7 +106,10 @@ function parseOtlpJson(request: ReceivedRequest): ExportedSpan[] {
         parentSpanId: span.parentSpanId,
         name: span.name,
         attributes: Object.fromEntries(
-          (span.attributes ?? []).map(({ key, value }) => [key, String(value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue)]),
+          (span.attributes ?? []).map(({ key, value }) => [
+            key,
+            String(value.stringValue ?? value.intValue ?? value.boolValue ?? value.doubleValue),
+          ]),
         ),
       })),
     ),

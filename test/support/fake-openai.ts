@@ -62,7 +62,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
 
   const nextStep = (body: FakeRequest): FakeStep => {
     for (const [marker, steps] of markedPlans) {
-      if (steps.length > 0 && body.messages.some((message) => String(message.content).includes(marker))) return steps.shift()!;
+      if (steps.length > 0 && body.messages.some((message) => String(message.content).includes(marker)))
+        return steps.shift()!;
     }
     const planned = plans.get(body.model)?.shift() ?? plans.get("*")?.shift();
     if (planned) return planned;
@@ -105,8 +106,11 @@ async function answer(step: FakeStep, body: FakeRequest, req: IncomingMessage, r
     case "status": {
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (step.retryAfterSeconds !== undefined) headers["retry-after"] = String(step.retryAfterSeconds);
-      const type = step.status >= 500 ? "server_error" : step.status === 429 ? "rate_limit_exceeded" : "invalid_request_error";
-      res.writeHead(step.status, headers).end(JSON.stringify({ error: { message: `fake status ${step.status}`, type } }));
+      const type =
+        step.status >= 500 ? "server_error" : step.status === 429 ? "rate_limit_exceeded" : "invalid_request_error";
+      res
+        .writeHead(step.status, headers)
+        .end(JSON.stringify({ error: { message: `fake status ${step.status}`, type } }));
       return;
     }
     case "hang":
@@ -126,7 +130,9 @@ async function answer(step: FakeStep, body: FakeRequest, req: IncomingMessage, r
         const id = `call_${sse.id}_${index}`;
         const json = JSON.stringify(args);
         const half = Math.floor(json.length / 2);
-        sse.delta({ tool_calls: [{ index, id, type: "function", function: { name, arguments: json.slice(0, half) } }] });
+        sse.delta({
+          tool_calls: [{ index, id, type: "function", function: { name, arguments: json.slice(0, half) } }],
+        });
         sse.delta({ tool_calls: [{ index, function: { arguments: json.slice(half) } }] });
       });
       sse.finish("tool_calls", body, step.calls.length);
@@ -135,7 +141,9 @@ async function answer(step: FakeStep, body: FakeRequest, req: IncomingMessage, r
     case "echo":
     case "reply": {
       const tokens =
-        step.kind === "echo" ? ["Echo: ", String(body.messages.at(-1)?.content ?? "")] : (step.tokens ?? FAKE_REPLY_TOKENS);
+        step.kind === "echo"
+          ? ["Echo: ", String(body.messages.at(-1)?.content ?? "")]
+          : (step.tokens ?? FAKE_REPLY_TOKENS);
       const delayMs = step.kind === "reply" ? (step.tokenDelayMs ?? 0) : 0;
       sse.start();
       for (const token of tokens) {
@@ -179,7 +187,9 @@ class SseWriter {
   }
 
   private send(fields: object) {
-    this.res.write(`data: ${JSON.stringify({ id: this.id, object: "chat.completion.chunk", created: 0, model: this.model, ...fields })}\n\n`);
+    this.res.write(
+      `data: ${JSON.stringify({ id: this.id, object: "chat.completion.chunk", created: 0, model: this.model, ...fields })}\n\n`,
+    );
   }
 }
 

@@ -25,7 +25,9 @@ export async function startServerProcess(
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal!)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal!)),
+  );
   const output: string[] = [];
   child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -73,7 +73,9 @@ export function openChatId(page: Page): string {
 
 /** The access token the client holds. */
 export const clientToken = (page: Page) =>
-  page.evaluate(() => (JSON.parse(localStorage.getItem("agent-chat.credentials") ?? "null") as { token: string } | null)?.token);
+  page.evaluate(
+    () => (JSON.parse(localStorage.getItem("agent-chat.credentials") ?? "null") as { token: string } | null)?.token,
+  );
 
 export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,7 +6,16 @@ import type { BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RefreshDocument } from "../../web/src/generated/graphql.ts";
 import { graphql } from "../support/clients.ts";
-import { clientDocumentHash, clientToken as storedToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
+import {
+  clientDocumentHash,
+  clientToken as storedToken,
+  newPage,
+  openChatId,
+  signUpThroughClient,
+  startWebStack,
+  until,
+  type WebStack,
+} from "../support/web-stack.ts";
 
 // The client refreshes a minute before expiry: 14 minutes after each sign-in or refresh with the default 15-minute
 // tokens. The pages' clocks are Playwright's: the tests move them past that moment when they choose (in the middle of
@@ -24,7 +33,8 @@ beforeAll(async () => {
 
 afterAll(() => stack?.close());
 
-const isRefresh = (request: Request) => request.method() === "POST" && (request.postData() ?? "").includes(REFRESH_HASH);
+const isRefresh = (request: Request) =>
+  request.method() === "POST" && (request.postData() ?? "").includes(REFRESH_HASH);
 
 /** The refreshes a page sends (and the tokens they bring) and the token each of its sockets opened with. */
 function watchPage(page: Page) {
@@ -125,7 +135,12 @@ describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
     await second.getByRole("button", { name: "Sign out", exact: true }).waitFor(); // signed in from the shared storage
     // Both tabs' refresh timers come due together; the Web Lock lets one refresh and the other adopt its result.
     await Promise.all([first.clock.fastForward(PAST_REFRESH_DUE), second.clock.fastForward(PAST_REFRESH_DUE)]);
-    await until(async () => (await storedToken(first)) !== undefined && firstWatched.refreshedTokens.length + secondWatched.refreshedTokens.length === 1, "the refresh");
+    await until(
+      async () =>
+        (await storedToken(first)) !== undefined &&
+        firstWatched.refreshedTokens.length + secondWatched.refreshedTokens.length === 1,
+      "the refresh",
+    );
     await first.waitForTimeout(1_000); // time for a second, wrong refresh to show up
     expect(firstWatched.refreshes.length + secondWatched.refreshes.length).toBe(1);
     await Promise.all([chatOnce(first, "From the first tab"), chatOnce(second, "From the second tab")]);
@@ -143,7 +158,9 @@ describe("the web client's sign-in in Chromium", { timeout: 60_000 }, () => {
         status: 200,
         contentType: "application/json",
         headers: { "access-control-allow-origin": "*" },
-        body: JSON.stringify({ errors: [{ message: "Access token expired", extensions: { code: "UNAUTHENTICATED" } }] }),
+        body: JSON.stringify({
+          errors: [{ message: "Access token expired", extensions: { code: "UNAUTHENTICATED" } }],
+        }),
       });
     });
     // New chat's mutation is refused; the client refreshes (14 minutes before its timer would) and sends it again.

@@ -7,7 +7,16 @@ import { ApiKeysDocument, ConversationDocument, type ConversationQuery } from ".
 import { postGraphQL } from "../support/clients.ts";
 import { persistedBody } from "../support/persisted-documents.ts";
 import type { TcpRelay } from "../support/tcp-relay.ts";
-import { clientDocumentHash, clientToken, newPage, openChatId, signUpThroughClient, startWebStack, until, type WebStack } from "../support/web-stack.ts";
+import {
+  clientDocumentHash,
+  clientToken,
+  newPage,
+  openChatId,
+  signUpThroughClient,
+  startWebStack,
+  until,
+  type WebStack,
+} from "../support/web-stack.ts";
 
 // ~70 words at 80 ms: a reply streams for about five seconds, long enough to stop, cut or reload in the middle.
 const WORD_DELAY_MS = "80";
@@ -18,7 +27,10 @@ let relay: TcpRelay;
 
 beforeAll(async () => {
   // Trusted documents only, as in production: the client must never send a document's text.
-  stack = await startWebStack({ DEV_MODEL_TOKEN_DELAY_MS: WORD_DELAY_MS, PERSISTED_DOCUMENTS_ONLY: "true" }, { relay: true });
+  stack = await startWebStack(
+    { DEV_MODEL_TOKEN_DELAY_MS: WORD_DELAY_MS, PERSISTED_DOCUMENTS_ONLY: "true" },
+    { relay: true },
+  );
   relay = stack.relay!;
 }, 180_000);
 
@@ -92,7 +104,8 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     const { page } = await signedUpPage();
     const ui = controls(page);
     const sessionId = await openNewChat(page);
-    for (const control of [ui.message, ui.newChat, ui.send, ui.stop, ui.signOut, ui.log]) expect(await control.count()).toBe(1);
+    for (const control of [ui.message, ui.newChat, ui.send, ui.stop, ui.signOut, ui.log])
+      expect(await control.count()).toBe(1);
     expect(await ui.stop.isDisabled()).toBe(true);
 
     await ui.message.fill("Hello from the browser test");
@@ -264,9 +277,13 @@ describe("the web client in Chromium", { timeout: 60_000 }, () => {
     // are refused to it as UNAUTHENTICATED.
     const revoked = await partnerQuery({ "x-api-key": secret });
     expect(revoked.errors![0]!.extensions!.code).toBe("PERSISTED_QUERY_ONLY");
-    const trustedWithRevokedKey = await postGraphQL(stack.app.graphqlUrl, persistedBody(clientDocumentHash(ApiKeysDocument)), {
-      "x-api-key": secret,
-    });
+    const trustedWithRevokedKey = await postGraphQL(
+      stack.app.graphqlUrl,
+      persistedBody(clientDocumentHash(ApiKeysDocument)),
+      {
+        "x-api-key": secret,
+      },
+    );
     expect(trustedWithRevokedKey.status).toBe(401);
     expect(trustedWithRevokedKey.errors![0]!.extensions!.code).toBe("UNAUTHENTICATED");
     // The secret was shown once: a reload shows the list, not the secret.

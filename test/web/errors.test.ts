@@ -3,7 +3,14 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { graphql } from "../support/clients.ts";
-import { clientToken, newPage, openChatId, signUpThroughClient, startWebStack, type WebStack } from "../support/web-stack.ts";
+import {
+  clientToken,
+  newPage,
+  openChatId,
+  signUpThroughClient,
+  startWebStack,
+  type WebStack,
+} from "../support/web-stack.ts";
 
 let stack: WebStack;
 

@@ -38,7 +38,8 @@ export async function serveWeb({
   outDir?: string;
 }): Promise<ServedWeb> {
   const parsed = new URL(apiUrl);
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`API_URL must be http(s)://…, got ${apiUrl}`);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw new Error(`API_URL must be http(s)://…, got ${apiUrl}`);
   const server: PreviewServer = await preview({
     configFile,
     logLevel: "warn",

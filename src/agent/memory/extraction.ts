@@ -64,12 +64,7 @@ export async function extractMemoryUpdates(
 }
 
 const answerSchema = z.object({
-  memories: z.array(
-    z.union([
-      z.string(),
-      z.object({ fact: z.string(), replaces: z.number().int().nullish() }),
-    ]),
-  ),
+  memories: z.array(z.union([z.string(), z.object({ fact: z.string(), replaces: z.number().int().nullish() })])),
 });
 
 /**
@@ -124,10 +119,16 @@ export const isStorableMemory = (fact: string): boolean => memoryRejection(fact)
 
 const REFUSED: Array<[reason: string, pattern: RegExp]> = [
   // Control, zero-width and bidi characters hide text from the user who reads the memory back.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this rule's purpose
-  ["hidden characters", /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/u],
+  [
+    "hidden characters",
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this rule's purpose
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/u,
+  ],
   // What the user said or asked once is a request or a quote, not a durable fact (and the way pasted text gets in).
-  ["a request or a quote", /^User (?:says|said|writes|wrote|asks|asked|requests|requested|instructs|instructed|commands|commanded|orders|ordered|demands|demanded|tells|told)\b/],
+  [
+    "a request or a quote",
+    /^User (?:says|said|writes|wrote|asks|asked|requests|requested|instructs|instructed|commands|commanded|orders|ordered|demands|demanded|tells|told)\b/,
+  ],
   // A fact about the user is not addressed to anyone.
   ["addresses the assistant", /\b(?:you|your|yours|yourself|yourselves|thee|thou)\b/i],
   [

@@ -6,25 +6,46 @@ import { DevChatModel } from "../models/dev-chat-model.ts";
 import type { ChatStream } from "../models/model-call.ts";
 import { ResilientChatModel } from "../models/resilient-chat.ts";
 import { DEV_RECALL_PREFIX, devRecallNote } from "./dev-memory.ts";
-import { extractMemoryUpdates, MAX_MEMORIES_PER_MESSAGE, MAX_MEMORY_CHARS, parseMemoryUpdates, type MemoryExtractionInput } from "./extraction.ts";
+import {
+  extractMemoryUpdates,
+  MAX_MEMORIES_PER_MESSAGE,
+  MAX_MEMORY_CHARS,
+  parseMemoryUpdates,
+  type MemoryExtractionInput,
+} from "./extraction.ts";
 import { memoriesInNote, renderMemoryNote, renderSystemPrompt } from "../prompts/system-prompt.ts";
 
 /** The facts alone (new or restated), without which stored fact each replaces. */
 async function extractMemories(chat: ChatStream, input: MemoryExtractionInput): Promise<string[]> {
-  return (await extractMemoryUpdates(chat, input, { signal: new AbortController().signal })).map((update) => update.content);
+  return (await extractMemoryUpdates(chat, input, { signal: new AbortController().signal })).map(
+    (update) => update.content,
+  );
 }
 
 describe("parseMemoryUpdates", () => {
   it("reads the JSON answer, also inside a code fence or after a sentence", () => {
-    const answer = '{"memories": [{"fact": "User lives in Oslo", "replaces": 1}, {"fact": "User likes  skiing\\n", "replaces": null}, "User has a cat"]}';
-    const expected = [{ content: "User lives in Oslo", replaces: 1 }, { content: "User likes skiing" }, { content: "User has a cat" }];
+    const answer =
+      '{"memories": [{"fact": "User lives in Oslo", "replaces": 1}, {"fact": "User likes  skiing\\n", "replaces": null}, "User has a cat"]}';
+    const expected = [
+      { content: "User lives in Oslo", replaces: 1 },
+      { content: "User likes skiing" },
+      { content: "User has a cat" },
+    ];
     expect(parseMemoryUpdates(answer, 2)).toEqual(expected);
     expect(parseMemoryUpdates(`\`\`\`json\n${answer}\n\`\`\``, 2)).toEqual(expected);
     expect(parseMemoryUpdates(`Sure! Here you go: ${answer}`, 2)).toEqual(expected);
   });
 
   it("yields nothing for prose, broken JSON or the wrong shape, and drops bad items", () => {
-    for (const text of ["", "No facts.", "{", '{"memories": "User is nice"}', '{"facts": ["x"]}', "[1, 2]", '{"memories": [{"fact": 1}]}']) {
+    for (const text of [
+      "",
+      "No facts.",
+      "{",
+      '{"memories": "User is nice"}',
+      '{"facts": ["x"]}',
+      "[1, 2]",
+      '{"memories": [{"fact": 1}]}',
+    ]) {
       expect(parseMemoryUpdates(text, 3)).toEqual([]);
     }
     // An index outside `known` is ignored (the fact is added instead); blank facts are skipped.
@@ -34,7 +55,9 @@ describe("parseMemoryUpdates", () => {
   });
 
   it("bounds how much one answer can store: facts over MAX_MEMORY_CHARS are refused, and at most 10 are taken", () => {
-    const long = JSON.stringify({ memories: Array.from({ length: 50 }, (_, i) => `User fact ${i} ${"x".repeat(1000)}`) });
+    const long = JSON.stringify({
+      memories: Array.from({ length: 50 }, (_, i) => `User fact ${i} ${"x".repeat(1000)}`),
+    });
     expect(parseMemoryUpdates(long, 0)).toEqual([]);
     const limit = `User is ${"very ".repeat(60)}tall`.slice(0, MAX_MEMORY_CHARS);
     expect(parseMemoryUpdates(JSON.stringify({ memories: [limit] }), 0)).toEqual([{ content: limit }]);
@@ -93,7 +116,12 @@ describe("extraction through a scripted model", () => {
   it("skips what is known and replaces what changed", async () => {
     const known = ["User lives in Berlin", "User likes tea", "User's name is Ada"];
     const input = { userMessage: "I live in Berlin. I moved to Paris. I hate tea.", known };
-    const answer = { memories: [{ fact: "User lives in Paris", replaces: 0 }, { fact: "User dislikes tea", replaces: 1 }] };
+    const answer = {
+      memories: [
+        { fact: "User lives in Paris", replaces: 0 },
+        { fact: "User dislikes tea", replaces: 1 },
+      ],
+    };
     const chat = resilient(new FakeListChatModel({ responses: [JSON.stringify(answer)] }));
     expect(await extractMemoryUpdates(chat, input, { signal: new AbortController().signal })).toEqual([
       { content: "User lives in Paris", replaces: 0 },
@@ -101,7 +129,9 @@ describe("extraction through a scripted model", () => {
     ]);
     // The offline dev model, too, leaves alone what it was told is known.
     const dev = resilient(new DevChatModel({ tokenDelayMs: 0 }));
-    expect(await extractMemoryUpdates(dev, { userMessage: "i like TEA", known }, { signal: new AbortController().signal })).toEqual([]);
+    expect(
+      await extractMemoryUpdates(dev, { userMessage: "i like TEA", known }, { signal: new AbortController().signal }),
+    ).toEqual([]);
   });
 });
 

@@ -36,7 +36,10 @@ export function createChatModel(settings: ChatModelSettings): ModelCandidate[] {
   const primary = { model: settings.model, baseUrl: settings.baseUrl, apiKey: settings.apiKey };
   return [primary, ...settings.fallbacks].map((endpoint) => ({
     name: endpoint.model,
-    model: createOpenAIChatModel({ ...endpoint, baseUrl: endpoint.baseUrl ?? settings.baseUrl }, settings.maxOutputTokens),
+    model: createOpenAIChatModel(
+      { ...endpoint, baseUrl: endpoint.baseUrl ?? settings.baseUrl },
+      settings.maxOutputTokens,
+    ),
     expectFinishReason: true,
   }));
 }

@@ -38,7 +38,10 @@ describe("DevChatModel", () => {
     const text = "a  b\n\tc d ";
     // A tool's result is quoted as it is (a user's words are quoted with their whitespace collapsed).
     const result = new ToolMessage({ content: text, tool_call_id: "call-1", name: "current_time" });
-    const chunks = await streamed(new DevChatModel({ tokenDelayMs: 0 }), [new HumanMessage("What time is it?"), result]);
+    const chunks = await streamed(new DevChatModel({ tokenDelayMs: 0 }), [
+      new HumanMessage("What time is it?"),
+      result,
+    ]);
     expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.join("")).toContain(text);
   });

@@ -48,7 +48,9 @@ export class DevChatModel extends BaseChatModel {
   async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"]): Promise<ChatResult> {
     const text = composeWithMemory(messages);
     if (options.signal?.aborted) throw options.signal.reason;
-    return { generations: [{ text, message: new AIMessage({ content: text, usage_metadata: devUsage(messages, text) }) }] };
+    return {
+      generations: [{ text, message: new AIMessage({ content: text, usage_metadata: devUsage(messages, text) }) }],
+    };
   }
 
   override async *_streamResponseChunks(
@@ -58,8 +60,16 @@ export class DevChatModel extends BaseChatModel {
   ): AsyncGenerator<ChatGenerationChunk> {
     if (this.wantsTime(messages)) {
       // A tool call, streamed the way providers do: the model asks, the graph runs the tool, the model answers.
-      const call = { name: "current_time", args: JSON.stringify({ timeZone: "UTC" }), id: `dev-call-${messages.length}`, index: 0 };
-      yield new ChatGenerationChunk({ text: "", message: new AIMessageChunk({ content: "", tool_call_chunks: [call] }) });
+      const call = {
+        name: "current_time",
+        args: JSON.stringify({ timeZone: "UTC" }),
+        id: `dev-call-${messages.length}`,
+        index: 0,
+      };
+      yield new ChatGenerationChunk({
+        text: "",
+        message: new AIMessageChunk({ content: "", tool_call_chunks: [call] }),
+      });
       return;
     }
     const reply = composeWithMemory(messages);

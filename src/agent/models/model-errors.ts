@@ -64,7 +64,14 @@ export class AttemptFailure extends Error {
 }
 
 const NETWORK_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
 ]);
 
 /**
@@ -87,10 +94,12 @@ export function classifyFailure(error: unknown, { cancelled, waitableMs }: { can
       return new AttemptFailure("transient", http, status, retryAfterMs, cause);
     }
     if (status === 408 || status >= 500) return new AttemptFailure("transient", http, status, undefined, cause);
-    if (status === 401 || status === 403 || status === 404) return new AttemptFailure("provider", http, status, undefined, cause);
+    if (status === 401 || status === 403 || status === 404)
+      return new AttemptFailure("provider", http, status, undefined, cause);
     return new AttemptFailure("request", http, status, undefined, cause);
   }
-  if (isNetworkError(error)) return new AttemptFailure("transient", `network error: ${messageOf(error)}`, undefined, undefined, cause);
+  if (isNetworkError(error))
+    return new AttemptFailure("transient", `network error: ${messageOf(error)}`, undefined, undefined, cause);
   // Anything else (a bug, an unparsable answer) is not retried: it would most likely fail the same way.
   return new AttemptFailure("request", messageOf(error), undefined, undefined, cause);
 }
@@ -117,7 +126,11 @@ function retryAfterOf(error: unknown): number | undefined {
 
 /** Connection refused/reset, DNS, and undici's "terminated" when a socket closes mid-body. */
 function isNetworkError(error: unknown): boolean {
-  for (let e = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+  for (
+    let e = error as { name?: string; code?: string; message?: string; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
     if (e.code && (NETWORK_CODES.has(e.code) || e.code.startsWith("UND_ERR_"))) return true;
     const kind = (e as object).constructor?.name;
     if (kind === "APIConnectionError" || kind === "APIConnectionTimeoutError" || e.name === "TimeoutError") return true;

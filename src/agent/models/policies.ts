@@ -51,10 +51,13 @@ export function modelRetry({ maxRetries, backoff = { initialDelayMs: 250, maxDel
     const retryAfterMs = failure instanceof AttemptFailure ? (failure.retryAfterMs ?? 0) : 0;
     return { delay: Math.max(next.duration, retryAfterMs), state: next };
   });
-  return retry(handleWhen((error) => error instanceof AttemptFailure && error.retryable), {
-    maxAttempts: maxRetries,
-    backoff: withRetryAfter,
-  });
+  return retry(
+    handleWhen((error) => error instanceof AttemptFailure && error.retryable),
+    {
+      maxAttempts: maxRetries,
+      backoff: withRetryAfter,
+    },
+  );
 }
 
 /**

@@ -51,14 +51,24 @@ function settings(primary: string, fallbacks: string[] = []): ChatModelSettings 
 
 function chat(models: string[], policy: Partial<ResiliencePolicy> = {}, observer?: ModelCallObserver) {
   const [primary, ...fallbacks] = models;
-  return new ResilientChatModel(createChatModel(settings(primary!, fallbacks)), { ...BASE_POLICY, ...policy }, observer);
+  return new ResilientChatModel(
+    createChatModel(settings(primary!, fallbacks)),
+    { ...BASE_POLICY, ...policy },
+    observer,
+  );
 }
 
-async function call(model: ResilientChatModel, options: { signal?: AbortSignal; tools?: Parameters<ResilientChatModel["stream"]>[1]["tools"] } = {}) {
+async function call(
+  model: ResilientChatModel,
+  options: { signal?: AbortSignal; tools?: Parameters<ResilientChatModel["stream"]>[1]["tools"] } = {},
+) {
   const events: ModelCallEvent[] = [];
   const started = performance.now();
   try {
-    for await (const event of model.stream([new HumanMessage("hi")], { signal: options.signal ?? new AbortController().signal, tools: options.tools })) {
+    for await (const event of model.stream([new HumanMessage("hi")], {
+      signal: options.signal ?? new AbortController().signal,
+      tools: options.tools,
+    })) {
       events.push(event);
     }
     return { events, error: undefined, ms: performance.now() - started };
@@ -68,7 +78,8 @@ async function call(model: ResilientChatModel, options: { signal?: AbortSignal; 
 }
 
 const requestsTo = (model: string) => fake.requests.filter((request) => request.model === model);
-const kinds = (events: ModelCallEvent[]) => events.map((event) => event.type).filter((type, i, all) => type !== "chunk" || all[i - 1] !== "chunk");
+const kinds = (events: ModelCallEvent[]) =>
+  events.map((event) => event.type).filter((type, i, all) => type !== "chunk" || all[i - 1] !== "chunk");
 const textOf = (events: ModelCallEvent[]) => events.flatMap((e) => (e.type === "chunk" ? [e.chunk.text] : [])).join("");
 const done = (events: ModelCallEvent[]) => events.find((e) => e.type === "done");
 
@@ -89,7 +100,9 @@ describe("retries", () => {
     expect(textOf(events)).toBe(REPLY);
     const message = done(events);
     expect(message).toMatchObject({ model, message: { content: REPLY } });
-    expect(message?.type === "done" && message.message.usage_metadata).toMatchObject({ input_tokens: FAKE_USAGE.prompt_tokens });
+    expect(message?.type === "done" && message.message.usage_metadata).toMatchObject({
+      input_tokens: FAKE_USAGE.prompt_tokens,
+    });
     expect(requestsTo(model)).toHaveLength(2);
   });
 
@@ -150,8 +163,13 @@ describe("fallbacks", () => {
     expect(final?.type === "done" && final.model).toBe(backup);
     expect(final?.type === "done" && final.message.tool_calls).toMatchObject([{ name: "add", args: { a: 2, b: 3 } }]);
     expect(seen).toEqual([
-      `transient ${primary}`, `retry ${primary} 1`, `transient ${primary}`, `retry ${primary} 2`, `transient ${primary}`,
-      `fallback ${primary} → ${backup}`, `success ${backup}`,
+      `transient ${primary}`,
+      `retry ${primary} 1`,
+      `transient ${primary}`,
+      `retry ${primary} 2`,
+      `transient ${primary}`,
+      `fallback ${primary} → ${backup}`,
+      `success ${backup}`,
     ]);
   });
 
@@ -173,10 +191,17 @@ describe("circuit breaker", () => {
   it("opens after N failures, skips the model without a request, then probes it after the cooldown", async () => {
     const [primary, backup] = [uniqueModel("breaker"), uniqueModel("breaker-backup")];
     const states: string[] = [];
-    const resilient = chat([primary, backup], { maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 300 } }, {
-      breakerStateChanged: ({ model, state }) => model === primary && states.push(state),
-    });
-    fake.plan(primary, [{ kind: "status", status: 500 }, { kind: "status", status: 500 }]);
+    const resilient = chat(
+      [primary, backup],
+      { maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 300 } },
+      {
+        breakerStateChanged: ({ model, state }) => model === primary && states.push(state),
+      },
+    );
+    fake.plan(primary, [
+      { kind: "status", status: 500 },
+      { kind: "status", status: 500 },
+    ]);
 
     for (let i = 0; i < 2; i++) expect(done((await call(resilient)).events)).toMatchObject({ model: backup });
     expect(requestsTo(primary)).toHaveLength(2);
@@ -198,7 +223,9 @@ describe("circuit breaker", () => {
   it("lets one request probe a half-open model while the others skip it", async () => {
     const [primary, backup] = [uniqueModel("probe"), uniqueModel("probe-backup")];
     const resilient = chat([primary, backup], {
-      maxRetries: 0, attemptTimeoutMs: 1_000, breaker: { failureThreshold: 1, cooldownMs: 200 },
+      maxRetries: 0,
+      attemptTimeoutMs: 1_000,
+      breaker: { failureThreshold: 1, cooldownMs: 200 },
     });
     fake.plan(primary, [{ kind: "status", status: 500 }, { kind: "hang" }]);
     await call(resilient);
@@ -249,18 +276,21 @@ describe("timeouts and broken streams", () => {
   it.each([
     ["a destroyed socket", false, "network error: terminated"],
     ["a clean end without finish_reason", true, "stream ended without a finish_reason"],
-  ])("retries a stream broken by %s, after an attempt event that voids its partial text", async (_, graceful, reason) => {
-    const model = uniqueModel("cut");
-    fake.plan(model, [{ kind: "cut", afterTokens: 3, graceful }]);
-    const { events, error } = await call(chat([model]));
-    expect(error).toBeUndefined();
-    expect(kinds(events)).toEqual(["chunk", "attempt", "chunk", "done"]);
-    const restart = events.findIndex((e) => e.type === "attempt");
-    expect(textOf(events.slice(0, restart))).toBe(FAKE_REPLY_TOKENS.slice(0, 3).join(""));
-    expect(events[restart]).toEqual({ type: "attempt", model, attempt: 2, reason: `${model} failed (${reason})` });
-    expect(textOf(events.slice(restart))).toBe(REPLY);
-    expect(done(events)).toMatchObject({ message: { content: REPLY } });
-  });
+  ])(
+    "retries a stream broken by %s, after an attempt event that voids its partial text",
+    async (_, graceful, reason) => {
+      const model = uniqueModel("cut");
+      fake.plan(model, [{ kind: "cut", afterTokens: 3, graceful }]);
+      const { events, error } = await call(chat([model]));
+      expect(error).toBeUndefined();
+      expect(kinds(events)).toEqual(["chunk", "attempt", "chunk", "done"]);
+      const restart = events.findIndex((e) => e.type === "attempt");
+      expect(textOf(events.slice(0, restart))).toBe(FAKE_REPLY_TOKENS.slice(0, 3).join(""));
+      expect(events[restart]).toEqual({ type: "attempt", model, attempt: 2, reason: `${model} failed (${reason})` });
+      expect(textOf(events.slice(restart))).toBe(REPLY);
+      expect(done(events)).toMatchObject({ message: { content: REPLY } });
+    },
+  );
 
   it("ends in ModelUnavailableError at the total deadline", async () => {
     const model = uniqueModel("deadline");

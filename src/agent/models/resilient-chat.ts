@@ -94,7 +94,9 @@ export class ResilientChatModel implements ChatStream {
     this.chain = candidates.map((candidate) => {
       const link = { candidate, breaker: modelBreaker(policy), retry: modelRetry(policy) };
       const model = candidate.name;
-      link.breaker.onStateChange((state) => this.notify("breakerStateChanged", { model, state: breakerStateName(state) }));
+      link.breaker.onStateChange((state) =>
+        this.notify("breakerStateChanged", { model, state: breakerStateName(state) }),
+      );
       link.retry.onRetry((event) => {
         const reason = "error" in event && event.error instanceof AttemptFailure ? event.error.message : "failure";
         this.notify("retry", { model, attempt: event.attempt, delayMs: event.delay, reason });
@@ -104,21 +106,36 @@ export class ResilientChatModel implements ChatStream {
   }
 
   breakerStates(): Record<string, BreakerState> {
-    return Object.fromEntries(this.chain.map(({ candidate, breaker }) => [candidate.name, breakerStateName(breaker.state)]));
+    return Object.fromEntries(
+      this.chain.map(({ candidate, breaker }) => [candidate.name, breakerStateName(breaker.state)]),
+    );
   }
 
-  async *stream(messages: BaseMessage[], { tools = [], signal, onUsage, callbacks }: ModelCallOptions): AsyncGenerator<ModelCallEvent> {
+  async *stream(
+    messages: BaseMessage[],
+    { tools = [], signal, onUsage, callbacks }: ModelCallOptions,
+  ): AsyncGenerator<ModelCallEvent> {
     if (signal.aborted) throw abortErrorFrom(signal);
     // The policies run the call to completion on their own; events reach this generator through a buffer.
     const events = new EventEmitter();
     events.on("error", () => {}); // a consumer that left early must not turn a late failure into a crash
     const received = on(events, "event", { close: ["end"] });
     const consumerLeft = new AbortController();
-    const record: CallRecord = { startedAt: performance.now(), attemptsSent: 0, lastReason: "", failures: [], onUsage, callbacks };
+    const record: CallRecord = {
+      startedAt: performance.now(),
+      attemptsSent: 0,
+      lastReason: "",
+      failures: [],
+      onUsage,
+      callbacks,
+    };
     const emit = (event: ModelCallEvent) => events.emit("event", event);
 
     this.deadline
-      .execute(({ signal: callSignal }) => this.runChain(messages, tools, record, callSignal, emit), AbortSignal.any([signal, consumerLeft.signal]))
+      .execute(
+        ({ signal: callSignal }) => this.runChain(messages, tools, record, callSignal, emit),
+        AbortSignal.any([signal, consumerLeft.signal]),
+      )
       .then(
         () => events.emit("end"),
         (error: unknown) => events.emit("error", this.finalError(error, signal, record)),
@@ -144,7 +161,8 @@ export class ResilientChatModel implements ChatStream {
         // Another request is probing this model: waiting for its verdict could take a whole attempt timeout.
         if (breaker.state === CircuitState.HalfOpen) throw new BrokenCircuitError();
         const message = await retry.execute(
-          ({ attempt }) => breaker.execute(() => this.attempt(candidate, attempt + 1, messages, tools, record, failed, signal, emit)),
+          ({ attempt }) =>
+            breaker.execute(() => this.attempt(candidate, attempt + 1, messages, tools, record, failed, signal, emit)),
           signal,
         );
         emit({ type: "done", message, model: candidate.name });
@@ -277,7 +295,10 @@ class ChunkAccumulator {
     this.plainText &&= isText;
     if (isText) this.text += chunk.content as string;
     const special =
-      !this.merged || !isText || (chunk.tool_call_chunks?.length ?? 0) > 0 || chunk.usage_metadata !== undefined ||
+      !this.merged ||
+      !isText ||
+      (chunk.tool_call_chunks?.length ?? 0) > 0 ||
+      chunk.usage_metadata !== undefined ||
       chunk.response_metadata?.finish_reason != null;
     if (special || !this.plainText) this.merged = this.merged ? this.merged.concat(chunk) : chunk;
     return this.merged!;
@@ -316,7 +337,8 @@ function idleWatchdog(ms: number, onExpired: () => void) {
 /** What the provider reported in its final chunk; an estimate when it reported nothing (or was cut off first). */
 function usageOf(model: string, messages: BaseMessage[], whole: AIMessageChunk): ModelUsage {
   const reported = whole.usage_metadata;
-  if (reported) return { model, inputTokens: reported.input_tokens, outputTokens: reported.output_tokens, estimated: false };
+  if (reported)
+    return { model, inputTokens: reported.input_tokens, outputTokens: reported.output_tokens, estimated: false };
   // Tool calls are output too: their names and arguments count like text.
   const calls = (whole.tool_call_chunks ?? []).map((call) => `${call.name ?? ""}${call.args ?? ""}`).join("");
   return { model, ...estimateUsage(messages, whole.text + calls), estimated: true };

@@ -25,7 +25,9 @@ const done: ModelCallEvent = { type: "done", message: new AIMessage("Hi."), mode
 async function call(chat: ChatStream, state: Partial<AgentStateType>) {
   const logger = { warn: vi.fn() };
   const events: AgentStreamEvent[] = [];
-  const config = { writer: (event: AgentStreamEvent) => events.push(event) } as unknown as LangGraphRunnableConfig<AgentContextType>;
+  const config = {
+    writer: (event: AgentStreamEvent) => events.push(event),
+  } as unknown as LangGraphRunnableConfig<AgentContextType>;
   const node = callModel({ chat, tools: [], agentName: "Ada", historyTokenBudget: 10_000, logger });
   const update = await node({ userId: "u", memories: [], messages: [], ...state } as AgentStateType, config);
   return { update, events, logger };
@@ -58,7 +60,10 @@ describe("callModel: recalled memories", () => {
 
   it("stay before the user's message during tool rounds, and no note is sent when there is nothing to recall", async () => {
     const { chat, sent } = scripted([done]);
-    const asked = new AIMessage({ content: "", tool_calls: [{ id: "c1", name: "current_time", args: {}, type: "tool_call" }] });
+    const asked = new AIMessage({
+      content: "",
+      tool_calls: [{ id: "c1", name: "current_time", args: {}, type: "tool_call" }],
+    });
     const toolResult = new ToolMessage({ content: "noon", tool_call_id: "c1", name: "current_time" });
     await call(chat, { messages: [new HumanMessage("Time?"), asked, toolResult], memories: ["User lives in Berlin"] });
     expect(sent[0]!.map((message) => message.getType())).toEqual(["system", "human", "human", "ai", "tool"]);

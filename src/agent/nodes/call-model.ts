@@ -22,7 +22,14 @@ export interface CallModelOptions {
 /** What MessageRestarted says: the provider's error (addresses, hosts) stays in the log. */
 export const RESTART_REASON = "The connection to the model failed; the reply starts over.";
 
-export function callModel({ chat, tools, agentName, historyTokenBudget, now = () => new Date(), logger }: CallModelOptions) {
+export function callModel({
+  chat,
+  tools,
+  agentName,
+  historyTokenBudget,
+  now = () => new Date(),
+  logger,
+}: CallModelOptions) {
   return async (state: AgentStateType, config: LangGraphRunnableConfig<AgentContextType>) => {
     const emit = (event: AgentStreamEvent) => config.writer?.(event);
     // Recalled memories are data, not instructions: never in the system message (see withMemoryNote).
@@ -34,7 +41,11 @@ export function callModel({ chat, tools, agentName, historyTokenBudget, now = ()
     // Every call is metered as it ends; one the caller can no longer pay for is never made.
     await meter?.beforeModelCall();
     const signal = config.signal ?? new AbortController().signal;
-    for await (const event of chat.stream([system, ...history], { tools, signal, onUsage: (usage) => meter?.record(usage) })) {
+    for await (const event of chat.stream([system, ...history], {
+      tools,
+      signal,
+      onUsage: (usage) => meter?.record(usage),
+    })) {
       if (event.type === "chunk") {
         const text = event.chunk.text;
         if (text) {
@@ -44,7 +55,10 @@ export function callModel({ chat, tools, agentName, historyTokenBudget, now = ()
       } else if (event.type === "attempt") {
         // What the consumer already showed of the failed attempt is void; it starts over with this one.
         if (streamedText) {
-          logger?.warn({ model: event.model, attempt: event.attempt, reason: event.reason }, "model stream broke: reply restarted");
+          logger?.warn(
+            { model: event.model, attempt: event.attempt, reason: event.reason },
+            "model stream broke: reply restarted",
+          );
           emit({ type: "restart", model: event.model, reason: RESTART_REASON });
         }
         streamedText = false;

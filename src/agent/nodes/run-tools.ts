@@ -46,7 +46,12 @@ export function runTools(tools: StructuredToolInterface[], { timeoutMs, logger }
         // The client sees the output as the tool wrote it; the model sees strangers' text marked as data.
         const tag = untrustedOutputTag(tool);
         const content = tag && !isError ? delimit(tag, result) : result;
-        return new ToolMessage({ content, tool_call_id: callId, name: call.name, status: isError ? "error" : "success" });
+        return new ToolMessage({
+          content,
+          tool_call_id: callId,
+          name: call.name,
+          status: isError ? "error" : "success",
+        });
       }),
     );
     return { messages };
@@ -76,7 +81,11 @@ async function runOne(
     return { result: text.length > MAX_RESULT_CHARS ? `${text.slice(0, MAX_RESULT_CHARS)}…` : text, isError: false };
   } catch (error) {
     if (runSignal?.aborted) throw error;
-    const failed = (reason: string, detail?: unknown) => ({ result: `Error: ${name} failed: ${reason}`, isError: true, detail });
+    const failed = (reason: string, detail?: unknown) => ({
+      result: `Error: ${name} failed: ${reason}`,
+      isError: true,
+      detail,
+    });
     if (timeout.aborted) return failed(`timed out after ${timeoutMs} ms`, error);
     // The model's own arguments, checked against the tool's schema: telling it what was wrong lets it retry.
     if (error instanceof ToolInputParsingException) return failed(`invalid arguments: ${error.message}`);

@@ -29,7 +29,8 @@ export function renderSystemPrompt({ agentName, now }: SystemPromptInput): strin
 }
 
 /** First line of the memory note; the offline dev model finds the note by it. */
-const MEMORY_NOTE_HEADING = "Context from the app, not typed by the user: notes saved from their earlier conversations.";
+const MEMORY_NOTE_HEADING =
+  "Context from the app, not typed by the user: notes saved from their earlier conversations.";
 
 /**
  * The recalled facts as the model gets them, one "- fact" line each inside the memories block; undefined when

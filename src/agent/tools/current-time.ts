@@ -9,7 +9,12 @@ export function createCurrentTimeTool(now: () => Date = () => new Date()) {
       const zone = timeZone ?? "UTC";
       let format: Intl.DateTimeFormat;
       try {
-        format = new Intl.DateTimeFormat("en-CA", { timeZone: zone, dateStyle: "full", timeStyle: "long", hourCycle: "h23" });
+        format = new Intl.DateTimeFormat("en-CA", {
+          timeZone: zone,
+          dateStyle: "full",
+          timeStyle: "long",
+          hourCycle: "h23",
+        });
       } catch (error) {
         // The model's own argument: the tools node hands this back to it, so it can try another zone.
         throw new ToolError(`unknown time zone "${zone}"`, { cause: error });

@@ -9,6 +9,7 @@ export interface ToolSettings {
 /** The agent's tool belt, from config. */
 export function createTools({ webSearch }: ToolSettings): StructuredToolInterface[] {
   const tools: StructuredToolInterface[] = [createCurrentTimeTool()];
-  if (webSearch.provider !== "off") tools.push(createWebSearchTool({ provider: webSearch.provider, url: webSearch.url }));
+  if (webSearch.provider !== "off")
+    tools.push(createWebSearchTool({ provider: webSearch.provider, url: webSearch.url }));
   return tools;
 }

@@ -38,7 +38,9 @@ async function serve(handler: RequestListener): Promise<{ url: string; hits: str
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
 }
 
-const RESULTS = JSON.stringify({ results: [{ title: "Found", url: "https://example.org/found", content: "A snippet." }] });
+const RESULTS = JSON.stringify({
+  results: [{ title: "Found", url: "https://example.org/found", content: "A snippet." }],
+});
 
 /** The ToolError a search threw, checked to say nothing but `message`. */
 async function failure(search: Promise<unknown>, message: string): Promise<ToolError> {
@@ -58,22 +60,31 @@ const detail = (error: unknown): string =>
 describe("web_search redirects", () => {
   it("follows a redirect within the provider's origin", async () => {
     const provider = await serve((req, res) => {
-      if (req.url?.startsWith("/search")) return void res.writeHead(302, { location: "/v2/search?q=x&format=json" }).end();
+      if (req.url?.startsWith("/search"))
+        return void res.writeHead(302, { location: "/v2/search?q=x&format=json" }).end();
       res.writeHead(200, { "content-type": "application/json" }).end(RESULTS);
     });
-    expect(await searchSearxng(provider.url, "x")).toEqual([{ title: "Found", url: "https://example.org/found", snippet: "A snippet." }]);
+    expect(await searchSearxng(provider.url, "x")).toEqual([
+      { title: "Found", url: "https://example.org/found", snippet: "A snippet." },
+    ]);
     expect(provider.hits).toEqual(["/search", "/v2/search"]);
   });
 
   it("refuses a redirect to another origin, without asking it anything", async () => {
-    const elsewhere = await serve((_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(RESULTS));
-    const provider = await serve((_req, res) => void res.writeHead(307, { location: `${elsewhere.url}/admin?token=1` }).end());
+    const elsewhere = await serve(
+      (_req, res) => void res.writeHead(200, { "content-type": "application/json" }).end(RESULTS),
+    );
+    const provider = await serve(
+      (_req, res) => void res.writeHead(307, { location: `${elsewhere.url}/admin?token=1` }).end(),
+    );
     const error = await failure(searchSearxng(provider.url, "x"), SEARCH_UNREACHABLE);
     expect(elsewhere.hits).toEqual([]);
     // The log learns where it was sent; the query (the user's text) is not in it.
     expect(detail(error)).toContain(`a redirect to ${elsewhere.url}`);
     // A scheme change is another origin too.
-    const downgrade = await serve((_req, res) => void res.writeHead(301, { location: "https://127.0.0.1/html/" }).end());
+    const downgrade = await serve(
+      (_req, res) => void res.writeHead(301, { location: "https://127.0.0.1/html/" }).end(),
+    );
     await failure(searchDuckDuckGo(downgrade.url, "x"), SEARCH_UNREACHABLE);
   });
 
@@ -122,13 +133,17 @@ describe("web_search failures say nothing about the provider's internals", () =>
   const internal = "10.0.0.5:443";
 
   it("an HTTP error whose body names an internal address", async () => {
-    const provider = await serve((_req, res) => void res.writeHead(502).end(`upstream connect error: ECONNREFUSED ${internal}`));
+    const provider = await serve(
+      (_req, res) => void res.writeHead(502).end(`upstream connect error: ECONNREFUSED ${internal}`),
+    );
     const error = await failure(searchSearxng(provider.url, "x"), SEARCH_UNREACHABLE);
     expect(detail(error)).toContain("HTTP 502");
   });
 
   it("an answer that is not JSON (a proxy's error text) and a connection refused", async () => {
-    const garbled = await serve((_req, res) => void res.writeHead(200, { "content-type": "text/plain" }).end(`no ${internal}`));
+    const garbled = await serve(
+      (_req, res) => void res.writeHead(200, { "content-type": "text/plain" }).end(`no ${internal}`),
+    );
     const error = await failure(searchSearxng(garbled.url, "x"), SEARCH_UNREADABLE);
     expect(detail(error)).toContain(internal); // the parser quoted it: fine for the log
     const closed = await serve(() => {});

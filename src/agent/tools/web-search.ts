@@ -40,9 +40,10 @@ export function createWebSearchTool(settings: WebSearchSettings) {
   return tool(
     async ({ query }, config) => {
       const signal = config?.signal;
-      const results = settings.provider === "searxng"
-        ? await searchSearxng(settings.url!, query, signal)
-        : await searchDuckDuckGo(settings.url ?? DUCKDUCKGO_URL, query, signal);
+      const results =
+        settings.provider === "searxng"
+          ? await searchSearxng(settings.url!, query, signal)
+          : await searchDuckDuckGo(settings.url ?? DUCKDUCKGO_URL, query, signal);
       if (results.length === 0) return `No results for "${query}".`;
       return results
         .slice(0, maxResults)
@@ -63,12 +64,20 @@ export function createWebSearchTool(settings: WebSearchSettings) {
  * HTTP error, a redirect out of its origin or too many, an answer over MAX_RESPONSE_BYTES); an abort (the run's
  * cancel, the tool's timeout) is rethrown as it is.
  */
-async function fetchFromProvider(url: URL, signal: AbortSignal | undefined, headers: Record<string, string> = {}): Promise<string> {
+async function fetchFromProvider(
+  url: URL,
+  signal: AbortSignal | undefined,
+  headers: Record<string, string> = {},
+): Promise<string> {
   let current = url;
   for (let redirects = 0; ; redirects++) {
     let response: Response;
     try {
-      response = await fetch(current, { signal, redirect: "manual", headers: { "user-agent": USER_AGENT, ...headers } });
+      response = await fetch(current, {
+        signal,
+        redirect: "manual",
+        headers: { "user-agent": USER_AGENT, ...headers },
+      });
     } catch (error) {
       if (signal?.aborted) throw error;
       throw new ToolError(SEARCH_UNREACHABLE, { cause: error });
@@ -77,15 +86,23 @@ async function fetchFromProvider(url: URL, signal: AbortSignal | undefined, head
       await response.body?.cancel().catch(() => {});
       const next = redirectTarget(response.headers.get("location"), current);
       if (!next || next.origin !== url.origin || redirects >= MAX_REDIRECTS) {
-        const why = !next ? "an invalid redirect" : next.origin !== url.origin ? `a redirect to ${next.origin}` : "too many redirects";
-        throw new ToolError(SEARCH_UNREACHABLE, { cause: new Error(`${describe(current)} answered with ${why} (refused)`) });
+        const why = !next
+          ? "an invalid redirect"
+          : next.origin !== url.origin
+            ? `a redirect to ${next.origin}`
+            : "too many redirects";
+        throw new ToolError(SEARCH_UNREACHABLE, {
+          cause: new Error(`${describe(current)} answered with ${why} (refused)`),
+        });
       }
       current = next;
       continue;
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => {});
-      throw new ToolError(SEARCH_UNREACHABLE, { cause: new Error(`${describe(current)} answered HTTP ${response.status}`) });
+      throw new ToolError(SEARCH_UNREACHABLE, {
+        cause: new Error(`${describe(current)} answered HTTP ${response.status}`),
+      });
     }
     return readCapped(response, current, signal);
   }
@@ -108,7 +125,9 @@ function describe(url: URL): string {
 /** The body as UTF-8 text, abandoned (connection closed) as soon as it passes MAX_RESPONSE_BYTES. */
 async function readCapped(response: Response, url: URL, signal: AbortSignal | undefined): Promise<string> {
   const tooLarge = () =>
-    new ToolError(SEARCH_UNREADABLE, { cause: new Error(`${describe(url)} answered more than ${MAX_RESPONSE_BYTES} bytes`) });
+    new ToolError(SEARCH_UNREADABLE, {
+      cause: new Error(`${describe(url)} answered more than ${MAX_RESPONSE_BYTES} bytes`),
+    });
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   if (declared > MAX_RESPONSE_BYTES) {
     await response.body?.cancel().catch(() => {});
@@ -172,7 +191,9 @@ export async function searchSearxng(baseUrl: string, query: string, signal?: Abo
   try {
     body = JSON.parse(text) as typeof body;
   } catch (error) {
-    throw new ToolError(SEARCH_UNREADABLE, { cause: new Error(`${describe(url)} answered something other than JSON`, { cause: error }) });
+    throw new ToolError(SEARCH_UNREADABLE, {
+      cause: new Error(`${describe(url)} answered something other than JSON`, { cause: error }),
+    });
   }
   return (Array.isArray(body?.results) ? body.results : [])
     .map((result) => ({ title: asText(result?.title), url: asText(result?.url), snippet: asText(result?.content) }))

@@ -16,7 +16,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * final UNAUTHENTICATED error, over SSE and graphql-ws alike (graphql-ws also closes the socket, see
  * graphql-ws.ts). Otherwise a stolen token would keep streaming a user's replies after they signed out.
  */
-export function useCredentialLifetime({ revocations }: CredentialLifetimePluginOptions): Plugin<{ viewer?: Viewer | null }> {
+export function useCredentialLifetime({
+  revocations,
+}: CredentialLifetimePluginOptions): Plugin<{ viewer?: Viewer | null }> {
   return {
     onSubscribe({ args }) {
       const viewer = (args.contextValue as { viewer?: Viewer | null }).viewer;
@@ -49,7 +51,9 @@ function endWhenCredentialsEnd(
   let endedBecause: string | undefined;
   let closed = false;
   /** The `next()` waiting for the source, if any. */
-  let waiting: { resolve: (result: IteratorResult<ExecutionResult>) => void; reject: (error: unknown) => void } | undefined;
+  let waiting:
+    | { resolve: (result: IteratorResult<ExecutionResult>) => void; reject: (error: unknown) => void }
+    | undefined;
   const release = () => {
     if (closed) return;
     closed = true;
@@ -60,7 +64,11 @@ function endWhenCredentialsEnd(
   };
   const finalResult = (reason: string): IteratorResult<ExecutionResult> => ({
     done: false,
-    value: { errors: [createGraphQLError(`${reason}; refresh it and subscribe again.`, { extensions: { code: "UNAUTHENTICATED" } })] },
+    value: {
+      errors: [
+        createGraphQLError(`${reason}; refresh it and subscribe again.`, { extensions: { code: "UNAUTHENTICATED" } }),
+      ],
+    },
   });
   const endWith = (reason: string) => {
     if (closed) return;
@@ -75,7 +83,8 @@ function endWhenCredentialsEnd(
     Math.min(Math.max(0, viewer.expiresAt.getTime() - Date.now()), MAX_TIMER_MS),
   );
   const unsubscribe = revocations.subscribe((credentialId) => {
-    if (credentialId === viewer.credentialId) endWith(viewer.apiKeyId ? "The API key was revoked" : "The access token was revoked");
+    if (credentialId === viewer.credentialId)
+      endWith(viewer.apiKeyId ? "The API key was revoked" : "The access token was revoked");
   });
   const stop = (): IteratorReturnResult<undefined> => {
     release();

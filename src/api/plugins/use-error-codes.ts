@@ -31,7 +31,8 @@ function withCode(error: GraphQLError): GraphQLError {
   if (!error.extensions.code && VARIABLE_COERCION.test(error.message)) {
     return rebuild(error, error.message, { code: "BAD_USER_INPUT" });
   }
-  if (original instanceof AppError) return rebuild(error, original.message, { code: original.code, ...original.details });
+  if (original instanceof AppError)
+    return rebuild(error, original.message, { code: original.code, ...original.details });
   if (original instanceof RateLimitedError) return rebuild(error, original.message, rateLimitedExtensions(original));
   if (original instanceof PothosValidationError || error instanceof PothosValidationError) {
     return rebuild(error, (original ?? error).message, { code: "BAD_USER_INPUT" });

@@ -34,7 +34,10 @@ export function useGraphQLMetrics({ registry, maxOperationNames = 200 }: GraphQL
     operationName: operationName(params.operationName),
   });
   const byType = (params: FillLabelsFnParams) => ({ operationType: params.operationType ?? "unknown" });
-  const phase = <P extends "parse" | "validate" | "execute" | "subscribe">(name: `graphql_envelop_phase_${P}`, help: string) =>
+  const phase = <P extends "parse" | "validate" | "execute" | "subscribe">(
+    name: `graphql_envelop_phase_${P}`,
+    help: string,
+  ) =>
     createHistogram<P, "operationType">({
       registry,
       histogram: { name, help, labelNames: ["operationType"], buckets: REQUEST_BUCKETS },
@@ -77,9 +80,18 @@ export function useGraphQLMetrics({ registry, maxOperationNames = 200 }: GraphQL
         }),
       }),
       graphql_envelop_phase_parse: phase("graphql_envelop_phase_parse", "Time spent parsing operations, in seconds"),
-      graphql_envelop_phase_validate: phase("graphql_envelop_phase_validate", "Time spent validating operations, in seconds"),
-      graphql_envelop_phase_execute: phase("graphql_envelop_phase_execute", "Time spent executing queries and mutations, in seconds"),
-      graphql_envelop_phase_subscribe: phase("graphql_envelop_phase_subscribe", "Time spent starting subscriptions, in seconds"),
+      graphql_envelop_phase_validate: phase(
+        "graphql_envelop_phase_validate",
+        "Time spent validating operations, in seconds",
+      ),
+      graphql_envelop_phase_execute: phase(
+        "graphql_envelop_phase_execute",
+        "Time spent executing queries and mutations, in seconds",
+      ),
+      graphql_envelop_phase_subscribe: phase(
+        "graphql_envelop_phase_subscribe",
+        "Time spent starting subscriptions, in seconds",
+      ),
     },
   }) as Plugin;
 }

@@ -19,7 +19,10 @@ export interface OperationLogPluginOptions {
 export function useOperationLog({ logger, level = "debug" }: OperationLogPluginOptions): Plugin {
   const line = (args: { document: Parameters<typeof getOperationAST>[0]; operationName?: string | null }) => {
     const operation = getOperationAST(args.document, args.operationName);
-    return { operationType: operation?.operation, operationName: operation?.name?.value ?? args.operationName ?? undefined };
+    return {
+      operationType: operation?.operation,
+      operationName: operation?.name?.value ?? args.operationName ?? undefined,
+    };
   };
   return {
     onExecute({ args }) {

@@ -64,14 +64,21 @@ export interface QueryCostReport {
  * of the caller's budget (RATE_LIMITED), and refunds what a query or mutation did not use. Subscriptions pay
  * their requested cost once, at subscribe. HTTP, SSE and graphql-ws all run this pipeline.
  */
-export function useQueryCost({ limits, maxCost, trustedProxyHops = 0 }: QueryCostPluginOptions): Plugin<LimitedContext> {
+export function useQueryCost({
+  limits,
+  maxCost,
+  trustedProxyHops = 0,
+}: QueryCostPluginOptions): Plugin<LimitedContext> {
   const maximum = Math.min(maxCost, limits.limit("cost"));
 
   /** Takes the requested cost from the budget, or returns the refusal to answer with. */
   const charge = async (args: ExecutionArgs, key: string) => {
     const { cost: requested, listTooLong } = priceOperation(args);
     const refuse = async (error: GraphQLError, status: BucketStatus | undefined) => ({
-      refusal: { errors: [error], extensions: { cost: report(requested, 0, status ?? (await limits.status("cost", key))) } },
+      refusal: {
+        errors: [error],
+        extensions: { cost: report(requested, 0, status ?? (await limits.status("cost", key))) },
+      },
     });
     if (listTooLong) return refuse(tooManyIds(listTooLong), undefined);
     if (requested > maximum) return refuse(overLimit(requested, maximum), undefined);
@@ -125,7 +132,8 @@ function priceOperation({ schema, document, operationName, variableValues }: Exe
 } {
   const operation = getOperationAST(document, operationName);
   // Execution refuses these itself, before any resolver runs: only the 1 point every operation costs.
-  if (!operation || getVariableValues(schema, operation.variableDefinitions ?? [], variableValues ?? {}).errors) return { cost: 1 };
+  if (!operation || getVariableValues(schema, operation.variableDefinitions ?? [], variableValues ?? {}).errors)
+    return { cost: 1 };
   const prices = estimator(schema);
   try {
     const cost = getComplexity({
@@ -154,7 +162,8 @@ export function actualQueryCost(args: ExecutionArgs, result: ExecutionResult): n
     if (fieldName === "__schema") cost += introspection.schema;
     else if (fieldName === "__type") cost += introspection.type;
     else if (!fieldName.startsWith("__")) {
-      cost += countObjects(result.data?.[responseKey]) + (operation.operation.operation === "mutation" ? MUTATION_COST : 0);
+      cost +=
+        countObjects(result.data?.[responseKey]) + (operation.operation.operation === "mutation" ? MUTATION_COST : 0);
     }
   }
   return Math.max(1, cost);
@@ -179,7 +188,10 @@ export function introspectionPrices(schema: GraphQLSchema): { schema: number; ty
 
 const introspectionPriceCache = new WeakMap<GraphQLSchema, { schema: number; type: number }>();
 
-function estimator(schema: GraphQLSchema): { estimate: ComplexityEstimator; listTooLong: () => ListTooLong | undefined } {
+function estimator(schema: GraphQLSchema): {
+  estimate: ComplexityEstimator;
+  listTooLong: () => ListTooLong | undefined;
+} {
   const introspection = introspectionPrices(schema);
   let listTooLong: ListTooLong | undefined;
   // Children are estimated before their parent: the cost of one item of the connection being estimated is
@@ -237,7 +249,11 @@ function overLimit(requested: number, maximum: number): GraphQLError {
   const found = Number.isFinite(requested) ? `found ${requested}` : "too large to price";
   return new GraphQLError(`Query cost limit of ${maximum} exceeded, ${found}.`, {
     // requestedQueryCost is null (JSON's Infinity) when too large to price.
-    extensions: { code: "QUERY_LIMIT_EXCEEDED", limit: "cost", cost: { requestedQueryCost: requested, maximumQueryCost: maximum } },
+    extensions: {
+      code: "QUERY_LIMIT_EXCEEDED",
+      limit: "cost",
+      cost: { requestedQueryCost: requested, maximumQueryCost: maximum },
+    },
   });
 }
 

@@ -9,7 +9,12 @@ describe("clientNetwork: what per-address limits key on", () => {
 
   it("groups IPv6 addresses by their /64, however they are written", () => {
     const network = "2001:db8:1:2::/64";
-    for (const address of ["2001:db8:1:2::1", "2001:0db8:0001:0002:ffff:ffff:ffff:fffe", "2001:db8:1:2:a:b:c:d", "2001:db8:1:2::1%eth0"]) {
+    for (const address of [
+      "2001:db8:1:2::1",
+      "2001:0db8:0001:0002:ffff:ffff:ffff:fffe",
+      "2001:db8:1:2:a:b:c:d",
+      "2001:db8:1:2::1%eth0",
+    ]) {
       expect(clientNetwork(address), address).toBe(network);
     }
     expect(clientNetwork("2001:db8:1:3::1")).not.toBe(network);

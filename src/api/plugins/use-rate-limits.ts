@@ -2,7 +2,12 @@ import type { IncomingMessage } from "node:http";
 import { isIPv6 } from "node:net";
 import { GraphQLError, type ExecutionArgs } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { RateLimitedError, type BucketStatus, type RateLimitBucket, type RateLimits } from "../../security/rate-limits.ts";
+import {
+  RateLimitedError,
+  type BucketStatus,
+  type RateLimitBucket,
+  type RateLimits,
+} from "../../security/rate-limits.ts";
 import type { Viewer } from "../../security/viewer.ts";
 import { rootFields } from "../root-fields.ts";
 
@@ -44,9 +49,16 @@ export function useRateLimits({ limits, trustedProxyHops = 0 }: RateLimitPluginO
     const taken: Array<{ bucket: RateLimitBucket; key: string; points: number; status: BucketStatus }> = [];
     try {
       const apiKeyId = context.viewer?.apiKeyId;
-      if (apiKeyId) taken.push({ bucket: "apiKey", key: `key:${apiKeyId}`, points: 1, status: await limits.consume("apiKey", `key:${apiKeyId}`) });
+      if (apiKeyId)
+        taken.push({
+          bucket: "apiKey",
+          key: `key:${apiKeyId}`,
+          points: 1,
+          status: await limits.consume("apiKey", `key:${apiKeyId}`),
+        });
       for (const [bucket, points] of expensiveFields(args)) {
-        const key = bucket === "auth" ? `ip:${clientIp(context.req, trustedProxyHops)}` : callerKey(context, trustedProxyHops);
+        const key =
+          bucket === "auth" ? `ip:${clientIp(context.req, trustedProxyHops)}` : callerKey(context, trustedProxyHops);
         taken.push({ bucket, key, points, status: await limits.consume(bucket, key, points) });
       }
       return undefined;
@@ -122,9 +134,13 @@ export function clientNetwork(address: string): string {
   const bare = address.split("%")[0]!; // a zone index (fe80::1%eth0) is not part of the address
   if (!isIPv6(bare)) return address;
   const [head = "", tail] = bare.split("::");
-  const groups = (text: string) => (text ? text.split(":").flatMap((group) => (group.includes(".") ? ["0", "0"] : [group])) : []);
+  const groups = (text: string) =>
+    text ? text.split(":").flatMap((group) => (group.includes(".") ? ["0", "0"] : [group])) : [];
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
   const all = [...left, ...Array<string>(8 - left.length - right.length).fill("0"), ...right];
-  return `${all.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(":")}::/64`;
+  return `${all
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(":")}::/64`;
 }

@@ -78,9 +78,11 @@ export function useRequestId({ logger, exposeErrorDetails = false }: RequestIdPl
       });
     },
     instrumentation: { parse: settleThrown, validate: settleThrown },
-    onValidate: ({ context }) => ({ result, setResult }) => {
-      if (result.length > 0) setResult(result.map((error) => settle(error, context.requestId)));
-    },
+    onValidate:
+      ({ context }) =>
+      ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((error) => settle(error, context.requestId)));
+      },
     onExecute: ({ args }) => ({
       onExecuteDone: (payload) =>
         handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) =>
@@ -91,7 +93,9 @@ export function useRequestId({ logger, exposeErrorDetails = false }: RequestIdPl
       const { requestId } = args.contextValue as RequestIdContext;
       return {
         onSubscribeResult: (payload) =>
-          handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) => setResult(settleResult(result, requestId))),
+          handleStreamOrSingleExecutionResult(payload, ({ result, setResult }) =>
+            setResult(settleResult(result, requestId)),
+          ),
         onSubscribeError: ({ error, setError }) => {
           if (!isAbortError(error)) setError(settle(error, requestId));
         },
@@ -101,7 +105,9 @@ export function useRequestId({ logger, exposeErrorDetails = false }: RequestIdPl
     onResultProcess({ request, result, setResult }) {
       if (isAsyncIterable(result)) return; // Streamed events were settled as they were produced.
       const requestId = idOf(request);
-      setResult(Array.isArray(result) ? result.map((one) => settleResult(one, requestId)) : settleResult(result, requestId));
+      setResult(
+        Array.isArray(result) ? result.map((one) => settleResult(one, requestId)) : settleResult(result, requestId),
+      );
     },
     onResponse({ request, response }) {
       response.headers.set(REQUEST_ID_HEADER, idOf(request));

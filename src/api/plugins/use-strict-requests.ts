@@ -34,7 +34,9 @@ export function useStrictRequests(): Plugin {
 
 /** The bytes a query string stands for; WHATWG URLs are ASCII, anything else arrives percent-encoded. */
 function percentDecoded(search: string): Buffer {
-  const latin1 = search.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  const latin1 = search.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) =>
+    String.fromCharCode(Number.parseInt(hex, 16)),
+  );
   return Buffer.from(latin1, "latin1");
 }
 

@@ -95,7 +95,11 @@ export function useSubscriptionLimits({
 }
 
 function limitExceeded(limit: SubscriptionLimit, maximum: number) {
-  const holder = { perUser: "per user", perConnection: "per graphql-ws connection", sseStreamsPerUser: "SSE streams per user" }[limit];
+  const holder = {
+    perUser: "per user",
+    perConnection: "per graphql-ws connection",
+    sseStreamsPerUser: "SSE streams per user",
+  }[limit];
   return createGraphQLError(`Too many subscriptions: at most ${maximum} ${holder}; end one before starting another.`, {
     extensions: { code: "SUBSCRIPTION_LIMIT_EXCEEDED", limit, maximum },
   });

@@ -27,7 +27,10 @@ interface TransportContext {
 }
 
 /** What a request or `connection_init` presented: an access token, an API key, or both (refused). */
-export type Credentials = { token: string; apiKey?: undefined } | { apiKey: string; token?: undefined } | { token: string; apiKey: string };
+export type Credentials =
+  | { token: string; apiKey?: undefined }
+  | { apiKey: string; token?: undefined }
+  | { token: string; apiKey: string };
 
 const INVALID_TOKEN = "The access token is invalid, expired or revoked; refresh it or sign in again.";
 /** One message for unknown, expired and revoked keys alike: a caller learns nothing about which. */
@@ -57,9 +60,16 @@ export function useViewer({ logins, apiKeys }: ViewerPluginOptions): Plugin<Tran
 }
 
 /** The viewer these credentials stand for; throws InvalidTokenError (both kinds at once count as invalid). */
-export function authenticate(credentials: Credentials, { logins, apiKeys }: Authenticators, request?: Request): Promise<Viewer> {
-  if (credentials.token !== undefined && credentials.apiKey !== undefined) return Promise.reject(new InvalidTokenError("invalid"));
-  return credentials.apiKey !== undefined ? apiKeys.authenticate(credentials.apiKey, request) : logins.authenticate(credentials.token);
+export function authenticate(
+  credentials: Credentials,
+  { logins, apiKeys }: Authenticators,
+  request?: Request,
+): Promise<Viewer> {
+  if (credentials.token !== undefined && credentials.apiKey !== undefined)
+    return Promise.reject(new InvalidTokenError("invalid"));
+  return credentials.apiKey !== undefined
+    ? apiKeys.authenticate(credentials.apiKey, request)
+    : logins.authenticate(credentials.token);
 }
 
 /**
@@ -94,14 +104,18 @@ function unauthenticated(error: unknown, credentials: Credentials) {
 
 function readCredentials({ request, connectionParams }: TransportContext): Credentials | undefined {
   if (connectionParams) return credentialsFromConnectionParams(connectionParams);
-  return credentialsOf(request?.headers.get("authorization") || undefined, request?.headers.get(API_KEY_HEADER) || undefined);
+  return credentialsOf(
+    request?.headers.get("authorization") || undefined,
+    request?.headers.get(API_KEY_HEADER) || undefined,
+  );
 }
 
 /** The credentials a graphql-ws client sent in `connection_init`; "" stands for a value present but not a string. */
 export function credentialsFromConnectionParams(connectionParams: Record<string, unknown>): Credentials | undefined {
   // Clients put them at the top level (graphql-ws docs) or under `headers` (GraphQL Tools' url-loader).
   const headers = (connectionParams.headers ?? {}) as Record<string, unknown>;
-  const token = connectionParams.authorization ?? connectionParams.Authorization ?? headers.authorization ?? headers.Authorization;
+  const token =
+    connectionParams.authorization ?? connectionParams.Authorization ?? headers.authorization ?? headers.Authorization;
   const apiKey = connectionParams.apiKey ?? headers[API_KEY_HEADER];
   return credentialsOf(stringOrEmpty(token), stringOrEmpty(apiKey));
 }

@@ -111,7 +111,9 @@ builder.mutationField("logout", (t) =>
     args: { input: t.arg({ type: LogoutInput, required: false }) },
     resolve: async (_root, { input }, context) => {
       refuseApiKey(context);
-      return { revokedLogins: await context.services.logins.logout(context.viewer, { everywhere: input?.everywhere ?? false }) };
+      return {
+        revokedLogins: await context.services.logins.logout(context.viewer, { everywhere: input?.everywhere ?? false }),
+      };
     },
   }),
 );

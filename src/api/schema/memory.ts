@@ -45,7 +45,6 @@ builder.objectField(User, "memories", (t) =>
               oldestFirst: inverted,
               query: args.query,
             }),
-
         ),
     },
     { name: "MemoryConnection" },

@@ -11,7 +11,10 @@ builder.prismaObject("MessageFeedback", {
   description: "The owner's rating of an assistant reply (`rateMessage`). One per reply: rating again replaces it.",
   fields: (t) => ({
     rating: t.expose("rating", { type: MessageRating }),
-    comment: t.exposeString("comment", { nullable: true, description: "Exactly as sent; null when the last rating had none." }),
+    comment: t.exposeString("comment", {
+      nullable: true,
+      description: "Exactly as sent; null when the last rating had none.",
+    }),
     updatedAt: t.expose("updatedAt", { type: "DateTime", description: "When the reply was last rated." }),
   }),
 });
@@ -28,7 +31,11 @@ builder.relayMutationField(
   "rateMessage",
   {
     inputFields: (t) => ({
-      messageId: t.globalID({ required: true, for: Message, description: "An assistant reply of the viewer's that has ended." }),
+      messageId: t.globalID({
+        required: true,
+        for: Message,
+        description: "An assistant reply of the viewer's that has ended.",
+      }),
       rating: t.field({ type: MessageRating, required: true }),
       comment: t.string({
         required: false,
@@ -46,7 +53,10 @@ builder.relayMutationField(
       "REPLY_STREAMING while the reply is still being written (rate it after its final stream event).",
     authScopes: { loggedIn: true },
     resolve: async (_root, { input }, context) => {
-      await context.services.feedback.rate(context.viewer!, input.messageId.id, { rating: input.rating, comment: input.comment });
+      await context.services.feedback.rate(context.viewer!, input.messageId.id, {
+        rating: input.rating,
+        comment: input.comment,
+      });
       return { messageId: input.messageId.id };
     },
   },

@@ -1,5 +1,10 @@
 import { createGraphQLError } from "graphql-yoga";
-import type { PublishedReplyEvent, ReplySnapshot, ReplyStreamEvent, ReplyStreamOverflow } from "../../persistence/events/reply-events.ts";
+import type {
+  PublishedReplyEvent,
+  ReplySnapshot,
+  ReplyStreamEvent,
+  ReplyStreamOverflow,
+} from "../../persistence/events/reply-events.ts";
 import { builder } from "./builder.ts";
 import { Message } from "./message.ts";
 import { Session } from "./session.ts";

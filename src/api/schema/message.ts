@@ -54,7 +54,10 @@ builder.relayMutationField(
   {
     inputFields: (t) => ({
       sessionId: t.globalID({ required: true, for: Session }),
-      content: t.string({ required: true, description: "1 to MAX_MESSAGE_CHARS characters after trimming; stored as sent." }),
+      content: t.string({
+        required: true,
+        description: "1 to MAX_MESSAGE_CHARS characters after trimming; stored as sent.",
+      }),
     }),
   },
   {
@@ -66,7 +69,10 @@ builder.relayMutationField(
       } catch (error) {
         // The running reply, as a global id like every id a client holds.
         if (error instanceof AppError && error.code === "SESSION_BUSY" && typeof error.details.replyId === "string") {
-          throw new AppError(error.code, error.message, { ...error.details, replyId: encodeGlobalID("Message", error.details.replyId) });
+          throw new AppError(error.code, error.message, {
+            ...error.details,
+            replyId: encodeGlobalID("Message", error.details.replyId),
+          });
         }
         throw error;
       }

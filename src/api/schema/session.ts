@@ -14,14 +14,19 @@ export const Session = builder.prismaNode("Session", {
     name: t.exposeString("name"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
-    messages: t.relatedConnection("messages", {
-      description: "The conversation, oldest message first.",
-      // Ordered by the global insertion order, but the cursor is the message's own id: `position` would tell every
-      // client how many messages the whole platform holds. Prisma pages from the id's row in `position` order.
-      cursor: "id",
-      query: idCursorQuery({ orderBy: { position: "asc" } }),
-      totalCount: true,
-    }, { name: "MessageConnection" }, { name: "MessageEdge" }),
+    messages: t.relatedConnection(
+      "messages",
+      {
+        description: "The conversation, oldest message first.",
+        // Ordered by the global insertion order, but the cursor is the message's own id: `position` would tell every
+        // client how many messages the whole platform holds. Prisma pages from the id's row in `position` order.
+        cursor: "id",
+        query: idCursorQuery({ orderBy: { position: "asc" } }),
+        totalCount: true,
+      },
+      { name: "MessageConnection" },
+      { name: "MessageEdge" },
+    ),
     activeReply: t.prismaField({
       type: "Message",
       nullable: true,

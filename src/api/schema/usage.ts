@@ -3,10 +3,12 @@ import { builder } from "./builder.ts";
 import { User } from "./user.ts";
 
 const Usage = builder.objectRef<DailyUsage>("Usage").implement({
-  description: "Model tokens spent today (UTC) against the daily quota; sendMessage is QUOTA_EXCEEDED once it is used up.",
+  description:
+    "Model tokens spent today (UTC) against the daily quota; sendMessage is QUOTA_EXCEEDED once it is used up.",
   fields: (t) => ({
     tokensUsed: t.exposeInt("tokensUsed", {
-      description: "Input plus output tokens of today's model calls (replies and memory extraction), charged as each call ends.",
+      description:
+        "Input plus output tokens of today's model calls (replies and memory extraction), charged as each call ends.",
     }),
     tokensReserved: t.exposeInt("tokensReserved", {
       description: "Held by replies still being written (about one model call each); released as each one ends.",

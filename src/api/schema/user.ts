@@ -28,13 +28,18 @@ export const User = builder.prismaNode("User", {
   fields: (t) => ({
     email: t.exposeString("email"),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    sessions: t.relatedConnection("sessions", {
-      description: "The user's chat sessions, most recently created first unless `orderBy` says otherwise.",
-      cursor: "id",
-      args: { orderBy: t.arg({ type: SessionOrder, required: true, defaultValue: "CREATED_AT_DESC" }) },
-      query: (args) => idCursorQuery(SESSION_ORDERS[args.orderBy])(args),
-      totalCount: true,
-    }, { name: "SessionConnection" }, { name: "SessionEdge" }),
+    sessions: t.relatedConnection(
+      "sessions",
+      {
+        description: "The user's chat sessions, most recently created first unless `orderBy` says otherwise.",
+        cursor: "id",
+        args: { orderBy: t.arg({ type: SessionOrder, required: true, defaultValue: "CREATED_AT_DESC" }) },
+        query: (args) => idCursorQuery(SESSION_ORDERS[args.orderBy])(args),
+        totalCount: true,
+      },
+      { name: "SessionConnection" },
+      { name: "SessionEdge" },
+    ),
     apiKeys: t.relation("apiKeys", {
       description: "The user's API keys, newest first, revoked ones included (their secrets are never shown again).",
       query: { orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] },

@@ -15,7 +15,10 @@ async function subscribeWhileConnecting(options: Record<string, unknown>, count 
   const connections = Array.from({ length: count }, (_, i) => {
     const connection = base.duplicate(options);
     connection.on("error", (error: Error) => errors.push(error.message));
-    connection.once("connect", () => void connection.subscribe(`race-${i}`).catch((error: Error) => errors.push(error.message)));
+    connection.once(
+      "connect",
+      () => void connection.subscribe(`race-${i}`).catch((error: Error) => errors.push(error.message)),
+    );
     return connection;
   });
   await Promise.all(connections.map((connection) => new Promise((resolve) => connection.once("ready", resolve))));

@@ -204,7 +204,11 @@ export class RedisReplyEventBus implements ReplyEventBus {
 
   private keys(sessionId: string): [meta: string, events: string, text: string] {
     // Not the older `log:` list (global cursors), which instances of an older version may still write.
-    return [`${this.prefix}:meta:${sessionId}`, `${this.prefix}:events:${sessionId}`, `${this.prefix}:text:${sessionId}`];
+    return [
+      `${this.prefix}:meta:${sessionId}`,
+      `${this.prefix}:events:${sessionId}`,
+      `${this.prefix}:text:${sessionId}`,
+    ];
   }
 
   private channel(sessionId: string): string {

@@ -116,7 +116,13 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
     const start = await bus.head(sessionId);
     const publishing = (async () => {
       const events: PublishedReplyEvent[] = [];
-      for (let i = 0; i < 40; i++) events.push(await bus.publish(sessionId, i % 10 === 9 ? { type: "completed", messageId: `m${i}` } : delta(`m${i - (i % 10)}`, `${i},`)));
+      for (let i = 0; i < 40; i++)
+        events.push(
+          await bus.publish(
+            sessionId,
+            i % 10 === 9 ? { type: "completed", messageId: `m${i}` } : delta(`m${i - (i % 10)}`, `${i},`),
+          ),
+        );
       return events;
     })();
     const subscription = await subscribe(bus, sessionId, start);
@@ -124,7 +130,8 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
     const received: ReplyStreamEvent[] = [];
     while (received.at(-1)?.cursor !== all.at(-1)!.cursor) received.push(...(await subscription.take(1)));
     await subscription.close();
-    const text = (events: ReplyStreamEvent[]) => events.map((event) => (event.type === "delta" ? event.delta : `|${event.type}|`)).join("");
+    const text = (events: ReplyStreamEvent[]) =>
+      events.map((event) => (event.type === "delta" ? event.delta : `|${event.type}|`)).join("");
     expect(text(received)).toBe(text(all));
   });
 
@@ -134,7 +141,9 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
     const b = await bus.publish(sessionId, delta("m", "b"));
     for (const after of ["12345", "not-a-cursor", "zz:1"]) {
       const subscription = await subscribe(bus, sessionId, after);
-      expect(await subscription.take(1)).toEqual([{ type: "snapshot", sessionId, messageId: "m", text: "ab", cursor: b.cursor }]);
+      expect(await subscription.take(1)).toEqual([
+        { type: "snapshot", sessionId, messageId: "m", text: "ab", cursor: b.cursor },
+      ]);
       await subscription.close();
     }
   });
@@ -165,7 +174,9 @@ describe.each(kinds)("%s reply event bus", (_kind, create) => {
 
   it("with a log that knows no reply, the snapshot comes from latestReply (the database), else nothing", async () => {
     const sessionId = randomUUID();
-    const known = create({ latestReply: async (id) => (id === sessionId ? { messageId: "stored", text: "as stored" } : undefined) });
+    const known = create({
+      latestReply: async (id) => (id === sessionId ? { messageId: "stored", text: "as stored" } : undefined),
+    });
     buses.push(known);
     const subscription = await subscribe(known, sessionId, "zz:7");
     expect(await subscription.take(1)).toMatchObject([{ type: "snapshot", messageId: "stored", text: "as stored" }]);
@@ -195,35 +206,42 @@ describe("a session log started again never reuses a cursor", () => {
     expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(old.cursor)?.generation);
     vi.useRealTimers();
     const subscription = await subscribe(bus, sessionId, old.cursor);
-    expect(await subscription.take(1)).toMatchObject([{ type: "snapshot", messageId: "m2", text: "new", cursor: fresh.cursor }]);
+    expect(await subscription.take(1)).toMatchObject([
+      { type: "snapshot", messageId: "m2", text: "new", cursor: fresh.cursor },
+    ]);
     await subscription.close();
     await bus.close();
   });
 
-  it.skipIf(!redisUrl)("redis: an expired log gets a new generation, and a live subscriber still gets its events", async () => {
-    const bus = redisBus();
-    const admin = new Redis(redisUrl!);
-    try {
-      const sessionId = randomUUID();
-      for (let i = 0; i < 3; i++) await bus.publish(sessionId, delta("m", `${i}`));
-      const last = await bus.publish(sessionId, { type: "completed", messageId: "m" });
-      const subscription = await subscribe(bus, sessionId, last.cursor);
-      // What the TTL does after 15 idle minutes.
-      await admin.del(...["meta", "events", "text"].map((key) => `${prefix}:reply-events:${key}:${sessionId}`));
-      const fresh = await bus.publish(sessionId, delta("m2", "new"));
-      expect(parseCursor(fresh.cursor)?.seq).toBe(1);
-      expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(last.cursor)?.generation);
-      expect(await subscription.take(1)).toEqual([fresh]);
-      await subscription.close();
-      const resumed = await subscribe(bus, sessionId, last.cursor);
-      expect(await resumed.take(1)).toEqual([{ type: "snapshot", sessionId, messageId: "m2", text: "new", cursor: fresh.cursor }]);
-      await resumed.close();
-      expect(await admin.ttl(`${prefix}:reply-events:meta:${sessionId}`)).toBeGreaterThan(0);
-    } finally {
-      admin.disconnect();
-      await bus.close();
-    }
-  });
+  it.skipIf(!redisUrl)(
+    "redis: an expired log gets a new generation, and a live subscriber still gets its events",
+    async () => {
+      const bus = redisBus();
+      const admin = new Redis(redisUrl!);
+      try {
+        const sessionId = randomUUID();
+        for (let i = 0; i < 3; i++) await bus.publish(sessionId, delta("m", `${i}`));
+        const last = await bus.publish(sessionId, { type: "completed", messageId: "m" });
+        const subscription = await subscribe(bus, sessionId, last.cursor);
+        // What the TTL does after 15 idle minutes.
+        await admin.del(...["meta", "events", "text"].map((key) => `${prefix}:reply-events:${key}:${sessionId}`));
+        const fresh = await bus.publish(sessionId, delta("m2", "new"));
+        expect(parseCursor(fresh.cursor)?.seq).toBe(1);
+        expect(parseCursor(fresh.cursor)?.generation).not.toBe(parseCursor(last.cursor)?.generation);
+        expect(await subscription.take(1)).toEqual([fresh]);
+        await subscription.close();
+        const resumed = await subscribe(bus, sessionId, last.cursor);
+        expect(await resumed.take(1)).toEqual([
+          { type: "snapshot", sessionId, messageId: "m2", text: "new", cursor: fresh.cursor },
+        ]);
+        await resumed.close();
+        expect(await admin.ttl(`${prefix}:reply-events:meta:${sessionId}`)).toBeGreaterThan(0);
+      } finally {
+        admin.disconnect();
+        await bus.close();
+      }
+    },
+  );
 });
 
 /** Redis's own count of this session's live channel subscribers (0 or 1 per instance), or 0 without Redis. */
@@ -241,13 +259,20 @@ function joinRuns(events: ReplyEvent[]): ReplyEvent[] {
     delete (event as Partial<PublishedReplyEvent>).cursor;
     delete (event as Partial<PublishedReplyEvent>).sessionId;
     const last = joined.at(-1);
-    if (event.type === "delta" && last?.type === "delta" && last.messageId === event.messageId) last.delta += event.delta;
+    if (event.type === "delta" && last?.type === "delta" && last.messageId === event.messageId)
+      last.delta += event.delta;
     else joined.push(event);
   }
   return joined;
 }
 
-const toolStarted = (messageId: string, toolCallId: string): ReplyEvent => ({ type: "toolStarted", messageId, toolCallId, name: "x", arguments: {} });
+const toolStarted = (messageId: string, toolCallId: string): ReplyEvent => ({
+  type: "toolStarted",
+  messageId,
+  toolCallId,
+  name: "x",
+  arguments: {},
+});
 
 describe.each(kinds)("%s subscriptions", (kind, create) => {
   const bus = create({ maxPendingEvents: 5 });
@@ -296,7 +321,11 @@ describe.each(kinds)("%s subscriptions", (kind, create) => {
     const received: ReplyStreamItem[] = [];
     for (let i = 0; i < 5; i++) received.push((await subscription.next()).value!);
     await subscription.return();
-    const text = (from: number, to: number) => published.slice(from, to).map((e) => (e.type === "delta" ? e.delta : "")).join("");
+    const text = (from: number, to: number) =>
+      published
+        .slice(from, to)
+        .map((e) => (e.type === "delta" ? e.delta : ""))
+        .join("");
     expect(received).toEqual([
       { ...published[29], delta: text(0, 30) },
       published[30],
@@ -305,7 +334,9 @@ describe.each(kinds)("%s subscriptions", (kind, create) => {
       published[54],
     ]);
     // Each merged delta carries the last cursor of its run, so resuming from it repeats nothing.
-    expect(received.map((item) => (item.type === "overflow" ? "" : item.cursor))).toEqual([29, 30, 50, 53, 54].map((i) => published[i]!.cursor));
+    expect(received.map((item) => (item.type === "overflow" ? "" : item.cursor))).toEqual(
+      [29, 30, 50, 53, 54].map((i) => published[i]!.cursor),
+    );
     expect(published.slice(0, 3).map((e) => (e.type === "delta" ? e.delta : ""))).toEqual(["0,", "1,", "2,"]);
   });
 
@@ -350,7 +381,16 @@ describe.each(kinds)("%s subscriptions", (kind, create) => {
         for (let i = 0; i < 300; i++) {
           if (i === 10) tenPublished();
           const messageId = `m${Math.floor(i / 30)}`;
-          events.push(await roomy.publish(sessionId, i % 30 === 29 ? { type: "completed", messageId } : i % 7 === 3 ? toolStarted(messageId, `${i}`) : delta(messageId, `${i},`)));
+          events.push(
+            await roomy.publish(
+              sessionId,
+              i % 30 === 29
+                ? { type: "completed", messageId }
+                : i % 7 === 3
+                  ? toolStarted(messageId, `${i}`)
+                  : delta(messageId, `${i},`),
+            ),
+          );
         }
         return events;
       })();

@@ -161,7 +161,10 @@ export async function snapshotAfterGap(
 }
 
 /** The text a reply's events add up to, event by event (what a snapshot gives). */
-function followReply(reply: { messageId: string; text: string } | undefined, event: ReplyEvent): { messageId: string; text: string } {
+function followReply(
+  reply: { messageId: string; text: string } | undefined,
+  event: ReplyEvent,
+): { messageId: string; text: string } {
   const current = reply?.messageId === event.messageId ? reply : { messageId: event.messageId, text: "" };
   if (event.type === "delta") current.text += event.delta;
   else if (event.type === "restarted") current.text = "";
@@ -456,7 +459,12 @@ export class ReplySubscription implements ReplyEventStream {
     this.end();
     this.queue.length = 0;
     this.head = 0;
-    const item: ReplyStreamOverflow = { type: "overflow", sessionId: this.sessionId, resumeAfter: this.resumeAfter, pending };
+    const item: ReplyStreamOverflow = {
+      type: "overflow",
+      sessionId: this.sessionId,
+      resumeAfter: this.resumeAfter,
+      pending,
+    };
     const waiting = this.waiting;
     this.waiting = undefined;
     if (waiting) waiting({ value: item, done: false });

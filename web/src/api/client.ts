@@ -47,7 +47,12 @@ const persisted = () =>
   });
 
 export function createApi(): Api {
-  const publicClient = new Client({ url: apiUrl, preferGetMethod: false, requestPolicy: "network-only", exchanges: [persisted(), fetchExchange] });
+  const publicClient = new Client({
+    url: apiUrl,
+    preferGetMethod: false,
+    requestPolicy: "network-only",
+    exchanges: [persisted(), fetchExchange],
+  });
 
   const auth = new AuthSession(async (refreshToken): Promise<Credentials> => {
     const result = await publicClient.mutation(RefreshDocument, { input: { refreshToken } }).toPromise();

@@ -22,7 +22,9 @@ export function errorCode(error: ErrorLike): string | undefined {
 const number = (value: unknown) => (typeof value === "number" ? value : undefined);
 
 function clockTime(iso: unknown): string {
-  return typeof iso === "string" ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "later";
+  return typeof iso === "string"
+    ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : "later";
 }
 
 /** One sentence for the error banner. */

@@ -153,7 +153,9 @@ export class AuthSession {
 function readStored(): HeldCredentials | null {
   try {
     const stored = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null") as HeldCredentials | null;
-    return stored && typeof stored.localRefreshExpiresAt === "number" && stored.localRefreshExpiresAt > Date.now() ? stored : null;
+    return stored && typeof stored.localRefreshExpiresAt === "number" && stored.localRefreshExpiresAt > Date.now()
+      ? stored
+      : null;
   } catch {
     return null;
   }
@@ -173,8 +175,13 @@ function onLocalClock(credentials: Credentials): HeldCredentials {
 /** `exp - iat` of a JWT (read, not verified: only the server can, and only its answer counts). */
 function tokenLifetimeMs(token: string): number | undefined {
   try {
-    const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown; iat?: unknown };
-    return typeof payload.exp === "number" && typeof payload.iat === "number" ? (payload.exp - payload.iat) * 1000 : undefined;
+    const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))) as {
+      exp?: unknown;
+      iat?: unknown;
+    };
+    return typeof payload.exp === "number" && typeof payload.iat === "number"
+      ? (payload.exp - payload.iat) * 1000
+      : undefined;
   } catch {
     return undefined;
   }

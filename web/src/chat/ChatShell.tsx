@@ -69,10 +69,16 @@ export function ChatShell({ api, user }: { api: Api; user: Credentials["user"] }
         {keys ? (
           <ApiKeys />
         ) : openChat ? (
-          <Conversation key={openChat} api={api} sessionId={openChat} onActivity={refreshList} onDeleted={() => {
-            setOpenChat(null);
-            refreshList();
-          }} />
+          <Conversation
+            key={openChat}
+            api={api}
+            sessionId={openChat}
+            onActivity={refreshList}
+            onDeleted={() => {
+              setOpenChat(null);
+              refreshList();
+            }}
+          />
         ) : (
           <p className="empty">Pick a chat or start a new one.</p>
         )}

@@ -26,7 +26,11 @@ interface Props {
 }
 
 export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
-  const [history] = useQuery({ query: ConversationDocument, variables: { id: sessionId }, requestPolicy: "network-only" });
+  const [history] = useQuery({
+    query: ConversationDocument,
+    variables: { id: sessionId },
+    requestPolicy: "network-only",
+  });
   const [messages, setMessages] = useState<ChatMessageFragment[] | null>(null);
   const [live, setLive] = useState<LiveReply | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -48,7 +52,8 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the text grows; it reads only the element
   useEffect(() => {
     const element = log.current;
-    if (element && element.scrollHeight - element.scrollTop - element.clientHeight < 120) element.scrollTop = element.scrollHeight;
+    if (element && element.scrollHeight - element.scrollTop - element.clientHeight < 120)
+      element.scrollTop = element.scrollHeight;
   }, [messages, live?.text]);
 
   // Once the history is in: show it, and rejoin the reply still being written (after a reload, say).
@@ -72,7 +77,8 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
       signal: controller.signal,
       onEvent: (event, text) => {
         streamed.current = text;
-        const update = () => setLive((current) => current && { ...current, text, ...liveChanges(current, event), connection: "live" });
+        const update = () =>
+          setLive((current) => current && { ...current, text, ...liveChanges(current, event), connection: "live" });
         // A tool's start is rendered at once, even when its finish arrives right behind it (React would batch both).
         if (event.__typename === "ToolCallStarted") flushSync(update);
         else update();
@@ -93,7 +99,8 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
     setMessages((list) =>
       (list ?? []).map((message) => {
         if (message.id !== final.messageId) return message;
-        if (final.__typename === "MessageFailed") return { ...message, content: text, status: "FAILED", errorCode: final.code };
+        if (final.__typename === "MessageFailed")
+          return { ...message, content: text, status: "FAILED", errorCode: final.code };
         return { ...final.message, content: final.__typename === "MessageSnapshot" ? final.content : text };
       }),
     );
@@ -147,7 +154,12 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
     }
   };
 
-  if (history.error && !session) return <p role="alert" className="error">{describeError(history.error)}</p>;
+  if (history.error && !session)
+    return (
+      <p role="alert" className="error">
+        {describeError(history.error)}
+      </p>
+    );
   if (!session || !messages) return <p className="empty">Loading…</p>;
 
   return (
@@ -211,16 +223,24 @@ export function Conversation({ api, sessionId, onActivity, onDeleted }: Props) {
   );
 }
 
-function liveChanges(current: LiveReply, event: Parameters<Parameters<typeof followReply>[1]["onEvent"]>[0]): Partial<LiveReply> {
+function liveChanges(
+  current: LiveReply,
+  event: Parameters<Parameters<typeof followReply>[1]["onEvent"]>[0],
+): Partial<LiveReply> {
   switch (event.__typename) {
     case "MessageQueued":
       return { queuedPosition: event.position };
     case "ToolCallStarted":
-      return { queuedPosition: undefined, tools: [...current.tools, { toolCallId: event.toolCallId, name: event.name, running: true }] };
+      return {
+        queuedPosition: undefined,
+        tools: [...current.tools, { toolCallId: event.toolCallId, name: event.name, running: true }],
+      };
     case "ToolCallFinished":
       return {
         tools: current.tools.map((tool) =>
-          tool.toolCallId === event.toolCallId ? { ...tool, running: false, result: event.result, isError: event.isError } : tool,
+          tool.toolCallId === event.toolCallId
+            ? { ...tool, running: false, result: event.result, isError: event.isError }
+            : tool,
         ),
       };
     case "MessageRestarted":

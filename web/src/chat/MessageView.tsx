@@ -42,7 +42,9 @@ export function MessageView({ message, live }: { message: ChatMessageFragment; l
           ))}
         </ul>
       )}
-      {live?.queuedPosition !== undefined && <p className="note">Waiting for a free slot (number {live.queuedPosition} in line)…</p>}
+      {live?.queuedPosition !== undefined && (
+        <p className="note">Waiting for a free slot (number {live.queuedPosition} in line)…</p>
+      )}
       <p className="content">{text}</p>
       {streaming && <span className="note">Writing…</span>}
       {!streaming && ENDINGS[message.status] && (

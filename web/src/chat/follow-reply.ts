@@ -5,7 +5,10 @@ import type { Api } from "../api/client.ts";
 import { ReplyEventsDocument, type ReplyEventsSubscription } from "../generated/graphql.ts";
 
 export type ReplyEvent = ReplyEventsSubscription["messageStream"];
-export type FinalReplyEvent = Extract<ReplyEvent, { __typename: "MessageCompleted" | "MessageCancelled" | "MessageFailed" | "MessageSnapshot" }>;
+export type FinalReplyEvent = Extract<
+  ReplyEvent,
+  { __typename: "MessageCompleted" | "MessageCancelled" | "MessageFailed" | "MessageSnapshot" }
+>;
 
 /** The stream refused us for good (the session was deleted, say): reconnecting would not help. */
 export class StreamRefusedError extends Error {
@@ -32,7 +35,9 @@ const FINAL = new Set(["MessageCompleted", "MessageCancelled", "MessageFailed"])
 
 export function isFinal(event: ReplyEvent): event is FinalReplyEvent {
   // A snapshot of a reply that has already ended is the last thing this stream will say about it.
-  return FINAL.has(event.__typename) || (event.__typename === "MessageSnapshot" && event.message.status !== "STREAMING");
+  return (
+    FINAL.has(event.__typename) || (event.__typename === "MessageSnapshot" && event.message.status !== "STREAMING")
+  );
 }
 
 /** Resolves with the reply's final event, or null when `signal` aborts first. */
@@ -104,7 +109,9 @@ function applyEvent(text: string, event: ReplyEvent): string {
 }
 
 function closeCode(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "number" ? error.code : undefined;
+  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "number"
+    ? error.code
+    : undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

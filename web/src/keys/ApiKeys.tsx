@@ -21,7 +21,10 @@ export function ApiKeys() {
     const expires = String(fields.get("expires") ?? "");
     setError(null);
     const result = await create({
-      input: { name: String(fields.get("name")), expiresAt: expires ? new Date(`${expires}T23:59:59`).toISOString() : null },
+      input: {
+        name: String(fields.get("name")),
+        expiresAt: expires ? new Date(`${expires}T23:59:59`).toISOString() : null,
+      },
     });
     if (!result.data) return setError(describeError(result.error));
     const { apiKey, secret: value } = result.data.createApiKey;
@@ -41,8 +44,8 @@ export function ApiKeys() {
     <section className="keys" aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
       <p className="note">
-        For your own backend (a partner integration): send the key as the <code>x-api-key</code> header. It acts as
-        you, with its own rate limits, and may send any query. Never put it in a web page.
+        For your own backend (a partner integration): send the key as the <code>x-api-key</code> header. It acts as you,
+        with its own rate limits, and may send any query. Never put it in a web page.
       </p>
       <form onSubmit={createKey} className="key-form">
         <label>
@@ -57,9 +60,7 @@ export function ApiKeys() {
       </form>
       {secret && (
         <div role="status" className="secret">
-          <p>
-            Your new key “{secret.name}”. Copy it now: it is not shown again.
-          </p>
+          <p>Your new key “{secret.name}”. Copy it now: it is not shown again.</p>
           <output aria-label="New API key">
             <code>{secret.value}</code>
           </output>{" "}

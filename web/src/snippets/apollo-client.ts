@@ -7,16 +7,26 @@ import { createClient } from "graphql-ws";
 const token = () => localStorage.getItem("token");
 const httpLink = new HttpLink({
   uri: "http://localhost:4000/graphql",
-  headers: { get authorization() { return token() ? `Bearer ${token()}` : ""; } },
+  headers: {
+    get authorization() {
+      return token() ? `Bearer ${token()}` : "";
+    },
+  },
 });
-const wsLink = new GraphQLWsLink(createClient({
-  url: "ws://localhost:4000/graphql",
-  connectionParams: () => ({ authorization: token() ? `Bearer ${token()}` : "" }),
-}));
+const wsLink = new GraphQLWsLink(
+  createClient({
+    url: "ws://localhost:4000/graphql",
+    connectionParams: () => ({ authorization: token() ? `Bearer ${token()}` : "" }),
+  }),
+);
 export const client = new ApolloClient({
-  link: ApolloLink.split(({ query }) => {
-    const definition = getMainDefinition(query);
-    return definition.kind === "OperationDefinition" && definition.operation === "subscription";
-  }, wsLink, httpLink),
+  link: ApolloLink.split(
+    ({ query }) => {
+      const definition = getMainDefinition(query);
+      return definition.kind === "OperationDefinition" && definition.operation === "subscription";
+    },
+    wsLink,
+    httpLink,
+  ),
   cache: new InMemoryCache(),
 });
