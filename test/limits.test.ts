@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { firstSubscriptionResult, graphql, signUp, wsClient } from "./support/clients.ts";
-import { startTestApp, type TestApp } from "./support/test-app.ts";
+import { buildTestApp, type InProcessTestApp } from "./support/test-app.ts";
 
-let app: TestApp;
+/** In process (`yoga.fetch`); graphql-ws and the HTTP server's own routes (/health, /metrics) `listen()` it. */
+let app: InProcessTestApp;
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await buildTestApp();
 });
 afterAll(async () => {
   await app?.cleanup();
@@ -19,9 +20,9 @@ function deepQuery(levels: number): string {
 
 describe("query limits (graphql-armor)", () => {
   it("refuses a 20-level query over HTTP and over graphql-ws", async () => {
-    const { token } = await signUp(app.graphqlUrl);
+    const { token } = await signUp(app);
     const query = deepQuery(4);
-    const http = await graphql(app.graphqlUrl, query, {}, token);
+    const http = await graphql(app, query, {}, token);
     expect(http.data ?? null).toBeNull();
     expect(http.errors?.[0]?.message).toMatch(/depth limit of 12 exceeded/);
     expect(http.errors?.[0]?.extensions).toEqual({
@@ -30,7 +31,7 @@ describe("query limits (graphql-armor)", () => {
       requestId: expect.any(String),
     });
 
-    const client = wsClient(app.wsUrl, token);
+    const client = wsClient((await app.listen()).wsUrl, token);
     const ws = await firstSubscriptionResult(client, { query });
     await client.dispose();
     expect(ws.errors?.[0]?.extensions).toEqual({
@@ -41,9 +42,9 @@ describe("query limits (graphql-armor)", () => {
   });
 
   it("refuses an alias bomb", async () => {
-    const { token } = await signUp(app.graphqlUrl);
+    const { token } = await signUp(app);
     const aliases = Array.from({ length: 100 }, (_, i) => `a${i}: me { id }`).join(" ");
-    const result = await graphql(app.graphqlUrl, `{ ${aliases} }`, {}, token);
+    const result = await graphql(app, `{ ${aliases} }`, {}, token);
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.message).toMatch(/Aliases limit of 15 exceeded/);
     expect(result.errors?.[0]?.extensions).toEqual({
@@ -55,7 +56,7 @@ describe("query limits (graphql-armor)", () => {
 
   it("refuses an oversized document by token count", async () => {
     const fields = Array.from({ length: 2500 }, () => "__typename").join(" ");
-    const result = await graphql(app.graphqlUrl, `{ ${fields} }`);
+    const result = await graphql(app, `{ ${fields} }`);
     expect(result.data ?? null).toBeNull();
     expect(result.errors?.[0]?.message).toMatch(/Token limit of 2000 exceeded/);
     expect(result.errors?.[0]?.extensions).toEqual({
@@ -66,9 +67,9 @@ describe("query limits (graphql-armor)", () => {
   });
 
   it("accepts the deepest query a chat client needs", async () => {
-    const { token } = await signUp(app.graphqlUrl);
+    const { token } = await signUp(app);
     const result = await graphql(
-      app.graphqlUrl,
+      app,
       `{ me { sessions(first: 5) { edges { node { messages(last: 20) { edges { node { id content session { name } } } } } } } } }`,
       {},
       token,
@@ -78,9 +79,10 @@ describe("query limits (graphql-armor)", () => {
   });
 
   it("stays up and answers after every refusal", async () => {
-    const health = await fetch(`${app.url}/health`);
+    const { url, graphqlUrl } = await app.listen();
+    const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
-    const result = await graphql(app.graphqlUrl, `{ __typename }`);
+    const result = await graphql(graphqlUrl, `{ __typename }`);
     expect(result.data).toEqual({ __typename: "Query" });
   });
 });
@@ -91,7 +93,7 @@ describe("operational endpoints", () => {
   });
 
   it("serves GraphiQL to browsers, subscribing over SSE so its Authorization header applies", async () => {
-    const response = await fetch(app.graphqlUrl, { headers: { accept: "text/html" } });
+    const response = await app.fetch(app.graphqlUrl, { headers: { accept: "text/html" } });
     expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toContain("GraphiQL");
@@ -102,8 +104,8 @@ describe("operational endpoints", () => {
   });
 
   it("exposes Prometheus metrics for GraphQL operations and agent replies", async () => {
-    await graphql(app.graphqlUrl, `query HealthProbe { __typename }`);
-    const response = await fetch(`${app.url}/metrics`);
+    await graphql(app, `query HealthProbe { __typename }`);
+    const response = await fetch(`${(await app.listen()).url}/metrics`);
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toMatch(/graphql_envelop_request_duration_count\{[^}]*operationName="HealthProbe"/);
@@ -114,7 +116,7 @@ describe("operational endpoints", () => {
   it("answers GET queries over HTTP", async () => {
     const url = new URL(app.graphqlUrl);
     url.searchParams.set("query", "{ me { id } }");
-    const response = await fetch(url, { headers: { accept: "application/json", "x-graphql-yoga-csrf": "1" } });
+    const response = await app.fetch(url, { headers: { accept: "application/json", "x-graphql-yoga-csrf": "1" } });
     expect(((await response.json()) as { data: unknown }).data).toEqual({ me: null });
   });
 });
