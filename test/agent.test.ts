@@ -1,7 +1,12 @@
 // The agent end to end against a local OpenAI-compatible fake and a local search provider: tools, fallbacks,
 // restarts, cancel. Nothing here reaches the internet.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CancelGenerationDocument, SendMessageDocument, SessionHistoryDocument } from "./generated/graphql.ts";
+import {
+  CancelGenerationDocument,
+  ReplyWithToolCallsDocument,
+  SendMessageDocument,
+  SessionHistoryDocument,
+} from "./generated/graphql.ts";
 import {
   createSession,
   graphql,
@@ -14,10 +19,6 @@ import {
 import { FAKE_REPLY_TOKENS, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { FAKE_RESULT, startFakeSearch, type FakeSearch } from "./support/fake-search.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
-
-const REPLY = `query($id: ID!) { node(id: $id) { ... on Message {
-  content status model errorCode toolCalls { toolCallId name arguments result isError finishedAt }
-} } }`;
 
 let fake: FakeOpenAI;
 let search: FakeSearch;
@@ -45,7 +46,7 @@ async function converse(content: string, user?: Awaited<ReturnType<typeof signUp
   user ??= await signUp(app.graphqlUrl);
   const sessionId = await createSession(app.graphqlUrl, user.token);
   const { reply, events } = await sendAndCollectReply(app, user, { sessionId, content }, { timeoutMs: 30_000 });
-  const stored = (await graphql(app.graphqlUrl, REPLY, { id: reply.id }, user.token)).data.node;
+  const stored = (await graphql(app.graphqlUrl, ReplyWithToolCallsDocument, { id: reply.id }, user.token)).data!.node!;
   return { events, stored, user, sessionId };
 }
 
@@ -130,7 +131,7 @@ describe("tools", () => {
     ]);
     const { stored } = await converse("What time is it in Tokyo?");
     expect(stored.toolCalls[0]).toMatchObject({ name: "current_time", isError: false });
-    expect(stored.toolCalls[0].result).toContain("Asia/Tokyo");
+    expect(stored.toolCalls[0]!.result).toContain("Asia/Tokyo");
     expect(stored.content).toContain("Asia/Tokyo");
   });
 });

@@ -3,18 +3,14 @@
 // everything else goes over HTTP with real clients.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_RECALL_PREFIX } from "../src/agent/memory/dev-memory.ts";
+import {
+  ClearMemoriesDocument,
+  DeleteMemoryDocument,
+  MemoryNodeDocument,
+  MyMemoriesDocument,
+} from "./generated/graphql.ts";
 import { createSession, graphql, sendAndCollectReply, signUp, type SignedUpUser } from "./support/clients.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
-
-const MY_MEMORIES = `query($first: Int, $after: String, $query: String) {
-  me { memories(first: $first, after: $after, query: $query) {
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node { id content createdAt updatedAt } }
-  } }
-}`;
-const NODE = `query($id: ID!) { node(id: $id) { id ... on Memory { content } } }`;
-const DELETE = `mutation($input: DeleteMemoryInput!) { deleteMemory(input: $input) { deletedMemoryId } }`;
-const CLEAR = `mutation { clearMemories { deletedCount } }`;
 
 let app: TestApp;
 beforeAll(async () => {
@@ -28,13 +24,14 @@ afterAll(async () => {
 const rawId = (globalId: string) => Buffer.from(globalId, "base64").toString().split(":")[1]!;
 
 async function myMemories(user: SignedUpUser, variables: Record<string, unknown> = {}) {
-  const result = await graphql(app.graphqlUrl, MY_MEMORIES, { first: 20, ...variables }, user.token);
+  const result = await graphql(app.graphqlUrl, MyMemoriesDocument, { first: 20, ...variables }, user.token);
   expect(result.errors).toBeUndefined();
-  return result.data.me.memories as {
-    pageInfo: { hasNextPage: boolean; endCursor: string };
-    edges: Array<{ cursor: string; node: { id: string; content: string; createdAt: string; updatedAt: string } }>;
-  };
+  return result.data!.me!.memories;
 }
+const deleteMemory = (user: SignedUpUser, memoryId: string) =>
+  graphql(app.graphqlUrl, DeleteMemoryDocument, { input: { memoryId } }, user.token);
+/** Without a token: as an anonymous caller. */
+const clearMemories = (user?: SignedUpUser) => graphql(app.graphqlUrl, ClearMemoriesDocument, {}, user?.token);
 const contentsOf = async (user: SignedUpUser, variables?: Record<string, unknown>) =>
   (await myMemories(user, variables)).edges.map((edge) => edge.node.content).sort();
 
@@ -69,7 +66,7 @@ describe("me.memories, deleteMemory, clearMemories", () => {
     expect(await contentsOf(ada, { query: "tea" })).toEqual(["User likes green tea"]);
     expect(await contentsOf(ada, { query: "london OR tea" })).toEqual(["User likes green tea", "User lives in London"]);
     expect(await contentsOf(ada, { query: "nothing-like-this" })).toEqual([]);
-    const bad = await graphql(app.graphqlUrl, MY_MEMORIES, { first: 2, after: "not-a-cursor" }, ada.token);
+    const bad = await graphql(app.graphqlUrl, MyMemoriesDocument, { first: 2, after: "not-a-cursor" }, ada.token);
     expect(bad.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
   });
 
@@ -81,20 +78,20 @@ describe("me.memories, deleteMemory, clearMemories", () => {
     const [first, ...rest] = (await myMemories(ada)).edges.map((edge) => edge.node);
     expect(rest.length).toBeGreaterThan(0); // something left for clearMemories to clear
 
-    const deleted = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: first!.id } }, ada.token);
+    const deleted = await deleteMemory(ada, first!.id);
     expect(deleted.errors).toBeUndefined();
-    expect(deleted.data.deleteMemory.deletedMemoryId).toBe(first!.id);
+    expect(deleted.data!.deleteMemory.deletedMemoryId).toBe(first!.id);
     expect((await myMemories(ada)).edges.map((edge) => edge.node.id)).toEqual(rest.map((memory) => memory.id));
-    const again = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: first!.id } }, ada.token);
+    const again = await deleteMemory(ada, first!.id);
     expect(again.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
 
-    const cleared = await graphql(app.graphqlUrl, CLEAR, {}, ada.token);
-    expect(cleared.data.clearMemories.deletedCount).toBe(rest.length);
+    const cleared = await clearMemories(ada);
+    expect(cleared.data!.clearMemories.deletedCount).toBe(rest.length);
     expect(await contentsOf(ada)).toEqual([]);
-    expect((await graphql(app.graphqlUrl, CLEAR, {}, ada.token)).data.clearMemories.deletedCount).toBe(0);
+    expect((await clearMemories(ada)).data!.clearMemories.deletedCount).toBe(0);
     expect(await contentsOf(eve)).toEqual(["User lives in Paris"]); // for the viewer only
 
-    const anonymous = await graphql(app.graphqlUrl, CLEAR, {});
+    const anonymous = await clearMemories();
     expect(anonymous.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
   });
 
@@ -107,25 +104,25 @@ describe("me.memories, deleteMemory, clearMemories", () => {
 
     expect(await contentsOf(eve)).toEqual(["User lives in Paris"]);
     expect(await contentsOf(eve, { query: "London" })).toEqual([]);
-    const own = await graphql(app.graphqlUrl, NODE, { id: adaMemory!.id }, ada.token);
-    expect(own.data.node).toEqual({ id: adaMemory!.id, content: "User lives in London" });
-    const peek = await graphql(app.graphqlUrl, NODE, { id: adaMemory!.id }, eve.token);
-    expect(peek.data.node).toBeNull();
+    const own = await graphql(app.graphqlUrl, MemoryNodeDocument, { id: adaMemory!.id }, ada.token);
+    expect(own.data!.node).toEqual({ id: adaMemory!.id, content: "User lives in London" });
+    const peek = await graphql(app.graphqlUrl, MemoryNodeDocument, { id: adaMemory!.id }, eve.token);
+    expect(peek.data!.node).toBeNull();
     expect(JSON.stringify(peek)).not.toContain("London");
 
-    const stolen = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: adaMemory!.id } }, eve.token);
+    const stolen = await deleteMemory(eve, adaMemory!.id);
     expect(stolen.errors?.[0]?.extensions?.code).toBe("NOT_FOUND");
     const unknown = Buffer.from("Memory:00000000-0000-7000-8000-000000000000").toString("base64");
-    const missing = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: unknown } }, eve.token);
+    const missing = await deleteMemory(eve, unknown);
     expect(missing.errors?.[0]).toMatchObject({
       message: stolen.errors?.[0]?.message,
       extensions: { code: "NOT_FOUND" },
     });
     // A global id of another type is malformed input, not a lookup.
-    const wrongType = await graphql(app.graphqlUrl, DELETE, { input: { memoryId: ada.userId } }, ada.token);
+    const wrongType = await deleteMemory(ada, ada.userId);
     expect(wrongType.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
 
-    expect((await graphql(app.graphqlUrl, CLEAR, {}, eve.token)).data.clearMemories.deletedCount).toBe(1);
+    expect((await clearMemories(eve)).data!.clearMemories.deletedCount).toBe(1);
     expect(await contentsOf(ada)).toEqual(["User lives in London"]);
   });
 });

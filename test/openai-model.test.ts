@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ReplyUsageDocument, SessionHistoryWithModelDocument } from "./generated/graphql.ts";
 import { createSession, graphql, sendAndCollectReply, signUp } from "./support/clients.ts";
 import { FAKE_REPLY_TOKENS, FAKE_USAGE, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai.ts";
 import { startTestApp, type TestApp } from "./support/test-app.ts";
-
-const HISTORY = `query($id: ID!) { session(id: $id) { messages { edges { node { role content status errorCode model } } } } }`;
-const USAGE = `query($id: ID!) { node(id: $id) { ... on Message { inputTokens outputTokens } } me { usage { tokensUsed } } }`;
 
 let fake: FakeOpenAI;
 let app: TestApp;
@@ -39,12 +37,12 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     // The provider's own token counts are kept on the reply and charged to the user's day, and so is the memory
     // extraction call that follows the reply (the fake reports the same usage for it).
     await app.memories.idle();
-    const usage = await graphql(app.graphqlUrl, USAGE, { id: first.at(-1)!.messageId }, user.token);
-    expect(usage.data.node).toEqual({
+    const usage = await graphql(app.graphqlUrl, ReplyUsageDocument, { id: first.at(-1)!.messageId }, user.token);
+    expect(usage.data!.node).toEqual({
       inputTokens: FAKE_USAGE.prompt_tokens,
       outputTokens: FAKE_USAGE.completion_tokens,
     });
-    expect(usage.data.me.usage.tokensUsed).toBe(2 * (FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens));
+    expect(usage.data!.me!.usage.tokensUsed).toBe(2 * (FAKE_USAGE.prompt_tokens + FAKE_USAGE.completion_tokens));
 
     await sendAndCollectReply(app, user, { sessionId, content: "And again" }, { timeoutMs: 30_000 });
     // The agent's request (memory extraction also calls the model afterwards, without tools).
@@ -75,8 +73,8 @@ describe("with an OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL, L
     expect(events[0]).toMatchObject({ code: "LLM_UNAVAILABLE" });
     expect(events[0]!.reason).not.toMatch(/boom|500/);
 
-    const history = await graphql(app.graphqlUrl, HISTORY, { id: sessionId }, user.token);
-    expect(history.data.session.messages.edges.map((e: any) => e.node)).toEqual([
+    const history = await graphql(app.graphqlUrl, SessionHistoryWithModelDocument, { id: sessionId }, user.token);
+    expect(history.data!.session!.messages.edges.map((e) => e.node)).toEqual([
       { role: "USER", content: "please [fail]", status: "COMPLETE", errorCode: null, model: null },
       { role: "ASSISTANT", content: "", status: "FAILED", errorCode: "LLM_UNAVAILABLE", model: "fake-model" },
     ]);
