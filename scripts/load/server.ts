@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import pg from "pg";
+import { createThrowawayDatabase } from "../../test/support/throwaway-database.ts";
 import { onInterrupt, track } from "./children.ts";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -86,7 +86,9 @@ const NOT_INHERITED = [
 export async function startServer(options: ServerOptions): Promise<ServerUnderTest> {
   const { backend } = options;
   const dataDir = await mkdtemp(join(tmpdir(), "bench-load-"));
-  const database = backend.databaseUrl ? await createThrowawayDatabase(backend.databaseUrl) : undefined;
+  const database = backend.databaseUrl
+    ? await createThrowawayDatabase(backend.databaseUrl, { prefix: "bench_load" })
+    : undefined;
   const redisKeyPrefix = `bench-load-${randomUUID().slice(0, 8)}`;
   const port = await freePort();
   const metricsToken = options.prod ? randomBytes(24).toString("hex") : undefined;
@@ -201,32 +203,6 @@ export function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
-}
-
-async function createThrowawayDatabase(baseUrl: string) {
-  const name = `bench_load_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    name,
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
 }
 
 async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {

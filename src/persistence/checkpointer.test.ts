@@ -33,7 +33,9 @@ const backends = ["pglite", ...(testDatabaseUrl ? ["postgresql"] : [])] as const
 async function createBackend(kind: (typeof backends)[number]) {
   const dataDir = await mkdtemp(join(tmpdir(), "checkpointer-test-"));
   const server =
-    kind === "postgresql" ? await createThrowawayDatabase(testDatabaseUrl!, "checkpointer_test") : undefined;
+    kind === "postgresql"
+      ? await createThrowawayDatabase(testDatabaseUrl!, { prefix: "checkpointer_test" })
+      : undefined;
   const url = server?.url;
   const drop = async () => server?.drop();
   return {

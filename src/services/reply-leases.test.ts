@@ -27,7 +27,8 @@ describe.each(["pglite", ...(testDatabaseUrl ? ["postgresql"] : [])])("reply lea
 
   beforeAll(async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "reply-leases-test-"));
-    const server = kind === "postgresql" ? await createThrowawayDatabase(testDatabaseUrl!, "leases_test") : undefined;
+    const server =
+      kind === "postgresql" ? await createThrowawayDatabase(testDatabaseUrl!, { prefix: "leases_test" }) : undefined;
     database = await openDatabase({ url: server?.url, poolSize: 4, dataDir });
     cleanup = async () => {
       await database.close();

@@ -204,10 +204,10 @@ export async function sendAndCollectReply(
 ): Promise<SentReply> {
   const credentials: Record<string, string> =
     "token" in caller ? { authorization: `Bearer ${caller.token}` } : { "x-api-key": caller.apiKey };
-  const send = hashOf
+  const sendBody = hashOf
     ? persistedBody(hashOf(SendMessageDocument), { input })
     : { query: SendMessageDocument, variables: { input } };
-  const sent = await postGraphQL<SendMessageMutation>(app.graphqlUrl, send, { ...credentials, ...headers });
+  const sent = await postGraphQL<SendMessageMutation>(app.graphqlUrl, sendBody, { ...credentials, ...headers });
   if (sent.errors || !sent.data) throw new Error(`sendMessage was refused: ${JSON.stringify(sent.errors)}`);
   const { message, reply, streamCursor } = sent.data.sendMessage;
   const client =

@@ -21,7 +21,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (serverUrl) {
-    const database = await createThrowawayDatabase(serverUrl, "agent_api_template");
+    const database = await createThrowawayDatabase(serverUrl, { prefix: "agent_api_template" });
     await migrate({ url: database.url, dataDir: tmpdir() });
     project.provide("migratedTemplate", { kind: "postgresql", database: database.name });
     return database.drop;

@@ -18,11 +18,9 @@ export async function testEnvironment(overrides: Record<string, string> = {}) {
   // An app given a database (another app's, say) needs none made for it.
   const serverUrl = overrides.DATABASE_URL === undefined ? process.env.TEST_DATABASE_URL : undefined;
   const database = serverUrl
-    ? await createThrowawayDatabase(
-        serverUrl,
-        undefined,
-        template?.kind === "postgresql" ? template.database : undefined,
-      )
+    ? await createThrowawayDatabase(serverUrl, {
+        template: template?.kind === "postgresql" ? template.database : undefined,
+      })
     : undefined;
   const embedded = !serverUrl && !overrides.DATABASE_URL;
   if (embedded && template?.kind === "pglite") await copyDataDir(template.dataDir, dataDir);
