@@ -64,6 +64,18 @@ export async function signUpThroughClient(page: Page, web: ServedWeb): Promise<{
   return { email, password };
 }
 
+/**
+ * Opens a new chat and returns its session id. The chat opens once the API has created it: until the URL names it,
+ * the Message box still belongs to the chat open before, and typing there would send to that one.
+ */
+export async function openNewChat(page: Page): Promise<string> {
+  const before = page.url();
+  await page.getByRole("button", { name: "New chat", exact: true }).click();
+  await page.waitForURL((url) => url.href !== before && url.hash.startsWith("#/chats/"));
+  await page.getByRole("textbox", { name: "Message", exact: true }).waitFor();
+  return openChatId(page);
+}
+
 /** The open chat's session id, from the client's URL (`#/chats/<id>`). */
 export function openChatId(page: Page): string {
   const id = decodeURIComponent(new URL(page.url()).hash.replace("#/chats/", ""));

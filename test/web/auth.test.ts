@@ -15,6 +15,7 @@ import {
   startWebStack,
   until,
   type WebStack,
+  openNewChat,
 } from "../support/web-stack.ts";
 
 // The client refreshes a minute before expiry: 14 minutes after each sign-in or refresh with the default 15-minute
@@ -83,7 +84,7 @@ async function storedReply(page: Page): Promise<string> {
 }
 
 async function chatOnce(page: Page, text: string): Promise<void> {
-  await page.getByRole("button", { name: "New chat", exact: true }).click();
+  await openNewChat(page);
   const message = page.getByRole("textbox", { name: "Message", exact: true });
   await message.fill(text);
   await page.getByRole("button", { name: "Send", exact: true }).click();

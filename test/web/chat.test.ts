@@ -11,11 +11,11 @@ import {
   clientDocumentHash,
   clientToken,
   newPage,
-  openChatId,
   signUpThroughClient,
   startWebStack,
   until,
   type WebStack,
+  openNewChat,
 } from "../support/web-stack.ts";
 
 // ~70 words at 80 ms: a reply streams for about five seconds, long enough to stop, cut or reload in the middle.
@@ -53,13 +53,6 @@ const controls = (page: Page) => ({
 async function signedUpPage(): Promise<{ page: Page; email: string; password: string }> {
   const page = await newPage(await stack.browser.newContext());
   return { page, ...(await signUpThroughClient(page, stack.web)) };
-}
-
-async function openNewChat(page: Page): Promise<string> {
-  const ui = controls(page);
-  await ui.newChat.click();
-  await ui.message.waitFor();
-  return openChatId(page);
 }
 
 /** Sends the long message and resolves once its reply has shown its first words. */

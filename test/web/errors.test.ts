@@ -10,6 +10,7 @@ import {
   signUpThroughClient,
   startWebStack,
   type WebStack,
+  openNewChat,
 } from "../support/web-stack.ts";
 
 let stack: WebStack;
@@ -30,7 +31,7 @@ describe("errors in the web client", { timeout: 60_000 }, () => {
   it("says when the quota is used up and when it resets, then how long to wait when rate limited", async () => {
     const page = await newPage(await stack.browser.newContext());
     await signUpThroughClient(page, stack.web);
-    await page.getByRole("button", { name: "New chat", exact: true }).click();
+    await openNewChat(page);
 
     await send(page, "Hello, spend my quota");
     const replies = page.getByRole("log").getByRole("article", { name: "Assistant" });
